@@ -1,0 +1,156 @@
+/**
+ * The whole surface of the native module, typed in one place, and its loader.
+ * Everything else in lib/ talks to native code through `native()` only.
+ *
+ * Conventions: data crosses as typed arrays, shapes as integers; `device` is
+ * 0 (CPU) or 1 (CUDA); every call that touches data returns a Promise and runs
+ * on a worker thread. Inputs must not be mutated until the Promise settles.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { PyVisionError } from './errors.js';
+
+export type DeviceCode = 0 | 1;
+
+export interface NativeCudaDevice {
+  name: string;
+  totalMemory: number;
+  computeCapability: string;
+  multiprocessors: number;
+  memoryBandwidthGBs: number;
+}
+
+export interface NativeBackendInfo {
+  cudaCompiled: boolean;
+  cudaAvailable: boolean;
+  cudaReason: string;
+  cudaRuntimeVersion: number;
+  cudaDriverVersion: number;
+  devices: NativeCudaDevice[];
+  cpuThreads: number;
+  openmp: boolean;
+}
+
+export interface NativeGroupAdvantages {
+  advantages: Float32Array;
+  groupMean: Float32Array;
+  groupStd: Float32Array;
+}
+
+export interface NativeSelectResult {
+  indices: Int32Array;
+  dropped: { zeroVariance: number; endReason: number; noToolImage: number; overLength: number };
+}
+
+export interface NativePolicyLoss {
+  loss: number;
+  grad: Float32Array;
+  clipFrac: number;
+  clipFracLower: number;
+  approxKl: number;
+}
+
+export interface NativeAddon {
+  setErrorClass(cls: typeof PyVisionError): void;
+  backendInfo(): NativeBackendInfo;
+  setThreads(threads: number): number;
+
+  accumulativeToolReward(
+    device: DeviceCode,
+    acc: Float32Array,
+    toolCalls: Int32Array,
+    coef: number,
+    correctThreshold: number,
+  ): Promise<Float32Array>;
+  groupAdvantages(
+    device: DeviceCode,
+    rewards: Float32Array,
+    groups: Int32Array,
+    scale: 0 | 1,
+    eps: number,
+  ): Promise<NativeGroupAdvantages>;
+  selectRollouts(
+    device: DeviceCode,
+    rewards: Float32Array,
+    groups: Int32Array,
+    endReasons: Uint8Array,
+    toolImages: Int32Array,
+    lengths: Int32Array | undefined,
+    target: number,
+    keepEndReasonMask: number,
+    requireToolImage: boolean,
+    maxLength: number,
+    rankByStd: boolean,
+  ): Promise<NativeSelectResult>;
+  policyLoss(
+    device: DeviceCode,
+    logp: Float32Array,
+    oldLogp: Float32Array,
+    advantages: Float32Array,
+    mask: Uint8Array | Float32Array,
+    seqOffsets: Int32Array,
+    refLogp: Float32Array | undefined,
+    clipLow: number,
+    clipHigh: number,
+    dualClip: number | null,
+    agg: 0 | 1 | 2 | 3,
+    normDenominator: number,
+    klCoef: number,
+    klType: 0 | 1 | 2,
+  ): Promise<NativePolicyLoss>;
+
+  // ---- frame selection (lib/frames.ts) ----
+
+  // ---- policy engine (lib/policy.ts) ----
+}
+
+/** The package root: the nearest folder above this file with our package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, 'utf8')).name === 'pyvision-rl') return dir;
+      } catch {
+        // not ours; keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new PyVisionError('E_LOAD', 'cannot find the pyvision-rl package root');
+    dir = parent;
+  }
+}
+
+let loaded: NativeAddon | undefined;
+
+/**
+ * Loads the addon once. PYVISION_RL_ADDON may name a .node file to load
+ * instead of build/Release/pyvision_rl.node (e.g. a second build).
+ */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const override = process.env.PYVISION_RL_ADDON;
+  let addon: NativeAddon;
+  try {
+    if (override) {
+      addon = require(override) as NativeAddon;
+    } else {
+      const bindings = require('bindings') as (opts: { bindings: string; module_root: string }) => NativeAddon;
+      addon = bindings({ bindings: 'pyvision_rl', module_root: packageRoot() });
+    }
+  } catch (error) {
+    throw new PyVisionError(
+      'E_LOAD',
+      `cannot load the pyvision-rl native addon (${(error as Error).message}). ` +
+        'Run `npm rebuild pyvision-rl` (or `npm run build` in the package) to build it.',
+    );
+  }
+  addon.setErrorClass(PyVisionError);
+  loaded = addon;
+  return addon;
+}

@@ -1,0 +1,127 @@
+#include "addon/napi_util.h"
+
+#include <cmath>
+
+namespace pv {
+namespace napi {
+
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data && !data->error_class.IsEmpty()) {
+    Napi::Object error = data->error_class.New({Napi::String::New(env, code), Napi::String::New(env, message)});
+    return Napi::Error(env, error);
+  }
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+void ThrowJs(Napi::Env env, const pv::Error& error) { throw MakeError(env, error.code(), error.what()); }
+
+Napi::Value Guard(const Napi::CallbackInfo& info, const std::function<Napi::Value()>& body) {
+  try {
+    return body();
+  } catch (const pv::Error& e) {
+    ThrowJs(info.Env(), e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw MakeError(info.Env(), "E_OOM", "out of host memory");
+  } catch (const std::exception& e) {
+    throw MakeError(info.Env(), "E_INTERNAL", e.what());
+  }
+}
+
+const char* TypedArrayName(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "an unknown typed array";
+  }
+}
+
+double GetNumber(const Napi::Value& value, const char* name) {
+  if (!value.IsNumber()) Fail("E_ARG", name, " must be a number");
+  const double v = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v)) Fail("E_NONFINITE", name, " must be finite, got ", v);
+  return v;
+}
+
+int64_t GetInteger(const Napi::Value& value, const char* name, int64_t min, int64_t max) {
+  const double v = GetNumber(value, name);
+  if (v != std::floor(v) || v < static_cast<double>(min) || v > static_cast<double>(max))
+    Fail("E_ARG", name, " must be an integer in [", min, ", ", max, "], got ", v);
+  return static_cast<int64_t>(v);
+}
+
+bool GetBool(const Napi::Value& value, const char* name) {
+  if (!value.IsBoolean()) Fail("E_ARG", name, " must be a boolean");
+  return value.As<Napi::Boolean>().Value();
+}
+
+Device GetDevice(const Napi::Value& value) {
+  const int64_t d = GetInteger(value, "backend", 0, 1);
+  return d == 1 ? Device::kCuda : Device::kCpu;
+}
+
+Task::Task(Napi::Env env, Execute_ execute, Resolve resolve)
+    : Napi::AsyncWorker(env, "pyvision-rl"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      execute_(std::move(execute)),
+      resolve_(std::move(resolve)) {}
+
+Napi::Promise Task::Start(Napi::Env env, const std::vector<Napi::Value>& inputs,
+                          const std::vector<Napi::Value>& outputs, Execute_ execute, Resolve resolve) {
+  Task* task = new Task(env, std::move(execute), std::move(resolve));
+  for (const Napi::Value& v : inputs) {
+    if (!v.IsUndefined() && !v.IsNull()) task->inputs_.push_back(Napi::Persistent(v));
+  }
+  for (const Napi::Value& v : outputs) task->outputs_.push_back(Napi::Persistent(v));
+  Napi::Promise promise = task->deferred_.Promise();
+  task->Napi::AsyncWorker::Queue();
+  return promise;
+}
+
+void Task::Execute() {
+  try {
+    execute_();
+  } catch (const pv::Error& e) {
+    code_ = e.code();
+    SetError(e.what());
+  } catch (const std::bad_alloc&) {
+    code_ = "E_OOM";
+    SetError("out of host memory");
+  } catch (const std::exception& e) {
+    code_ = "E_INTERNAL";
+    SetError(e.what());
+  }
+}
+
+void Task::OnOK() {
+  try {
+    std::vector<Napi::Value> outputs;
+    outputs.reserve(outputs_.size());
+    for (const auto& ref : outputs_) outputs.push_back(ref.Value());
+    deferred_.Resolve(resolve_(Env(), outputs));
+  } catch (const pv::Error& e) {
+    deferred_.Reject(MakeError(Env(), e.code(), e.what()).Value());
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  }
+}
+
+void Task::OnError(const Napi::Error& error) {
+  deferred_.Reject(MakeError(Env(), code_, error.Message()).Value());
+}
+
+}  // namespace napi
+}  // namespace pv

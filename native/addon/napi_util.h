@@ -1,0 +1,120 @@
+// The JavaScript boundary: argument extraction that raises PyVisionError with
+// the argument's name, and the async task that runs native work off the
+// JavaScript thread and settles a Promise. Every binding uses these.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/common.h"
+
+namespace pv {
+namespace napi {
+
+// Per-environment state: the PyVisionError class handed over by lib/native.ts.
+struct AddonData {
+  Napi::FunctionReference error_class;
+};
+
+// Creates a PyVisionError(code, message) (or a plain Error before the class
+// has been registered).
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message);
+
+// Converts a native failure into a thrown JavaScript PyVisionError.
+[[noreturn]] void ThrowJs(Napi::Env env, const pv::Error& error);
+
+// Wraps a binding body: pv::Error and std exceptions become PyVisionErrors.
+Napi::Value Guard(const Napi::CallbackInfo& info, const std::function<Napi::Value()>& body);
+
+template <typename T>
+struct TypedArrayTraits;
+template <>
+struct TypedArrayTraits<float> {
+  static constexpr napi_typedarray_type kType = napi_float32_array;
+  static constexpr const char* kName = "Float32Array";
+};
+template <>
+struct TypedArrayTraits<int32_t> {
+  static constexpr napi_typedarray_type kType = napi_int32_array;
+  static constexpr const char* kName = "Int32Array";
+};
+template <>
+struct TypedArrayTraits<uint8_t> {
+  static constexpr napi_typedarray_type kType = napi_uint8_array;
+  static constexpr const char* kName = "Uint8Array";
+};
+
+const char* TypedArrayName(napi_typedarray_type type);
+
+// A typed array argument: its data pointer and length, checked for type and
+// (when expected != npos) length. Throws E_DTYPE / E_SHAPE naming `name`.
+template <typename T>
+struct Array {
+  T* data = nullptr;
+  size_t length = 0;
+};
+
+constexpr size_t kAnyLength = static_cast<size_t>(-1);
+
+template <typename T>
+Array<T> GetArray(const Napi::Value& value, const char* name, size_t expected = kAnyLength) {
+  if (!value.IsTypedArray()) Fail("E_DTYPE", name, " must be a ", TypedArrayTraits<T>::kName, ", got a non-typed-array value");
+  const Napi::TypedArray typed = value.As<Napi::TypedArray>();
+  if (typed.TypedArrayType() != TypedArrayTraits<T>::kType)
+    Fail("E_DTYPE", name, " must be a ", TypedArrayTraits<T>::kName, ", got ", TypedArrayName(typed.TypedArrayType()));
+  Array<T> out;
+  out.length = typed.ElementLength();
+  out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset());
+  if (expected != kAnyLength && out.length != expected)
+    Fail("E_SHAPE", name, " must have length ", expected, ", got ", out.length);
+  if (out.length > static_cast<size_t>(INT32_MAX)) Fail("E_SHAPE", name, " is too long: ", out.length, " > 2^31 - 1 elements");
+  return out;
+}
+
+template <typename T>
+Array<T> GetOptionalArray(const Napi::Value& value, const char* name, size_t expected = kAnyLength) {
+  if (value.IsUndefined() || value.IsNull()) return Array<T>{};
+  return GetArray<T>(value, name, expected);
+}
+
+double GetNumber(const Napi::Value& value, const char* name);
+int64_t GetInteger(const Napi::Value& value, const char* name, int64_t min, int64_t max);
+bool GetBool(const Napi::Value& value, const char* name);
+Device GetDevice(const Napi::Value& value);
+
+// Runs `execute` on a libuv worker thread; resolves with
+// `resolve(env, outputs)` on the JavaScript thread, or rejects with a
+// PyVisionError carrying the code thrown. `inputs` and `outputs` stay alive
+// (persistent references) until the task settles; `outputs` are handed back to
+// `resolve` as fresh handles (a Napi::Value captured in a lambda would dangle
+// once the binding's handle scope closes).
+class Task : public Napi::AsyncWorker {
+ public:
+  using Execute_ = std::function<void()>;
+  using Resolve = std::function<Napi::Value(Napi::Env, const std::vector<Napi::Value>& outputs)>;
+
+  Task(Napi::Env env, Execute_ execute, Resolve resolve);
+  // Queues the task and returns its Promise; the task deletes itself when done.
+  static Napi::Promise Start(Napi::Env env, const std::vector<Napi::Value>& inputs,
+                             const std::vector<Napi::Value>& outputs, Execute_ execute, Resolve resolve);
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Execute_ execute_;
+  Resolve resolve_;
+  std::string code_ = "E_INTERNAL";
+  std::vector<Napi::Reference<Napi::Value>> inputs_;
+  std::vector<Napi::Reference<Napi::Value>> outputs_;
+};
+
+}  // namespace napi
+}  // namespace pv

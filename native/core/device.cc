@@ -1,0 +1,44 @@
+#include "core/device.h"
+
+#include <mutex>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace pv {
+
+#ifndef PV_WITH_CUDA
+const CudaStatus& QueryCuda() {
+  static const CudaStatus status = [] {
+    CudaStatus s;
+    s.reason = "this build has no CUDA backend (the CUDA toolkit was not found or PYVISION_RL_CUDA=off)";
+    return s;
+  }();
+  return status;
+}
+#endif
+
+void RequireDevice(Device device) {
+  if (device == Device::kCpu) return;
+  const CudaStatus& status = QueryCuda();
+  if (!status.available) Fail("E_BACKEND", "backend 'cuda' is unavailable: ", status.reason);
+}
+
+namespace {
+int g_default_threads = 0;
+}
+
+int CpuThreads() {
+#ifdef _OPENMP
+  return g_default_threads > 0 ? g_default_threads : omp_get_num_procs();
+#else
+  return 1;
+#endif
+}
+
+void SetCpuThreads(int threads) {
+  g_default_threads = threads > 0 ? threads : 0;
+}
+
+}  // namespace pv

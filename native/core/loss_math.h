@@ -1,0 +1,111 @@
+// Per-token math of the clipped policy-gradient loss (semantics.md section 4),
+// shared by the CPU and CUDA backends so that both compute the same function
+// op for op. Float32 per token; callers accumulate in float64.
+#pragma once
+
+#include <cmath>
+
+#include "core/common.h"
+#include "core/scoring.h"
+
+namespace pv {
+
+struct TokenLoss {
+  float loss;          // pg_t + kl_coef * kl_t
+  float grad;          // d loss_t / d logp_t
+  bool clipped;        // pg2 > pg1
+  bool dual_clipped;   // A < 0 and clip1 > -A * dual_clip
+};
+
+PV_HD inline float ClampF(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+// Gradient gate of clamp: passes strictly inside the bounds.
+PV_HD inline bool Inside(float x, float lo, float hi) { return x > lo && x < hi; }
+
+PV_HD inline TokenLoss ClippedTokenLoss(float logp, float old_logp, float advantage, float clip_low,
+                                        float clip_high, bool use_dual_clip, float dual_clip) {
+  const float x = logp - old_logp;
+  const float ratio = expf(ClampF(x, -20.0f, 20.0f));
+  const float dratio = Inside(x, -20.0f, 20.0f) ? ratio : 0.0f;
+  const float lo = 1.0f - clip_low, hi = 1.0f + clip_high;
+  const float pg1 = -advantage * ratio;
+  const float pg2 = -advantage * ClampF(ratio, lo, hi);
+  const float g1 = -advantage * dratio;
+  const float g2 = Inside(ratio, lo, hi) ? g1 : 0.0f;
+  TokenLoss out;
+  out.clipped = pg2 > pg1;
+  out.loss = out.clipped ? pg2 : pg1;
+  out.grad = out.clipped ? g2 : g1;
+  out.dual_clipped = false;
+  if (use_dual_clip && advantage < 0.0f) {
+    const float bound = -advantage * dual_clip;
+    if (out.loss > bound) {
+      out.loss = bound;
+      out.grad = 0.0f;
+      out.dual_clipped = true;
+    }
+  }
+  return out;
+}
+
+// KL estimator against a reference policy and its gradient w.r.t. logp.
+PV_HD inline void KlPenalty(float logp, float ref_logp, KlType type, float* value, float* grad) {
+  if (type == KlType::kK1) {
+    *value = logp - ref_logp;
+    *grad = 1.0f;
+  } else if (type == KlType::kK2) {
+    const float diff = logp - ref_logp;
+    *value = 0.5f * diff * diff;
+    *grad = diff;
+  } else {
+    const float x = ref_logp - logp;
+    const float c = ClampF(x, -20.0f, 20.0f);
+    const float ec = expf(c);
+    const float raw = ec - c - 1.0f;
+    *value = ClampF(raw, -10.0f, 10.0f);
+    *grad = (Inside(x, -20.0f, 20.0f) && Inside(raw, -10.0f, 10.0f)) ? (1.0f - ec) : 0.0f;
+  }
+}
+
+// The weight every masked token of a sequence gets in the aggregated loss
+// (semantics.md section 5): loss = sum_t m_t * l_t * weight(seq(t)), and the
+// gradient is m_t * dl_t * weight(seq(t)).
+struct AggWeights {
+  double token = 0;       // for token-mean and seq-mean-token-sum-norm: one global weight
+  double per_seq = 0;     // for seq-mean-token-sum: 1 / valid sequences
+  bool uses_seq_len = false;  // seq-mean-token-mean: per_seq / L_b
+};
+
+PV_HD inline double SequenceWeight(LossAgg agg, const AggWeights& w, double seq_mask_count) {
+  switch (agg) {
+    case LossAgg::kTokenMean:
+    case LossAgg::kSeqMeanTokenSumNorm:
+      return w.token;
+    case LossAgg::kSeqMeanTokenSum:
+      return w.per_seq;
+    case LossAgg::kSeqMeanTokenMean:
+      return seq_mask_count > 0 ? w.per_seq / seq_mask_count : 0.0;
+  }
+  return 0.0;
+}
+
+// Global aggregation weights from the per-sequence mask counts.
+inline AggWeights ComputeAggWeights(LossAgg agg, double total_mask, size_t valid_sequences,
+                                    double norm_denominator) {
+  AggWeights w;
+  switch (agg) {
+    case LossAgg::kTokenMean:
+      w.token = total_mask > 0 ? 1.0 / total_mask : 0.0;
+      break;
+    case LossAgg::kSeqMeanTokenSumNorm:
+      w.token = (total_mask > 0 && norm_denominator > 0) ? 1.0 / norm_denominator : 0.0;
+      break;
+    case LossAgg::kSeqMeanTokenSum:
+    case LossAgg::kSeqMeanTokenMean:
+      w.per_seq = valid_sequences > 0 ? 1.0 / static_cast<double>(valid_sequences) : 0.0;
+      w.uses_seq_len = agg == LossAgg::kSeqMeanTokenMean;
+      break;
+  }
+  return w;
+}
+
+}  // namespace pv
