@@ -1,0 +1,102 @@
+/**
+ * Shared benchmark harness. Each bench/<area>.bench.ts exports
+ * `run(ctx: BenchContext): Promise<BenchRow[]>`; bench/run.ts runs them all,
+ * prints one table and writes bench/results/<date>-<host>.json.
+ *
+ * Timing uses the `benchmark` package (adaptive sampling, mean and relative
+ * margin of error) for every candidate and its baseline in the same run, so a
+ * speed-up is a ratio of two numbers measured under the same conditions.
+ */
+import Benchmark from 'benchmark';
+import { spawnSync } from 'node:child_process';
+
+export interface BenchRow {
+  /** what is measured, e.g. "groupAdvantages 1M" */
+  name: string;
+  /** who computed it, e.g. "native cpu", "plain TypeScript", "numpy" */
+  impl: string;
+  /** mean milliseconds per call */
+  ms: number;
+  /** relative margin of error of the mean, in percent (0 when not sampled by benchmark) */
+  rme: number;
+  /** items per second, with `unit` naming the item */
+  throughput?: number;
+  unit?: string;
+  /** how many times faster than each baseline row of the same name, keyed by the baseline's impl */
+  speedups?: Record<string, number>;
+  /** the fraction of the memory-bandwidth floor reached (bytes moved / time / measured bandwidth) */
+  bandwidthFraction?: number;
+  /** free text: target, notes */
+  note?: string;
+}
+
+export interface BenchContext {
+  /** measured read bandwidth of this machine in GB/s (a large sequential sum) */
+  readBandwidthGBs: number;
+  /** quick mode (BENCH_QUICK=1): smaller sizes / fewer samples, for smoke runs */
+  quick: boolean;
+  /** python3 with numpy importable (for same-run peers) */
+  python: string | undefined;
+}
+
+/** Times an async function with benchmark.js (deferred mode). Returns mean ms and rme %. */
+export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: number; maxTime?: number } = {}): Promise<{ ms: number; rme: number }> {
+  return new Promise((resolve, reject) => {
+    const bench = new Benchmark('b', {
+      defer: true,
+      minSamples: opts.minSamples ?? 5,
+      maxTime: opts.maxTime ?? 2,
+      fn: (deferred: { resolve(): void }) => {
+        fn().then(
+          () => deferred.resolve(),
+          (error) => reject(error),
+        );
+      },
+      onComplete: () => resolve({ ms: bench.stats.mean * 1000, rme: bench.stats.rme }),
+      onError: (event: { target: { error: unknown } }) => reject(event.target.error),
+    });
+    bench.run({ async: true });
+  });
+}
+
+/** Times a synchronous function with benchmark.js. */
+export function timeSync(fn: () => unknown, opts: { minSamples?: number; maxTime?: number } = {}): { ms: number; rme: number } {
+  const bench = new Benchmark('b', { fn, minSamples: opts.minSamples ?? 5, maxTime: opts.maxTime ?? 2 });
+  bench.run();
+  return { ms: bench.stats.mean * 1000, rme: bench.stats.rme };
+}
+
+/**
+ * Runs a Python peer script (numpy, torch, faiss) that prints one JSON object
+ * per line: {"name", "impl", "ms"}. Returns [] with a note when Python or the
+ * module is missing (peers are optional, never install dependencies).
+ */
+export function runPython(ctx: BenchContext, script: string, args: string[] = [], env: Record<string, string> = {}): BenchRow[] {
+  if (!ctx.python) return [];
+  const run = spawnSync(ctx.python, ['-c', script, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 16 << 20,
+    timeout: 15 * 60 * 1000,
+  });
+  if (run.status !== 0) {
+    console.warn(`python peer skipped: ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
+    return [];
+  }
+  return run.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      const o = JSON.parse(line) as { name: string; impl: string; ms: number; note?: string };
+      return { name: o.name, impl: o.impl, ms: o.ms, rme: 0, note: o.note };
+    });
+}
+
+/** Records, on each row of `impl`, its speed-up over the row of the same name from `baselineImpl`. */
+export function addSpeedups(rows: BenchRow[], impl: string, baselineImpl: string): void {
+  for (const row of rows) {
+    if (row.impl !== impl) continue;
+    const base = rows.find((r) => r.name === row.name && r.impl === baselineImpl);
+    if (base) row.speedups = { ...row.speedups, [baselineImpl]: base.ms / row.ms };
+  }
+}
