@@ -125,7 +125,7 @@ def logprobs(p, cfg, tokens, patches, offsets):
         for t in range(hi - lo):
             tok = int(tokens[lo + t])
             if t == 0 or tok < 0:
-                logp.append(zero[0] * logits.sum())  # keeps the graph connected, value 0
+                logp.append(logits.sum() * 0.0 + 0.0)  # value +0, keeps the graph connected
                 entropy.append(zero[0])
             else:
                 logp.append(logsm[t - 1, tok])
@@ -261,7 +261,7 @@ def main():
         json.dump(manifest, f, indent=1)
         f.write("\n")
     print(f"wrote {OUT}: N={N} positions, {offset} parameters, regimes {regimes}, "
-          f"loss sft {float(loss_sft):.6f} pg {float(loss_pg):.6f}")
+          f"loss sft {float(loss_sft.detach()):.6f} pg {float(loss_pg.detach()):.6f}")
 
 
 if __name__ == "__main__":
