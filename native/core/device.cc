@@ -1,5 +1,6 @@
 #include "core/device.h"
 
+#include <cstdlib>
 #include <mutex>
 
 #ifdef _OPENMP
@@ -26,7 +27,12 @@ void RequireDevice(Device device) {
 }
 
 namespace {
-int g_default_threads = 0;
+// PYVISION_RL_THREADS sets the initial CPU thread count (0 or unset: all cores).
+int g_default_threads = [] {
+  const char* env = std::getenv("PYVISION_RL_THREADS");
+  const int value = env ? std::atoi(env) : 0;
+  return value > 0 ? value : 0;
+}();
 }
 
 int CpuThreads() {

@@ -1,5 +1,6 @@
 // Backend-independent parts of the scoring kernels: dispatch and validation.
 #include <cmath>
+#include <cstring>
 
 #include "core/device.h"
 #include "core/scoring.h"
@@ -15,6 +16,14 @@ ScoringKernels& Scoring(Device device) {
 }
 
 void CheckFinite(const float* values, size_t n, const char* name) {
+  // A vectorisable scan of the exponent bits first (all ones: NaN or inf).
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &values[i], sizeof bits);
+    bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  if (!bad) return;
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i]))
       Fail("E_NONFINITE", name, " must be finite: ", name, "[", i, "] = ", values[i]);
@@ -34,6 +43,9 @@ void CheckSeqOffsets(const int32_t* offsets, size_t sequences, size_t tokens, co
 
 void ValidateToolRewardInputs(const float* acc, const int32_t* tool_calls, size_t n) {
   CheckFinite(acc, n, "acc");
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= tool_calls[i] < 0;
+  if (!bad) return;
   for (size_t i = 0; i < n; ++i) {
     if (tool_calls[i] < 0) Fail("E_ARG", "toolCalls[", i, "] must be >= 0, got ", tool_calls[i]);
   }
@@ -41,7 +53,13 @@ void ValidateToolRewardInputs(const float* acc, const int32_t* tool_calls, size_
 
 void ValidateSelectInputs(const float* rewards, const uint8_t* end_reasons, const int32_t* tool_images,
                           const int32_t* lengths, size_t n) {
-  CheckFinite(rewards, n, "rewards");
+  // Rewards are checked by the group statistics (CheckFinite). A vectorisable
+  // scan first; the detailed scan only to name the culprit.
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= (end_reasons[i] >= kEndReasonCount) | (tool_images[i] < 0);
+  if (lengths)
+    for (size_t i = 0; i < n; ++i) bad |= lengths[i] < 0;
+  if (!bad) return;
   for (size_t i = 0; i < n; ++i) {
     if (end_reasons[i] >= kEndReasonCount)
       Fail("E_ARG", "endReasons[", i, "] must be an EndReason (0..4), got ", int(end_reasons[i]));

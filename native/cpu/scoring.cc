@@ -13,22 +13,21 @@ namespace pv {
 namespace {
 
 // Maps arbitrary int32 group ids to dense ids 0..G-1 in order of first
-// appearance. Open addressing with a growing power-of-two table; consecutive
-// equal ids (the usual layout) reuse the previous answer without a lookup.
-struct GroupIndex {
-  std::vector<uint32_t> dense;  // [N]
-  size_t count = 0;             // G
+// appearance, as runs of equal consecutive ids (the usual layout puts a
+// group's samples together, so most batches have one run per group). Open
+// addressing with a growing power-of-two table; one lookup per run.
+struct GroupRuns {
+  std::vector<uint32_t> start;  // [R + 1] run boundaries, start[R] = N
+  std::vector<uint32_t> group;  // [R] dense group id of each run
+  size_t groups = 0;            // G
 };
 
-GroupIndex IndexGroups(const int32_t* groups, size_t n) {
-  GroupIndex index;
-  index.dense.resize(n);
+GroupRuns IndexGroups(const int32_t* groups, size_t n) {
+  GroupRuns runs;
   size_t capacity = 1024;
   std::vector<int32_t> keys(capacity);
   std::vector<uint32_t> values(capacity, UINT32_MAX);
-  auto slot_of = [&](int32_t key, size_t cap) {
-    return (static_cast<uint32_t>(key) * 0x9E3779B1u) & (cap - 1);
-  };
+  auto slot_of = [](int32_t key, size_t cap) { return (static_cast<uint32_t>(key) * 0x9E3779B1u) & (cap - 1); };
   auto grow = [&] {
     const size_t cap = capacity * 2;
     std::vector<int32_t> k2(cap);
@@ -44,55 +43,83 @@ GroupIndex IndexGroups(const int32_t* groups, size_t n) {
     values.swap(v2);
     capacity = cap;
   };
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+  while (i < n) {
     const int32_t key = groups[i];
-    if (i > 0 && key == groups[i - 1]) {
-      index.dense[i] = index.dense[i - 1];
-      continue;
-    }
+    runs.start.push_back(static_cast<uint32_t>(i));
     size_t j = slot_of(key, capacity);
     while (values[j] != UINT32_MAX && keys[j] != key) j = (j + 1) & (capacity - 1);
     if (values[j] == UINT32_MAX) {
       keys[j] = key;
-      values[j] = static_cast<uint32_t>(index.count++);
-      index.dense[i] = values[j];
-      if (index.count * 2 > capacity) grow();
+      values[j] = static_cast<uint32_t>(runs.groups++);
+      runs.group.push_back(values[j]);
+      if (runs.groups * 2 > capacity) grow();
     } else {
-      index.dense[i] = values[j];
+      runs.group.push_back(values[j]);
     }
+    ++i;
+    while (i < n && groups[i] == key) ++i;
   }
-  return index;
+  runs.start.push_back(static_cast<uint32_t>(n));
+  return runs;
 }
 
-// Two-pass group statistics in float64, summing each group in index order
-// (the CUDA backend sums in the same order and gets the same bits).
+// Two-pass group statistics in float64, summing each group in ascending
+// trajectory order (the CUDA backend sums in the same order and gets the same
+// bits). Also the min and max reward of each group, for the zero-variance test.
 struct GroupStats {
-  GroupIndex index;
-  std::vector<double> mean;  // [G]
-  std::vector<double> std;   // [G] unbiased; 0 for singletons
+  GroupRuns runs;
+  std::vector<double> mean;    // [G]
+  std::vector<double> std;     // [G] unbiased; 0 for singletons
   std::vector<uint32_t> size;  // [G]
+  std::vector<float> lo, hi;   // [G] min and max reward (only when asked)
 };
 
-GroupStats ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n) {
+GroupStats ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n, bool with_range) {
   GroupStats s;
-  s.index = IndexGroups(groups, n);
-  const size_t g = s.index.count;
-  const uint32_t* dense = s.index.dense.data();
-  s.mean.assign(g, 0.0);
-  s.std.assign(g, 0.0);
-  s.size.assign(g, 0);
-  for (size_t i = 0; i < n; ++i) {
-    s.mean[dense[i]] += static_cast<double>(rewards[i]);
-    s.size[dense[i]] += 1;
+  s.runs = IndexGroups(groups, n);
+  const size_t G = s.runs.groups, R = s.runs.group.size();
+  const uint32_t* start = s.runs.start.data();
+  const uint32_t* run_group = s.runs.group.data();
+  s.mean.assign(G, 0.0);
+  s.std.assign(G, 0.0);
+  s.size.assign(G, 0);
+  CheckFinite(rewards, n, "rewards");
+  for (size_t r = 0; r < R; ++r) {
+    const uint32_t g = run_group[r];
+    double acc = s.mean[g];
+    for (size_t i = start[r]; i < start[r + 1]; ++i) acc += static_cast<double>(rewards[i]);
+    s.mean[g] = acc;
+    s.size[g] += start[r + 1] - start[r];
   }
-  for (size_t k = 0; k < g; ++k) s.mean[k] /= static_cast<double>(s.size[k]);
+  for (size_t g = 0; g < G; ++g) s.mean[g] /= static_cast<double>(s.size[g]);
   std::vector<double>& sq = s.std;
-  for (size_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(rewards[i]) - s.mean[dense[i]];
-    sq[dense[i]] += d * d;
+  for (size_t r = 0; r < R; ++r) {
+    const uint32_t g = run_group[r];
+    const double m = s.mean[g];
+    double acc = sq[g];
+    for (size_t i = start[r]; i < start[r + 1]; ++i) {
+      const double d = static_cast<double>(rewards[i]) - m;
+      acc += d * d;
+    }
+    sq[g] = acc;
   }
-  for (size_t k = 0; k < g; ++k) {
-    sq[k] = s.size[k] > 1 ? std::sqrt(sq[k] / static_cast<double>(s.size[k] - 1)) : 0.0;
+  for (size_t g = 0; g < G; ++g) {
+    sq[g] = s.size[g] > 1 ? std::sqrt(sq[g] / static_cast<double>(s.size[g] - 1)) : 0.0;
+  }
+  if (with_range) {
+    s.lo.assign(G, std::numeric_limits<float>::infinity());
+    s.hi.assign(G, -std::numeric_limits<float>::infinity());
+    for (size_t r = 0; r < R; ++r) {
+      const uint32_t g = run_group[r];
+      float lo = s.lo[g], hi = s.hi[g];
+      for (size_t i = start[r]; i < start[r + 1]; ++i) {
+        lo = std::min(lo, rewards[i]);
+        hi = std::max(hi, rewards[i]);
+      }
+      s.lo[g] = lo;
+      s.hi[g] = hi;
+    }
   }
   return s;
 }
@@ -137,19 +164,21 @@ class CpuScoringKernels final : public ScoringKernels {
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
-    CheckFinite(rewards, n, "rewards");
-    const GroupStats s = ComputeGroupStats(rewards, groups, n);
-    const uint32_t* dense = s.index.dense.data();
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t g = dense[i];
-      const double centered = static_cast<double>(rewards[i]) - s.mean[g];
-      double a = 0.0;
-      if (s.size[g] > 1) {
-        a = scale == AdvantageScale::kGroupStd ? centered / (s.std[g] + static_cast<double>(eps)) : centered;
+    const GroupStats s = ComputeGroupStats(rewards, groups, n, false);
+    const uint32_t* start = s.runs.start.data();
+    for (size_t r = 0; r < s.runs.group.size(); ++r) {
+      const uint32_t g = s.runs.group[r];
+      const double mean = s.mean[g], stdev = s.std[g];
+      const bool scaled = scale == AdvantageScale::kGroupStd, single = s.size[g] == 1;
+      const double denom = stdev + static_cast<double>(eps);
+      const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
+      for (size_t i = start[r]; i < start[r + 1]; ++i) {
+        const double centered = static_cast<double>(rewards[i]) - mean;
+        const double a = single ? 0.0 : (scaled ? centered / denom : centered);
+        advantages[i] = static_cast<float>(a);
+        group_mean[i] = mean_f;
+        group_std[i] = std_f;
       }
-      advantages[i] = static_cast<float>(a);
-      group_mean[i] = static_cast<float>(s.mean[g]);
-      group_std[i] = static_cast<float>(s.std[g]);
     }
   }
 
@@ -157,68 +186,82 @@ class CpuScoringKernels final : public ScoringKernels {
                               const int32_t* tool_images, const int32_t* lengths, size_t n,
                               const SelectOptions& options) override {
     ValidateSelectInputs(rewards, end_reasons, tool_images, lengths, n);
-    const GroupStats s = ComputeGroupStats(rewards, groups, n);
-    const uint32_t* dense = s.index.dense.data();
-    const size_t num_groups = s.index.count;
+    const GroupStats s = ComputeGroupStats(rewards, groups, n, true);
+    const size_t G = s.runs.groups, R = s.runs.group.size();
+    const uint32_t* start = s.runs.start.data();
 
-    // Zero variance is judged on the full input: max == min within the group.
-    std::vector<float> lo(num_groups, std::numeric_limits<float>::infinity());
-    std::vector<float> hi(num_groups, -std::numeric_limits<float>::infinity());
-    for (size_t i = 0; i < n; ++i) {
-      lo[dense[i]] = std::min(lo[dense[i]], rewards[i]);
-      hi[dense[i]] = std::max(hi[dense[i]], rewards[i]);
-    }
-
+    // Filters in the order of semantics.md section 3; each dropped trajectory
+    // is counted by the first filter that drops it. Survivors stay in index
+    // order, with their group's dense id.
     SelectResult result;
-    std::vector<uint32_t> survivors;
-    survivors.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t g = dense[i];
-      if (hi[g] == lo[g]) {
-        ++result.dropped_zero_variance;
-      } else if (!options.keep_end_reason[end_reasons[i]]) {
-        ++result.dropped_end_reason;
-      } else if (options.require_tool_image && tool_images[i] == 0) {
-        ++result.dropped_no_tool_image;
-      } else if (options.max_length >= 0 && lengths && lengths[i] > options.max_length) {
-        ++result.dropped_over_length;
-      } else {
-        survivors.push_back(static_cast<uint32_t>(i));
+    std::vector<uint32_t> survivors(n), survivor_group(n);
+    size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
+    uint32_t keep_mask = 0;
+    for (int e = 0; e < kEndReasonCount; ++e) keep_mask |= options.keep_end_reason[e] ? 1u << e : 0u;
+    const uint32_t require_image = options.require_tool_image ? 1 : 0;
+    const uint32_t check_length = options.max_length >= 0 && lengths != nullptr ? 1 : 0;
+    const int64_t max_length = options.max_length;
+    for (size_t r = 0; r < R; ++r) {
+      const uint32_t g = s.runs.group[r];
+      if (s.hi[g] == s.lo[g]) {
+        zero_variance += start[r + 1] - start[r];
+        continue;
+      }
+      // Branch-free: the outcomes are data-dependent and unpredictable.
+      for (size_t i = start[r]; i < start[r + 1]; ++i) {
+        const uint32_t bad_reason = ((keep_mask >> end_reasons[i]) & 1u) ^ 1u;
+        const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
+        const uint32_t bad_length =
+            (bad_reason ^ 1u) & (bad_image ^ 1u) & check_length & (check_length && lengths[i] > max_length ? 1u : 0u);
+        const uint32_t keep = (bad_reason | bad_image | bad_length) ^ 1u;
+        end_reason += bad_reason;
+        no_image += bad_image;
+        over_length += bad_length;
+        survivors[kept] = static_cast<uint32_t>(i);
+        survivor_group[kept] = g;
+        kept += keep;
       }
     }
-
-    if (options.rank_by_std && !survivors.empty()) {
-      // Sort the groups that still have members by std (descending), give each
-      // distinct std value a bucket, then counting-sort the survivors by bucket:
-      // stable, so equal std keeps ascending trajectory index.
-      std::vector<uint8_t> alive(num_groups, 0);
-      std::vector<uint32_t> alive_groups;
-      for (uint32_t i : survivors) {
-        if (!alive[dense[i]]) {
-          alive[dense[i]] = 1;
-          alive_groups.push_back(dense[i]);
-        }
-      }
-      std::vector<uint64_t> key(num_groups);
-      for (uint32_t g : alive_groups) key[g] = DoubleBits(s.std[g]);  // std >= 0: bits are monotonic
-      RadixSortDescending(alive_groups, key);
-      std::vector<uint32_t> bucket(num_groups, 0);
-      uint32_t buckets = 0;
-      for (size_t j = 0; j < alive_groups.size(); ++j) {
-        if (j > 0 && key[alive_groups[j]] != key[alive_groups[j - 1]]) ++buckets;
-        bucket[alive_groups[j]] = buckets;
-      }
-      ++buckets;
-      std::vector<size_t> start(buckets + 1, 0);
-      for (uint32_t i : survivors) ++start[bucket[dense[i]] + 1];
-      for (uint32_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
-      const size_t keep = std::min(options.target, survivors.size());
-      std::vector<uint32_t> ranked(survivors.size());
-      for (uint32_t i : survivors) ranked[start[bucket[dense[i]]]++] = i;
-      result.indices.assign(ranked.begin(), ranked.begin() + keep);
-    } else {
-      const size_t keep = std::min(options.target, survivors.size());
+    survivors.resize(kept);
+    survivor_group.resize(kept);
+    result.dropped_zero_variance = zero_variance;
+    result.dropped_end_reason = end_reason;
+    result.dropped_no_tool_image = no_image;
+    result.dropped_over_length = over_length;
+    const size_t keep = std::min(options.target, survivors.size());
+    if (!options.rank_by_std || survivors.empty()) {
       result.indices.assign(survivors.begin(), survivors.begin() + keep);
+      return result;
+    }
+
+    // Rank: sort the groups that still have members by std (descending), give
+    // each distinct std a bucket, then counting-sort the survivors by bucket.
+    // The counting sort is stable, so equal std keeps ascending index.
+    std::vector<uint8_t> alive(G, 0);
+    std::vector<uint32_t> alive_groups;
+    for (uint32_t g : survivor_group) {
+      if (!alive[g]) {
+        alive[g] = 1;
+        alive_groups.push_back(g);
+      }
+    }
+    std::vector<uint64_t> key(G);
+    for (uint32_t g : alive_groups) key[g] = DoubleBits(s.std[g]);  // std >= 0: bits are monotonic
+    RadixSortDescending(alive_groups, key);
+    std::vector<uint32_t> bucket(G, 0);
+    uint32_t buckets = 0;
+    for (size_t j = 0; j < alive_groups.size(); ++j) {
+      if (j > 0 && key[alive_groups[j]] != key[alive_groups[j - 1]]) ++buckets;
+      bucket[alive_groups[j]] = buckets;
+    }
+    ++buckets;
+    std::vector<size_t> slot(buckets + 1, 0);
+    for (uint32_t g : survivor_group) ++slot[bucket[g] + 1];
+    for (uint32_t b = 0; b < buckets; ++b) slot[b + 1] += slot[b];
+    result.indices.resize(keep);
+    for (size_t j = 0; j < survivors.size(); ++j) {
+      const size_t at = slot[bucket[survivor_group[j]]]++;
+      if (at < keep) result.indices[at] = static_cast<int32_t>(survivors[j]);
     }
     return result;
   }
@@ -228,29 +271,108 @@ class CpuScoringKernels final : public ScoringKernels {
   }
 
  private:
+  struct SequenceSums {
+    double loss = 0, kl = 0, clipped = 0, lower = 0;
+    double probe = 0;  // NaN when any input was NaN or infinite
+  };
+
+  // The token loop of one sequence: branch-free, so it vectorises. Kept out of
+  // the OpenMP region (whose outlining drops the restrict qualifiers).
+  template <typename Mask, bool kPerSequence, bool kWithKl>
+  __attribute__((noinline)) static SequenceSums SequenceLoss(float* __restrict grad, const float* __restrict logp,
+                                                             const float* __restrict old_logp,
+                                                             const float* __restrict ref_logp,
+                                                             const float* __restrict advantages,
+                                                             const Mask* __restrict mask, size_t n, float w,
+                                                             const LossOptions& o) {
+    const float clip_low = o.clip_low, clip_high = o.clip_high, dual_clip = o.dual_clip, kl_coef = o.kl_coef;
+    const bool use_dual_clip = o.use_dual_clip;
+    const KlType kl_type = o.kl_type;
+    const float seq_adv = kPerSequence ? advantages[0] : 0.0f;
+    // Chunks of kChunk tokens: a branch-free elementwise loop (vectorised by
+    // the compiler) writes the gradient and per-token terms to small local
+    // arrays, then a float64 simd reduction sums them.
+    constexpr size_t kChunk = 256;
+    float loss_t[kChunk], kl_t[kChunk], clip_t[kChunk], lower_t[kChunk], probe_t[kChunk];
+    double loss = 0, kl = 0, clipped = 0, lower = 0, probe = 0;
+    for (size_t start = 0; start < n; start += kChunk) {
+      const size_t len = n - start < kChunk ? n - start : kChunk;
+      float* __restrict g = grad + start;
+      for (size_t t = 0; t < len; ++t) {
+        const size_t u = start + t;
+        const float adv = kPerSequence ? seq_adv : advantages[u];
+        const float lp = logp[u], old = old_logp[u];
+        const float m = mask[u] != 0 ? 1.0f : 0.0f;
+        float p = lp * 0.0f + old * 0.0f + adv * 0.0f;
+        TokenLoss tl = ClippedTokenLoss(lp, old, adv, clip_low, clip_high, use_dual_clip, dual_clip);
+        if (kWithKl) {
+          const float ref = ref_logp[u];
+          p += ref * 0.0f;
+          float kv, kg;
+          KlPenalty(lp, ref, kl_type, &kv, &kg);
+          tl.loss += kl_coef * kv;
+          tl.grad += kl_coef * kg;
+        }
+        g[t] = m != 0.0f ? tl.grad * w : 0.0f;
+        loss_t[t] = m != 0.0f ? tl.loss : 0.0f;
+        kl_t[t] = m != 0.0f ? old - lp : 0.0f;
+        clip_t[t] = tl.clipped ? m : 0.0f;
+        lower_t[t] = tl.dual_clipped ? m : 0.0f;
+        probe_t[t] = p;
+      }
+#pragma omp simd reduction(+ : loss, kl, clipped, lower, probe)
+      for (size_t t = 0; t < len; ++t) {
+        loss += static_cast<double>(loss_t[t]);
+        kl += static_cast<double>(kl_t[t]);
+        clipped += static_cast<double>(clip_t[t]);
+        lower += static_cast<double>(lower_t[t]);
+        probe += static_cast<double>(probe_t[t]);
+      }
+    }
+    return SequenceSums{loss, kl, clipped, lower, probe};
+  }
+
   template <typename Mask>
   static LossResult PolicyLossImpl(float* grad, const LossInput& in, const Mask* mask, const LossOptions& o) {
+    const bool with_kl = o.kl_coef > 0 && in.ref_logp != nullptr;
+    if (in.advantages_per_sequence) {
+      return with_kl ? PolicyLossLoop<Mask, true, true>(grad, in, mask, o) : PolicyLossLoop<Mask, true, false>(grad, in, mask, o);
+    }
+    return with_kl ? PolicyLossLoop<Mask, false, true>(grad, in, mask, o) : PolicyLossLoop<Mask, false, false>(grad, in, mask, o);
+  }
+
+  // Two passes, parallel over sequences: (1) mask counts per sequence, which
+  // fix the aggregation weights; (2) the per-token loss and gradient, a
+  // branch-free loop the compiler vectorises. loss = sum_t m_t l_t w(seq(t)).
+  template <typename Mask, bool kPerSequence, bool kWithKl>
+  static LossResult PolicyLossLoop(float* grad, const LossInput& in, const Mask* mask, const LossOptions& o) {
     const size_t T = in.tokens, B = in.sequences;
     CheckSeqOffsets(in.seq_offsets, B, T, "seqOffsets");
     const int32_t* off = in.seq_offsets;
     const int threads = CpuThreads();
+    const bool parallel = T > 32768;
 
-    // Pass 1: mask counts per sequence (and the mask's own validity).
-    std::vector<double> seq_mask(B, 0.0);
-    size_t bad_mask = SIZE_MAX;
+    std::vector<uint32_t> seq_mask(B, 0);
     size_t longest = 0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(min : bad_mask) reduction(max : longest) if (T > 65536)
+    int bad_mask = 0;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 256) reduction(max : longest, bad_mask) if (parallel)
     for (size_t b = 0; b < B; ++b) {
-      double count = 0;
-      for (size_t t = static_cast<size_t>(off[b]); t < static_cast<size_t>(off[b + 1]); ++t) {
-        const float m = static_cast<float>(mask[t]);
-        if (m != 0.0f && m != 1.0f) bad_mask = std::min(bad_mask, t);
-        count += m;
+      uint32_t count = 0;
+      int bad = 0;
+      const size_t begin = static_cast<size_t>(off[b]), end = static_cast<size_t>(off[b + 1]);
+#pragma omp simd reduction(+ : count) reduction(| : bad)
+      for (size_t t = begin; t < end; ++t) {
+        count += mask[t] == 1;
+        bad |= mask[t] != 0 && mask[t] != 1;
       }
       seq_mask[b] = count;
-      longest = std::max(longest, static_cast<size_t>(off[b + 1] - off[b]));
+      bad_mask = std::max(bad_mask, bad);
+      longest = std::max(longest, end - begin);
     }
-    if (bad_mask != SIZE_MAX) Fail("E_ARG", "mask[", bad_mask, "] must be 0 or 1, got ", +mask[bad_mask]);
+    if (bad_mask) {
+      for (size_t t = 0; t < T; ++t)
+        if (mask[t] != 0 && mask[t] != 1) Fail("E_ARG", "mask[", t, "] must be 0 or 1, got ", +mask[t]);
+    }
     double total_mask = 0;
     size_t valid = 0;
     for (size_t b = 0; b < B; ++b) {
@@ -259,51 +381,24 @@ class CpuScoringKernels final : public ScoringKernels {
     }
     const double denominator = o.norm_denominator > 0 ? o.norm_denominator : static_cast<double>(longest);
     const AggWeights weights = ComputeAggWeights(o.agg, total_mask, valid, denominator);
-    const bool with_kl = o.kl_coef > 0 && in.ref_logp != nullptr;
 
-    // Pass 2: per-token loss and gradient, parallel over sequences.
-    double loss = 0, clipped = 0, lower = 0, kl_sum = 0;
-    size_t bad = SIZE_MAX;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+ : loss, clipped, lower, kl_sum) reduction(min : bad) if (T > 65536)
+    double loss = 0, kl_sum = 0, clipped = 0, lower = 0;
+    int nonfinite = 0;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+ : loss, clipped, lower, kl_sum) reduction(max : nonfinite) if (parallel)
     for (size_t b = 0; b < B; ++b) {
-      const double w = SequenceWeight(o.agg, weights, seq_mask[b]);
-      const float wf = static_cast<float>(w);
-      double seq_loss = 0;
-      for (size_t t = static_cast<size_t>(off[b]); t < static_cast<size_t>(off[b + 1]); ++t) {
-        const float adv = in.advantages_per_sequence ? in.advantages[b] : in.advantages[t];
-        const float lp = in.logp[t], old = in.old_logp[t];
-        if (!std::isfinite(lp) || !std::isfinite(old) || !std::isfinite(adv) ||
-            (with_kl && !std::isfinite(in.ref_logp[t]))) {
-          bad = std::min(bad, t);
-          grad[t] = 0.0f;
-          continue;
-        }
-        if (mask[t] == 0) {
-          grad[t] = 0.0f;
-          continue;
-        }
-        TokenLoss tl = ClippedTokenLoss(lp, old, adv, o.clip_low, o.clip_high, o.use_dual_clip, o.dual_clip);
-        if (with_kl) {
-          float kv, kg;
-          KlPenalty(lp, in.ref_logp[t], o.kl_type, &kv, &kg);
-          tl.loss += o.kl_coef * kv;
-          tl.grad += o.kl_coef * kg;
-        }
-        seq_loss += tl.loss;
-        grad[t] = tl.grad * wf;
-        clipped += tl.clipped;
-        lower += tl.dual_clipped;
-        kl_sum += static_cast<double>(old) - static_cast<double>(lp);
-      }
-      loss += seq_loss * w;
+      const float w = static_cast<float>(SequenceWeight(o.agg, weights, seq_mask[b]));
+      const size_t begin = static_cast<size_t>(off[b]), end = static_cast<size_t>(off[b + 1]);
+      if (end == begin) continue;
+      SequenceSums sums = SequenceLoss<Mask, kPerSequence, kWithKl>(
+          grad + begin, in.logp + begin, in.old_logp + begin, kWithKl ? in.ref_logp + begin : nullptr,
+          kPerSequence ? in.advantages + b : in.advantages + begin, mask + begin, end - begin, w, o);
+      loss += sums.loss * static_cast<double>(w);
+      kl_sum += sums.kl;
+      clipped += sums.clipped;
+      lower += sums.lower;
+      nonfinite = std::max(nonfinite, sums.probe != sums.probe ? 1 : 0);
     }
-    if (bad != SIZE_MAX) {
-      const char* name = !std::isfinite(in.logp[bad]) ? "logp"
-                         : !std::isfinite(in.old_logp[bad]) ? "oldLogp"
-                         : (with_kl && !std::isfinite(in.ref_logp[bad])) ? "refLogp"
-                                                                            : "advantages";
-      Fail("E_NONFINITE", name, " must be finite: found a non-finite value at token ", bad);
-    }
+    if (nonfinite) ReportNonFinite(in, kWithKl);
     LossResult r;
     r.loss = loss;
     if (total_mask > 0) {
@@ -312,6 +407,15 @@ class CpuScoringKernels final : public ScoringKernels {
       r.approx_kl = kl_sum / total_mask;
     }
     return r;
+  }
+
+  [[noreturn]] static void ReportNonFinite(const LossInput& in, bool with_kl) {
+    const size_t adv_count = in.advantages_per_sequence ? in.sequences : in.tokens;
+    CheckFinite(in.logp, in.tokens, "logp");
+    CheckFinite(in.old_logp, in.tokens, "oldLogp");
+    CheckFinite(in.advantages, adv_count, "advantages");
+    if (with_kl) CheckFinite(in.ref_logp, in.tokens, "refLogp");
+    Fail("E_INTERNAL", "policyLoss found a non-finite input but could not locate it");
   }
 };
 

@@ -268,6 +268,7 @@ class CudaScoringKernels final : public ScoringKernels {
   SelectResult SelectRollouts(const float* rewards, const int32_t* groups, const uint8_t* end_reasons,
                               const int32_t* tool_images, const int32_t* lengths, size_t n,
                               const SelectOptions& options) override {
+    CheckFinite(rewards, n, "rewards");
     ValidateSelectInputs(rewards, end_reasons, tool_images, lengths, n);
     SelectResult result;
     if (n == 0) return result;
