@@ -1,0 +1,452 @@
+// Bindings of the policy engine (lib/policy.ts; typed in lib/native.ts).
+// A policy and a session are JS externals holding a shared_ptr; every task
+// copies the shared_ptr, so disposing while a task runs is safe, and the
+// release itself runs on a worker thread (it may wait for the model's lock).
+#include <memory>
+#include <mutex>
+
+#include "addon/napi_util.h"
+#include "addon/registry.h"
+#include "core/policy_model.h"
+
+namespace pv {
+namespace napi {
+namespace {
+
+struct PolicyHolder {
+  std::shared_ptr<PolicyModel> model;
+};
+struct SessionHolder {
+  std::shared_ptr<PolicySession> session;
+};
+
+PolicyHolder& GetPolicyHolder(const Napi::Value& value) {
+  if (!value.IsExternal()) Fail("E_ARG", "policy handle must be the value returned by policyCreate");
+  return *value.As<Napi::External<PolicyHolder>>().Data();
+}
+
+std::shared_ptr<PolicyModel> GetModel(const Napi::Value& value) {
+  PolicyHolder& holder = GetPolicyHolder(value);
+  if (!holder.model) Fail("E_DISPOSED", "the policy was disposed");
+  return holder.model;
+}
+
+std::shared_ptr<PolicySession> GetSession(const Napi::Value& value) {
+  if (!value.IsExternal()) Fail("E_ARG", "session handle must be the value returned by policySessionStart");
+  SessionHolder& holder = *value.As<Napi::External<SessionHolder>>().Data();
+  if (!holder.session) Fail("E_DISPOSED", "the session was disposed");
+  return holder.session;
+}
+
+PolicyConfig GetConfig(const Napi::CallbackInfo& info, size_t first) {
+  PolicyConfig c;
+  c.vocab_size = static_cast<size_t>(GetInteger(info[first + 0], "config.vocabSize", 1, INT32_MAX));
+  c.patch_dim = static_cast<size_t>(GetInteger(info[first + 1], "config.patchDim", 1, INT32_MAX));
+  c.max_seq_len = static_cast<size_t>(GetInteger(info[first + 2], "config.maxSeqLen", 1, INT32_MAX));
+  c.layers = static_cast<size_t>(GetInteger(info[first + 3], "config.layers", 1, INT32_MAX));
+  c.heads = static_cast<size_t>(GetInteger(info[first + 4], "config.heads", 1, INT32_MAX));
+  c.dim = static_cast<size_t>(GetInteger(info[first + 5], "config.dim", 1, INT32_MAX));
+  ValidatePolicyConfig(c);
+  return c;
+}
+
+// A SequenceBatch given as (tokens, patches, seqOffsets); shapes checked here,
+// values (token range, NaN, lengths) on the worker thread.
+PolicyBatch GetBatch(const Napi::Value& tokens_v, const Napi::Value& patches_v, const Napi::Value& offsets_v,
+                     const char* name) {
+  const std::string n(name);
+  const Array<int32_t> tokens = GetArray<int32_t>(tokens_v, (n + ".tokens").c_str());
+  const Array<float> patches = GetArray<float>(patches_v, (n + ".patches").c_str());
+  const Array<int32_t> offsets = GetArray<int32_t>(offsets_v, (n + ".seqOffsets").c_str());
+  if (offsets.length < 1) Fail("E_SHAPE", name, ".seqOffsets must have length B + 1 >= 1, got 0");
+  PolicyBatch b;
+  b.tokens = tokens.data;
+  b.positions = tokens.length;
+  b.patches = patches.data;
+  b.patch_floats = patches.length;
+  b.seq_offsets = offsets.data;
+  b.sequences = offsets.length - 1;
+  return b;
+}
+
+// The loss object of lib/policy.ts (already resolved to numbers there).
+PolicyLossSpec GetLoss(const Napi::Value& value, size_t N, size_t B, std::vector<Napi::Value>& keep) {
+  if (!value.IsObject()) Fail("E_ARG", "loss must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  PolicyLossSpec loss;
+  loss.kind = static_cast<TokenLossKind>(GetInteger(o.Get("kind"), "loss.kind", 0, 1));
+  const Napi::Value mask = o.Get("mask");
+  keep.push_back(mask);
+  if (mask.IsTypedArray() && mask.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    loss.mask_u8 = GetArray<uint8_t>(mask, "loss.mask", N).data;
+  } else if (mask.IsTypedArray() && mask.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+    loss.mask_f32 = GetArray<float>(mask, "loss.mask", N).data;
+  } else {
+    Fail("E_DTYPE", "loss.mask must be a Uint8Array or a Float32Array");
+  }
+  if (loss.kind == TokenLossKind::kPolicyGradient) {
+    const Napi::Value old_logp = o.Get("oldLogp"), adv = o.Get("advantages"), ref = o.Get("refLogp");
+    keep.push_back(old_logp);
+    keep.push_back(adv);
+    keep.push_back(ref);
+    loss.old_logp = GetArray<float>(old_logp, "loss.oldLogp", N).data;
+    const Array<float> a = GetArray<float>(adv, "loss.advantages");
+    if (a.length != N && a.length != B)
+      Fail("E_SHAPE", "loss.advantages must have one value per position (", N, ") or per sequence (", B, "), got ",
+           a.length);
+    loss.advantages = a.data;
+    loss.advantages_length = a.length;
+    loss.ref_logp = GetOptionalArray<float>(ref, "loss.refLogp", N).data;
+    LossOptions& opt = loss.options;
+    opt.clip_low = static_cast<float>(GetNumber(o.Get("clipLow"), "loss.clipLow"));
+    opt.clip_high = static_cast<float>(GetNumber(o.Get("clipHigh"), "loss.clipHigh"));
+    if (opt.clip_low < 0 || opt.clip_low >= 1) Fail("E_ARG", "loss.clipLow must be in [0, 1), got ", opt.clip_low);
+    if (opt.clip_high < 0) Fail("E_ARG", "loss.clipHigh must be >= 0, got ", opt.clip_high);
+    const Napi::Value dual = o.Get("dualClip");
+    opt.use_dual_clip = !dual.IsNull();
+    if (opt.use_dual_clip) {
+      opt.dual_clip = static_cast<float>(GetNumber(dual, "loss.dualClip"));
+      if (opt.dual_clip <= 1) Fail("E_ARG", "loss.dualClip must be > 1 or null, got ", opt.dual_clip);
+    }
+    opt.agg = static_cast<LossAgg>(GetInteger(o.Get("agg"), "loss.agg", 0, 3));
+    opt.norm_denominator = GetNumber(o.Get("normDenominator"), "loss.normDenominator");
+    if (opt.norm_denominator < 0) Fail("E_ARG", "loss.normDenominator must be > 0, got ", opt.norm_denominator);
+    opt.kl_coef = static_cast<float>(GetNumber(o.Get("klCoef"), "loss.klCoef"));
+    if (opt.kl_coef < 0) Fail("E_ARG", "loss.klCoef must be >= 0, got ", opt.kl_coef);
+    if (opt.kl_coef > 0 && !loss.ref_logp) Fail("E_ARG", "loss.klCoef > 0 needs loss.refLogp");
+    opt.kl_type = static_cast<KlType>(GetInteger(o.Get("klType"), "loss.klType", 0, 2));
+  }
+  return loss;
+}
+
+Napi::Object MetricsObject(Napi::Env env, const PolicyMetrics& m) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", m.loss);
+  out.Set("gradNorm", m.grad_norm);
+  out.Set("clipFrac", m.clip_frac);
+  out.Set("clipFracLower", m.clip_frac_lower);
+  out.Set("approxKl", m.approx_kl);
+  out.Set("entropy", m.entropy);
+  return out;
+}
+
+// Drops the last references on a worker thread (destruction may wait for the
+// model's lock held by a running task).
+Napi::Value ReleaseAsync(Napi::Env env, std::shared_ptr<void> victim) {
+  auto holder = std::make_shared<std::shared_ptr<void>>(std::move(victim));
+  return Task::Start(
+      env, {}, {}, [holder] { holder->reset(); },
+      [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+}
+
+// ---- tensor table (sync, O(L)) -------------------------------------------------
+
+Napi::Value PolicyTensorTableFn(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const PolicyConfig config = GetConfig(info, 0);
+    const std::vector<PolicyTensor> table = PolicyTensorTable(config);
+    Napi::Array out = Napi::Array::New(env, table.size());
+    for (size_t i = 0; i < table.size(); ++i) {
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("name", table[i].name);
+      Napi::Array shape = Napi::Array::New(env, table[i].shape.size());
+      for (size_t d = 0; d < table[i].shape.size(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(table[i].shape[d]));
+      t.Set("shape", shape);
+      t.Set("offset", static_cast<double>(table[i].offset));
+      t.Set("size", static_cast<double>(table[i].size));
+      t.Set("decay", table[i].decay);
+      out.Set(static_cast<uint32_t>(i), t);
+    }
+    return out;
+  });
+}
+PV_BINDING("policyTensorTable", PolicyTensorTableFn);
+
+// ---- lifetime ----------------------------------------------------------------------
+
+// policyCreate(device, V, P, T, L, H, C, threads, seed, params?) -> Promise<handle>
+Napi::Value PolicyCreate(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const Device device = GetDevice(info[0]);
+    const PolicyConfig config = GetConfig(info, 1);
+    const int threads = static_cast<int>(GetInteger(info[7], "threads", 0, 4096));
+    const double seed = GetNumber(info[8], "seed");
+    if (seed < 0 || seed > 9007199254740991.0 || seed != static_cast<double>(static_cast<uint64_t>(seed)))
+      Fail("E_ARG", "seed must be an integer in [0, 2^53 - 1], got ", seed);
+    size_t count = 0;
+    for (const PolicyTensor& t : PolicyTensorTable(config)) count += t.size;
+    const Array<float> params = GetOptionalArray<float>(info[9], "parameters", count);
+    auto model = std::make_shared<std::shared_ptr<PolicyModel>>();
+    const uint64_t seed_u = static_cast<uint64_t>(seed);
+    return Task::Start(
+        env, {info[9]}, {},
+        [=] {
+          auto m = std::make_shared<PolicyModel>(config, device, threads);
+          if (params.data) {
+            m->SetParameters(params.data);
+          } else {
+            m->InitRandom(seed_u);
+          }
+          *model = std::move(m);
+        },
+        [model](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          auto* holder = new PolicyHolder{std::move(*model)};
+          return Napi::External<PolicyHolder>::New(env, holder, [](Napi::Env, PolicyHolder* h) { delete h; });
+        });
+  });
+}
+PV_BINDING("policyCreate", PolicyCreate);
+
+Napi::Value PolicyDispose(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    PolicyHolder& holder = GetPolicyHolder(info[0]);
+    if (!holder.model) return info.Env().Undefined();
+    return ReleaseAsync(info.Env(), std::static_pointer_cast<void>(std::move(holder.model)));
+  });
+}
+PV_BINDING("policyDispose", PolicyDispose);
+
+// ---- parameters and optimizer state -------------------------------------------------
+
+Napi::Value PolicyParameters(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    Napi::Float32Array out = Napi::Float32Array::New(env, model->parameter_count());
+    float* dst = out.Data();
+    return Task::Start(env, {}, {out}, [model, dst] { model->GetParameters(dst); },
+                       [](Napi::Env, const std::vector<Napi::Value>& outputs) { return outputs[0]; });
+  });
+}
+PV_BINDING("policyParameters", PolicyParameters);
+
+Napi::Value PolicySetParameters(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    const Array<float> params = GetArray<float>(info[1], "parameters", model->parameter_count());
+    return Task::Start(env, {info[1]}, {}, [model, params] { model->SetParameters(params.data); },
+                       [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+PV_BINDING("policySetParameters", PolicySetParameters);
+
+Napi::Value PolicyOptimizerState(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    Napi::Float32Array m = Napi::Float32Array::New(env, model->parameter_count());
+    Napi::Float32Array v = Napi::Float32Array::New(env, model->parameter_count());
+    float *pm = m.Data(), *pv = v.Data();
+    auto step = std::make_shared<int64_t>(0);
+    return Task::Start(
+        env, {}, {m, v}, [model, pm, pv, step] { model->GetOptimizerState(pm, pv, step.get()); },
+        [step](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("m", outputs[0]);
+          out.Set("v", outputs[1]);
+          out.Set("step", static_cast<double>(*step));
+          return out;
+        });
+  });
+}
+PV_BINDING("policyOptimizerState", PolicyOptimizerState);
+
+Napi::Value PolicySetOptimizerState(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    const Array<float> m = GetArray<float>(info[1], "optimizer.m", model->parameter_count());
+    const Array<float> v = GetArray<float>(info[2], "optimizer.v", model->parameter_count());
+    const int64_t step = GetInteger(info[3], "optimizer.step", 0, INT64_C(9007199254740991));
+    return Task::Start(env, {info[1], info[2]}, {}, [model, m, v, step] { model->SetOptimizerState(m.data, v.data, step); },
+                       [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+PV_BINDING("policySetOptimizerState", PolicySetOptimizerState);
+
+// ---- log-probs, gradients, train step -------------------------------------------------
+
+Napi::Value PolicyLogprobs(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    const PolicyBatch batch = GetBatch(info[1], info[2], info[3], "batch");
+    Napi::Float32Array logp = Napi::Float32Array::New(env, batch.positions);
+    Napi::Float32Array entropy = Napi::Float32Array::New(env, batch.positions);
+    float *lp = logp.Data(), *en = entropy.Data();
+    return Task::Start(
+        env, {info[1], info[2], info[3]}, {logp, entropy}, [model, batch, lp, en] { model->Logprobs(lp, en, batch); },
+        [](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("logp", outputs[0]);
+          out.Set("entropy", outputs[1]);
+          return out;
+        });
+  });
+}
+PV_BINDING("policyLogprobs", PolicyLogprobs);
+
+Napi::Value PolicyGradients(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    const PolicyBatch batch = GetBatch(info[1], info[2], info[3], "batch");
+    std::vector<Napi::Value> keep{info[1], info[2], info[3]};
+    const PolicyLossSpec loss = GetLoss(info[4], batch.positions, batch.sequences, keep);
+    Napi::Float32Array grads = Napi::Float32Array::New(env, model->parameter_count());
+    float* g = grads.Data();
+    auto metrics = std::make_shared<PolicyMetrics>();
+    return Task::Start(
+        env, keep, {grads}, [model, batch, loss, g, metrics] { *metrics = model->Gradients(g, batch, loss); },
+        [metrics](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
+          Napi::Object out = MetricsObject(env, *metrics);
+          out.Set("grads", outputs[0]);
+          return out;
+        });
+  });
+}
+PV_BINDING("policyGradients", PolicyGradients);
+
+Napi::Value PolicyTrainStep(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    const PolicyBatch batch = GetBatch(info[1], info[2], info[3], "batch");
+    std::vector<Napi::Value> keep{info[1], info[2], info[3]};
+    const PolicyLossSpec loss = GetLoss(info[4], batch.positions, batch.sequences, keep);
+    if (!info[5].IsObject()) Fail("E_ARG", "optim must be an object");
+    Napi::Object o = info[5].As<Napi::Object>();
+    AdamWOptions optim;
+    optim.lr = GetNumber(o.Get("lr"), "optim.lr");
+    optim.beta1 = GetNumber(o.Get("beta1"), "optim.betas[0]");
+    optim.beta2 = GetNumber(o.Get("beta2"), "optim.betas[1]");
+    optim.eps = GetNumber(o.Get("eps"), "optim.eps");
+    optim.weight_decay = GetNumber(o.Get("weightDecay"), "optim.weightDecay");
+    optim.grad_clip = GetNumber(o.Get("gradClip"), "optim.gradClip");
+    if (optim.lr < 0) Fail("E_ARG", "optim.lr must be >= 0, got ", optim.lr);
+    if (optim.beta1 < 0 || optim.beta1 >= 1) Fail("E_ARG", "optim.betas[0] must be in [0, 1), got ", optim.beta1);
+    if (optim.beta2 < 0 || optim.beta2 >= 1) Fail("E_ARG", "optim.betas[1] must be in [0, 1), got ", optim.beta2);
+    if (optim.eps <= 0) Fail("E_ARG", "optim.eps must be > 0, got ", optim.eps);
+    if (optim.weight_decay < 0) Fail("E_ARG", "optim.weightDecay must be >= 0, got ", optim.weight_decay);
+    if (optim.grad_clip < 0) Fail("E_ARG", "optim.gradClip must be >= 0, got ", optim.grad_clip);
+    auto metrics = std::make_shared<PolicyMetrics>();
+    return Task::Start(
+        env, keep, {}, [model, batch, loss, optim, metrics] { *metrics = model->TrainStep(batch, loss, optim); },
+        [metrics](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return MetricsObject(env, *metrics); });
+  });
+}
+PV_BINDING("policyTrainStep", PolicyTrainStep);
+
+// ---- sessions --------------------------------------------------------------------------
+
+Napi::Value PolicySessionStart(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    const PolicyBatch prompts = GetBatch(info[1], info[2], info[3], "prompts");
+    auto session = std::make_shared<std::shared_ptr<PolicySession>>();
+    return Task::Start(
+        env, {info[1], info[2], info[3]}, {}, [model, prompts, session] { *session = model->StartSession(prompts); },
+        [session](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          auto* holder = new SessionHolder{std::move(*session)};
+          return Napi::External<SessionHolder>::New(env, holder, [](Napi::Env, SessionHolder* h) { delete h; });
+        });
+  });
+}
+PV_BINDING("policySessionStart", PolicySessionStart);
+
+Napi::Value PolicySessionGenerate(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicySession> session = GetSession(info[0]);
+    SampleOptions o;
+    o.max_new_tokens = static_cast<size_t>(GetInteger(info[1], "options.maxNewTokens", 0, INT32_MAX));
+    o.temperature = GetNumber(info[2], "options.temperature");
+    if (o.temperature < 0) Fail("E_ARG", "options.temperature must be >= 0, got ", o.temperature);
+    o.top_k = static_cast<size_t>(GetInteger(info[3], "options.topK", 0, INT32_MAX));
+    const Array<int32_t> stops = GetArray<int32_t>(info[4], "options.stopTokens");
+    o.stop_tokens.assign(stops.data, stops.data + stops.length);
+    o.seed = static_cast<uint64_t>(GetInteger(info[5], "options.seed", 0, INT64_C(9007199254740991)));
+    auto result = std::make_shared<GenerateResult>();
+    return Task::Start(
+        env, {}, {}, [session, o, result] { *result = session->Generate(o); },
+        [result](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          Napi::Int32Array tokens = Napi::Int32Array::New(env, result->tokens.size());
+          std::copy(result->tokens.begin(), result->tokens.end(), tokens.Data());
+          Napi::Float32Array logp = Napi::Float32Array::New(env, result->logp.size());
+          std::copy(result->logp.begin(), result->logp.end(), logp.Data());
+          Napi::Int32Array offsets = Napi::Int32Array::New(env, result->offsets.size());
+          std::copy(result->offsets.begin(), result->offsets.end(), offsets.Data());
+          Napi::Uint8Array stopped = Napi::Uint8Array::New(env, result->stopped.size());
+          std::copy(result->stopped.begin(), result->stopped.end(), stopped.Data());
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("tokens", tokens);
+          out.Set("logp", logp);
+          out.Set("offsets", offsets);
+          out.Set("stopped", stopped);
+          return out;
+        });
+  });
+}
+PV_BINDING("policySessionGenerate", PolicySessionGenerate);
+
+Napi::Value PolicySessionAppend(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicySession> session = GetSession(info[0]);
+    const PolicyBatch obs = GetBatch(info[1], info[2], info[3], "observations");
+    auto overflow = std::make_shared<std::vector<uint8_t>>();
+    return Task::Start(
+        env, {info[1], info[2], info[3]}, {}, [session, obs, overflow] { *overflow = session->Append(obs); },
+        [overflow](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          Napi::Uint8Array out = Napi::Uint8Array::New(env, overflow->size());
+          std::copy(overflow->begin(), overflow->end(), out.Data());
+          return out;
+        });
+  });
+}
+PV_BINDING("policySessionAppend", PolicySessionAppend);
+
+// Which sequences are live and their lengths (after every call issued before).
+Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicySession> session = GetSession(info[0]);
+    auto live = std::make_shared<std::vector<uint8_t>>();
+    auto lengths = std::make_shared<std::vector<int32_t>>();
+    return Task::Start(
+        env, {}, {},
+        [session, live, lengths] {
+          *live = session->Live();
+          *lengths = session->Lengths();
+        },
+        [live, lengths](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          Napi::Uint8Array l = Napi::Uint8Array::New(env, live->size());
+          std::copy(live->begin(), live->end(), l.Data());
+          Napi::Int32Array n = Napi::Int32Array::New(env, lengths->size());
+          std::copy(lengths->begin(), lengths->end(), n.Data());
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("live", l);
+          out.Set("lengths", n);
+          return out;
+        });
+  });
+}
+PV_BINDING("policySessionState", PolicySessionState);
+
+Napi::Value PolicySessionDispose(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    if (!info[0].IsExternal()) Fail("E_ARG", "session handle must be the value returned by policySessionStart");
+    SessionHolder& holder = *info[0].As<Napi::External<SessionHolder>>().Data();
+    if (!holder.session) return info.Env().Undefined();
+    return ReleaseAsync(info.Env(), std::static_pointer_cast<void>(std::move(holder.session)));
+  });
+}
+PV_BINDING("policySessionDispose", PolicySessionDispose);
+
+}  // namespace
+}  // namespace napi
+}  // namespace pv

@@ -1,0 +1,264 @@
+// Blocked, packed, vectorised and threaded SGEMM (see policy_gemm.h).
+//
+// Loop nest (BLIS): jc over N in NC columns -> pc over K in KC -> pack the
+// KC x NC block of op(B) into NR-wide panels (shared, packed in parallel) ->
+// ic over M in MC rows (threads) -> pack the MC x KC block of op(A) into
+// MR-tall panels (per thread) -> micro-kernel on each MR x NR tile, holding
+// the tile in registers for the whole KC loop. Packing absorbs transposes and
+// zero-pads tails, so the micro-kernel only ever sees full panels.
+#include "cpu/policy_gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace pv {
+namespace cpu {
+namespace {
+
+// ---- the vector type of the micro-kernel ------------------------------------
+#if defined(__AVX512F__)
+constexpr size_t kW = 16;  // floats per vector
+using Vec = __m512;
+inline Vec VZero() { return _mm512_setzero_ps(); }
+inline Vec VLoad(const float* p) { return _mm512_loadu_ps(p); }
+inline void VStore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline Vec VSet1(float x) { return _mm512_set1_ps(x); }
+inline Vec VFma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline Vec VAdd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+constexpr size_t kMR = 12;
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr size_t kW = 8;
+using Vec = __m256;
+inline Vec VZero() { return _mm256_setzero_ps(); }
+inline Vec VLoad(const float* p) { return _mm256_loadu_ps(p); }
+inline void VStore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline Vec VSet1(float x) { return _mm256_set1_ps(x); }
+inline Vec VFma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec VAdd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+constexpr size_t kMR = 6;
+#else
+constexpr size_t kW = 4;
+struct Vec {
+  float v[4];
+};
+inline Vec VZero() { return Vec{{0, 0, 0, 0}}; }
+inline Vec VLoad(const float* p) { Vec r; std::memcpy(r.v, p, sizeof r.v); return r; }
+inline void VStore(float* p, Vec v) { std::memcpy(p, v.v, sizeof v.v); }
+inline Vec VSet1(float x) { return Vec{{x, x, x, x}}; }
+inline Vec VFma(Vec a, Vec b, Vec c) {
+  for (int i = 0; i < 4; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
+  return c;
+}
+inline Vec VAdd(Vec a, Vec b) {
+  for (int i = 0; i < 4; ++i) a.v[i] += b.v[i];
+  return a;
+}
+constexpr size_t kMR = 6;
+#endif
+
+constexpr size_t kNR = 2 * kW;  // two vectors per tile row
+constexpr size_t kKC = 256;      // K block: an NR-panel of B (KC x NR) stays in L1
+constexpr size_t kMC = kMR * 20; // M block: the packed A block (MC x KC) stays in L2
+constexpr size_t kNC = 3072;     // N block: the packed B block (KC x NC) stays in L3
+
+// Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-tall panels: panel r holds
+// rows r*MR .. r*MR+MR-1 as [kc][MR] (zero rows past mc).
+void PackA(float* dst, const float* a, size_t lda, bool trans_a, size_t i0, size_t p0, size_t mc, size_t kc) {
+  for (size_t r = 0; r < mc; r += kMR) {
+    const size_t rows = std::min(kMR, mc - r);
+    float* panel = dst + r * kc;
+    if (!trans_a) {
+      for (size_t i = 0; i < rows; ++i) {
+        const float* src = a + (i0 + r + i) * lda + p0;
+        for (size_t k = 0; k < kc; ++k) panel[k * kMR + i] = src[k];
+      }
+    } else {
+      for (size_t k = 0; k < kc; ++k) {
+        const float* src = a + (p0 + k) * lda + i0 + r;
+        for (size_t i = 0; i < rows; ++i) panel[k * kMR + i] = src[i];
+      }
+    }
+    if (rows < kMR)
+      for (size_t k = 0; k < kc; ++k)
+        for (size_t i = rows; i < kMR; ++i) panel[k * kMR + i] = 0.0f;
+  }
+}
+
+// Packs op(B)[p0 .. p0+kc, j0 + panel*NR ..] for panels [first, last) into
+// NR-wide panels [kc][NR] (zero columns past nc).
+void PackBPanels(float* dst, const float* b, size_t ldb, bool trans_b, size_t p0, size_t j0, size_t nc, size_t kc,
+                 size_t first, size_t last) {
+  for (size_t panel_index = first; panel_index < last; ++panel_index) {
+    const size_t c0 = panel_index * kNR;
+    const size_t cols = std::min(kNR, nc - c0);
+    float* panel = dst + c0 * kc;
+    if (!trans_b) {
+      for (size_t k = 0; k < kc; ++k) {
+        const float* src = b + (p0 + k) * ldb + j0 + c0;
+        float* out = panel + k * kNR;
+        if (cols == kNR) {
+          std::memcpy(out, src, kNR * sizeof(float));
+        } else {
+          for (size_t j = 0; j < cols; ++j) out[j] = src[j];
+          for (size_t j = cols; j < kNR; ++j) out[j] = 0.0f;
+        }
+      }
+    } else {
+      for (size_t j = 0; j < cols; ++j) {
+        const float* src = b + (j0 + c0 + j) * ldb + p0;
+        for (size_t k = 0; k < kc; ++k) panel[k * kNR + j] = src[k];
+      }
+      if (cols < kNR)
+        for (size_t k = 0; k < kc; ++k)
+          for (size_t j = cols; j < kNR; ++j) panel[k * kNR + j] = 0.0f;
+    }
+  }
+}
+
+// The MR x NR tile of C += A-panel x B-panel over kc; when the tile is cut
+// (rows < MR or cols < NR) it goes through a buffer. `load_c`: add to C
+// (otherwise overwrite).
+void MicroKernel(size_t kc, const float* __restrict ap, const float* __restrict bp, float* c, size_t ldc, size_t rows,
+                 size_t cols, bool load_c) {
+  Vec acc0[kMR], acc1[kMR];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < kMR; ++i) {
+    acc0[i] = VZero();
+    acc1[i] = VZero();
+  }
+  for (size_t k = 0; k < kc; ++k) {
+    const Vec b0 = VLoad(bp + k * kNR);
+    const Vec b1 = VLoad(bp + k * kNR + kW);
+    const float* a = ap + k * kMR;
+#pragma GCC unroll 16
+    for (size_t i = 0; i < kMR; ++i) {
+      const Vec ai = VSet1(a[i]);
+      acc0[i] = VFma(ai, b0, acc0[i]);
+      acc1[i] = VFma(ai, b1, acc1[i]);
+    }
+  }
+  if (rows == kMR && cols == kNR) {
+#pragma GCC unroll 16
+    for (size_t i = 0; i < kMR; ++i) {
+      float* row = c + i * ldc;
+      if (load_c) {
+        VStore(row, VAdd(VLoad(row), acc0[i]));
+        VStore(row + kW, VAdd(VLoad(row + kW), acc1[i]));
+      } else {
+        VStore(row, acc0[i]);
+        VStore(row + kW, acc1[i]);
+      }
+    }
+    return;
+  }
+  alignas(64) float tile[kMR * kNR];
+  for (size_t i = 0; i < kMR; ++i) {
+    VStore(tile + i * kNR, acc0[i]);
+    VStore(tile + i * kNR + kW, acc1[i]);
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    const float* t = tile + i * kNR;
+    if (load_c) {
+      for (size_t j = 0; j < cols; ++j) row[j] += t[j];
+    } else {
+      for (size_t j = 0; j < cols; ++j) row[j] = t[j];
+    }
+  }
+}
+
+struct AlignedBuffer {
+  float* data = nullptr;
+  explicit AlignedBuffer(size_t count) {
+    if (count == 0) return;
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, count * sizeof(float)) != 0) throw std::bad_alloc();
+    data = static_cast<float*>(p);
+  }
+  ~AlignedBuffer() { std::free(data); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+};
+
+}  // namespace
+
+void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
+          size_t M, size_t N, size_t K, bool accumulate, int threads) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (!accumulate)
+      for (size_t i = 0; i < M; ++i) std::memset(c + i * ldc, 0, N * sizeof(float));
+    return;
+  }
+  const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
+  const size_t kc_max = std::min(kKC, K);
+  AlignedBuffer packed_b(nc_max * kc_max);
+  if (threads < 1) threads = 1;
+  // Row blocks of at most MC rows, balanced between the threads.
+  const size_t t = static_cast<size_t>(threads);
+  const size_t want_blocks = t * ((M + t * kMC - 1) / (t * kMC));
+  const size_t rows_per_block = (M + want_blocks - 1) / want_blocks;
+  const size_t mc_block = std::min(kMC, std::max(kMR, (rows_per_block + kMR - 1) / kMR * kMR));
+  const size_t m_blocks = (M + mc_block - 1) / mc_block;
+  // Few row blocks: split each block's columns between threads as well.
+  int64_t splits_request = 1;
+  if (m_blocks < static_cast<size_t>(threads)) splits_request = (threads + static_cast<int64_t>(m_blocks) - 1) / static_cast<int64_t>(m_blocks);
+  const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 64.0 * 64.0 * 64.0;
+  const int team = parallel ? threads : 1;
+  bool failed = false;
+
+#pragma omp parallel num_threads(team) if (parallel)
+  {
+    float* packed_a = nullptr;
+    if (posix_memalign(reinterpret_cast<void**>(&packed_a), 64, kMC * kc_max * sizeof(float)) != 0) {
+      packed_a = nullptr;
+#pragma omp atomic write
+      failed = true;
+    }
+    for (size_t jc = 0; jc < N; jc += kNC) {
+      const size_t nc = std::min(kNC, N - jc);
+      const size_t n_panels = (nc + kNR - 1) / kNR;
+      const size_t splits = std::min<size_t>(static_cast<size_t>(splits_request), n_panels);
+      for (size_t pc = 0; pc < K; pc += kKC) {
+        const size_t kc = std::min(kKC, K - pc);
+#pragma omp for schedule(static)
+        for (size_t p = 0; p < n_panels; ++p) PackBPanels(packed_b.data, b, ldb, trans_b, pc, jc, nc, kc, p, p + 1);
+        // (implicit barrier: B block packed)
+        const bool load_c = accumulate || pc > 0;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t item = 0; item < m_blocks * splits; ++item) {
+          if (!packed_a) continue;
+          const size_t ib = item / splits, part = item % splits;
+          const size_t ic = ib * mc_block;
+          const size_t mc = std::min(mc_block, M - ic);
+          const size_t p_first = n_panels * part / splits, p_last = n_panels * (part + 1) / splits;
+          PackA(packed_a, a, lda, trans_a, ic, pc, mc, kc);
+          for (size_t jp = p_first; jp < p_last; ++jp) {
+            const size_t j = jp * kNR;
+            const size_t cols = std::min(kNR, nc - j);
+            const float* bp = packed_b.data + j * kc;
+            for (size_t ir = 0; ir < mc; ir += kMR) {
+              MicroKernel(kc, packed_a + ir * kc, bp, c + (ic + ir) * ldc + jc + j, ldc, std::min(kMR, mc - ir), cols,
+                          load_c);
+            }
+          }
+        }
+        // (implicit barrier: B block consumed before it is repacked)
+      }
+    }
+    std::free(packed_a);
+  }
+  if (failed) throw std::bad_alloc();
+}
+
+}  // namespace cpu
+}  // namespace pv

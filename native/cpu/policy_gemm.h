@@ -1,0 +1,20 @@
+// The CPU backend's matrix product: blocked for the caches (BLIS-style
+// packing of A and B panels), vectorised with explicit FMA (AVX-512 or AVX2
+// when the build targets them, portable C++ otherwise) and threaded with
+// OpenMP over row blocks. Used by cpu/policy_ops.cc for every nn.Linear.
+#pragma once
+
+#include <cstddef>
+
+namespace pv {
+namespace cpu {
+
+// C[M, N] = (accumulate ? C : 0) + op(A) @ op(B), all row-major float32:
+//   op(A)[i, k] = trans_a ? A[k * lda + i] : A[i * lda + k]      (M x K)
+//   op(B)[k, j] = trans_b ? B[j * ldb + k] : B[k * ldb + j]      (K x N)
+// `threads` OpenMP threads (1: no parallel region). Any sizes, including 0.
+void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
+          size_t M, size_t N, size_t K, bool accumulate, int threads);
+
+}  // namespace cpu
+}  // namespace pv

@@ -1,0 +1,555 @@
+// CPU backend of the policy network's layer operations (core/policy_ops.h).
+// Matrix products go through cpu::Gemm (blocked, packed, FMA-vectorised,
+// OpenMP-threaded); everything else is row-parallel OpenMP with `omp simd`
+// inner loops and a vectorisable exp so that softmax and GELU vectorise.
+// Attention works per (sequence, head) on a block of query rows at a time:
+// its only temporaries are a per-thread [query block x keys] score tile and
+// the head's transposed K/V ([D x keys]), never a B x T x T tensor.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "core/device.h"
+#include "core/policy_ops.h"
+#include "cpu/policy_gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace pv {
+namespace {
+
+// exp(x) for x in float range, vectorisable (Cephes expf: range reduction by
+// ln 2 and a degree-6 polynomial; about 1 ulp). Inputs below -87.3 give ~0.
+#pragma omp declare simd notinbranch
+inline float VecExp(float x) {
+  x = std::min(88.3762626647949f, std::max(-87.3365447505531f, x));
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// tanh through the vectorisable exp; the small-|u| branch keeps the relative
+// error small near 0.
+#pragma omp declare simd notinbranch
+inline float VecTanh(float u) {
+  const float a = std::fabs(u);
+  const float e = VecExp(-2.0f * a);
+  float t = (1.0f - e) / (1.0f + e);
+  const float u2 = u * u;
+  const float small = a * (1.0f - u2 * (1.0f / 3.0f - u2 * (2.0f / 15.0f)));
+  t = a < 0.0625f ? small : t;
+  return u < 0 ? -t : t;
+}
+
+#pragma omp declare simd notinbranch
+inline float VecGelu(float x) {
+  const float k = 0.7978845608028654f;
+  const float u = k * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + VecTanh(u));
+}
+
+#pragma omp declare simd notinbranch
+inline float VecGeluGrad(float x) {
+  const float k = 0.7978845608028654f;
+  const float u = k * (x + 0.044715f * x * x * x);
+  const float t = VecTanh(u);
+  const float du = k * (1.0f + 3.0f * 0.044715f * x * x);
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+}
+
+// Per-thread scratch that grows and is reused between calls.
+struct Scratch {
+  std::vector<float> a, b, c, d, e;
+};
+
+class CpuPolicyOps final : public PolicyOps {
+ public:
+  explicit CpuPolicyOps(int threads) : threads_(threads > 0 ? threads : CpuThreads()) {}
+
+  Device device() const override { return Device::kCpu; }
+
+  void* Alloc(size_t bytes) override {
+    void* p = nullptr;
+    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    if (posix_memalign(&p, 64, rounded) != 0 || p == nullptr)
+      Fail("E_OOM", "cannot allocate ", bytes, " bytes of host memory for the policy");
+    std::memset(p, 0, rounded);
+    return p;
+  }
+  void Free(void* ptr) override { std::free(ptr); }
+  void Upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void Download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void Copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memmove(dst, src, bytes);
+  }
+  void Zero(void* dst, size_t bytes) override {
+    if (bytes) std::memset(dst, 0, bytes);
+  }
+  void Synchronize() override {}
+
+  // ---- embedding ---------------------------------------------------------------
+  void EmbeddingForward(float* out, const int32_t* tokens, const int32_t* patch_rows, const int32_t* positions,
+                        const float* tok_emb, const float* pos_emb, const float* patch_out, size_t N,
+                        size_t C) override {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (N * C > 65536)
+    for (size_t t = 0; t < N; ++t) {
+      const float* src = tokens[t] >= 0 ? tok_emb + static_cast<size_t>(tokens[t]) * C
+                                        : patch_out + static_cast<size_t>(patch_rows[t]) * C;
+      const float* pos = pos_emb + static_cast<size_t>(positions[t]) * C;
+      float* o = out + t * C;
+#pragma omp simd
+      for (size_t c = 0; c < C; ++c) o[c] = src[c] + pos[c];
+    }
+  }
+
+  void EmbeddingBackward(float* dtok_emb, float* dpos_emb, float* dpatch_out, const float* dout,
+                         const int32_t* tokens, const int32_t* patch_rows, const int32_t* positions, size_t N,
+                         size_t C) override {
+    // Channel ranges per thread: every row adds into its own tok/pos row
+    // without races, in row order (deterministic).
+    const int team = N * C > 65536 ? threads_ : 1;
+#pragma omp parallel num_threads(team)
+    {
+      int tid = 0, nt = 1;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+      nt = omp_get_num_threads();
+#endif
+      const size_t c0 = C * static_cast<size_t>(tid) / static_cast<size_t>(nt);
+      const size_t c1 = C * static_cast<size_t>(tid + 1) / static_cast<size_t>(nt);
+      for (size_t t = 0; t < N; ++t) {
+        const float* g = dout + t * C;
+        float* pos = dpos_emb + static_cast<size_t>(positions[t]) * C;
+        float* dst = tokens[t] >= 0 ? dtok_emb + static_cast<size_t>(tokens[t]) * C : nullptr;
+#pragma omp simd
+        for (size_t c = c0; c < c1; ++c) pos[c] += g[c];
+        if (dst) {
+#pragma omp simd
+          for (size_t c = c0; c < c1; ++c) dst[c] += g[c];
+        } else if (dpatch_out) {
+          float* p = dpatch_out + static_cast<size_t>(patch_rows[t]) * C;
+#pragma omp simd
+          for (size_t c = c0; c < c1; ++c) p[c] = g[c];
+        }
+      }
+    }
+  }
+
+  // ---- LayerNorm ---------------------------------------------------------------
+  void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
+                        size_t N, size_t C) override {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (N * C > 32768)
+    for (size_t t = 0; t < N; ++t) {
+      const float* x = inp + t * C;
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (size_t c = 0; c < C; ++c) sum += x[c];
+      const float m = sum / static_cast<float>(C);
+      float var = 0;
+#pragma omp simd reduction(+ : var)
+      for (size_t c = 0; c < C; ++c) var += (x[c] - m) * (x[c] - m);
+      const float r = 1.0f / std::sqrt(var / static_cast<float>(C) + 1e-5f);
+      float* o = out + t * C;
+#pragma omp simd
+      for (size_t c = 0; c < C; ++c) o[c] = (x[c] - m) * r * weight[c] + bias[c];
+      if (mean) mean[t] = m;
+      if (rstd) rstd[t] = r;
+    }
+  }
+
+  void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                         const float* weight, const float* mean, const float* rstd, size_t N, size_t C) override {
+    const int team = N * C > 32768 ? threads_ : 1;
+    std::vector<float> partial(static_cast<size_t>(team) * 2 * C, 0.0f);
+#pragma omp parallel num_threads(team)
+    {
+      int tid = 0;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+#endif
+      float* dw = partial.data() + static_cast<size_t>(tid) * 2 * C;
+      float* db = dw + C;
+#pragma omp for schedule(static)
+      for (size_t t = 0; t < N; ++t) {
+        const float* g = dout + t * C;
+        const float* x = inp + t * C;
+        const float m = mean[t], r = rstd[t];
+        float sum_dn = 0, sum_dn_n = 0;
+#pragma omp simd reduction(+ : sum_dn, sum_dn_n)
+        for (size_t c = 0; c < C; ++c) {
+          const float n = (x[c] - m) * r;
+          const float dn = g[c] * weight[c];
+          sum_dn += dn;
+          sum_dn_n += dn * n;
+        }
+        const float mean_dn = sum_dn / static_cast<float>(C), mean_dn_n = sum_dn_n / static_cast<float>(C);
+        float* d = dinp + t * C;
+#pragma omp simd
+        for (size_t c = 0; c < C; ++c) {
+          const float n = (x[c] - m) * r;
+          const float dn = g[c] * weight[c];
+          d[c] += (dn - mean_dn - n * mean_dn_n) * r;
+          dw[c] += g[c] * n;
+          db[c] += g[c];
+        }
+      }
+    }
+    for (int p = 0; p < team; ++p) {
+      const float* dw = partial.data() + static_cast<size_t>(p) * 2 * C;
+      for (size_t c = 0; c < C; ++c) {
+        dweight[c] += dw[c];
+        dbias[c] += dw[C + c];
+      }
+    }
+  }
+
+  // ---- matmul ------------------------------------------------------------------
+  void MatmulForward(float* out, const float* inp, const float* weight, const float* bias, size_t N, size_t I,
+                     size_t O) override {
+    if (bias) {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (N * O > 65536)
+      for (size_t t = 0; t < N; ++t) std::memcpy(out + t * O, bias, O * sizeof(float));
+    }
+    cpu::Gemm(out, O, inp, I, false, weight, I, true, N, O, I, bias != nullptr, threads_);
+  }
+
+  void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                      const float* weight, size_t N, size_t I, size_t O) override {
+    if (dinp) cpu::Gemm(dinp, I, dout, O, false, weight, I, false, N, I, O, false, threads_);
+    cpu::Gemm(dweight, I, dout, O, true, inp, I, false, O, I, N, true, threads_);
+    if (dbias) ColumnSums(dbias, dout, N, O);
+  }
+
+  // ---- attention ---------------------------------------------------------------
+  void AttentionForward(float* out, float* lse, const float* q, const float* k, const float* v,
+                        const AttentionLayout& layout, size_t N, size_t C, size_t H, size_t ldq,
+                        size_t ldkv) override {
+    if (N == 0) return;
+    const size_t D = C / H;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const size_t B = layout.sequences;
+    const size_t items = B * H;
+    const int team = N * layout.max_keys * C > 1000000 ? threads_ : 1;
+#pragma omp parallel num_threads(team)
+    {
+      Scratch& s = ThreadScratch();
+#pragma omp for schedule(dynamic, 1)
+      for (size_t item = 0; item < items; ++item) {
+        const size_t b = item / H, h = item % H;
+        const size_t q0 = static_cast<size_t>(layout.query_offsets[b]);
+        const size_t nq = static_cast<size_t>(layout.query_offsets[b + 1]) - q0;
+        if (nq == 0) continue;
+        const size_t first = static_cast<size_t>(layout.first_position[b]);
+        const size_t nk = first + nq;
+        const size_t ks = static_cast<size_t>(layout.key_start[b]);
+        // K of this head, transposed: kt[d][j]
+        s.a.resize(D * nk);
+        float* kt = s.a.data();
+        for (size_t j = 0; j < nk; ++j) {
+          const float* kr = k + (ks + j) * ldkv + h * D;
+          for (size_t d = 0; d < D; ++d) kt[d * nk + j] = kr[d];
+        }
+        s.b.resize(nk);
+        float* srow = s.b.data();
+        for (size_t i = 0; i < nq; ++i) {
+          const size_t len = first + i + 1;
+          const float* qr = q + (q0 + i) * ldq + h * D;
+          std::fill(srow, srow + len, 0.0f);
+          for (size_t d = 0; d < D; ++d) {
+            const float qd = qr[d] * scale;
+            const float* kd = kt + d * nk;
+#pragma omp simd
+            for (size_t j = 0; j < len; ++j) srow[j] += qd * kd[j];
+          }
+          float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+          for (size_t j = 0; j < len; ++j) mx = std::max(mx, srow[j]);
+          float sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (size_t j = 0; j < len; ++j) {
+            const float e = VecExp(srow[j] - mx);
+            srow[j] = e;
+            sum += e;
+          }
+          const float inv = 1.0f / sum;
+          float* o = out + (q0 + i) * C + h * D;
+          std::fill(o, o + D, 0.0f);
+          for (size_t j = 0; j < len; ++j) {
+            const float p = srow[j] * inv;
+            const float* vr = v + (ks + j) * ldkv + h * D;
+#pragma omp simd
+            for (size_t d = 0; d < D; ++d) o[d] += p * vr[d];
+          }
+          if (lse) lse[(q0 + i) * H + h] = mx + std::log(sum);
+        }
+      }
+    }
+  }
+
+  void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
+                         const float* q, const float* k, const float* v, const AttentionLayout& layout, size_t N,
+                         size_t C, size_t H, size_t ldq, size_t ldkv) override {
+    if (N == 0) return;
+    const size_t D = C / H;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const size_t B = layout.sequences;
+    const size_t items = B * H;
+    const int team = N * layout.max_keys * C > 1000000 ? threads_ : 1;
+#pragma omp parallel num_threads(team)
+    {
+      Scratch& s = ThreadScratch();
+#pragma omp for schedule(dynamic, 1)
+      for (size_t item = 0; item < items; ++item) {
+        const size_t b = item / H, h = item % H;
+        const size_t q0 = static_cast<size_t>(layout.query_offsets[b]);
+        const size_t nq = static_cast<size_t>(layout.query_offsets[b + 1]) - q0;
+        if (nq == 0) continue;
+        const size_t first = static_cast<size_t>(layout.first_position[b]);
+        const size_t nk = first + nq;
+        const size_t ks = static_cast<size_t>(layout.key_start[b]);
+        // Transposed K and V of this head, and their gradients: [D][nk].
+        s.a.resize(4 * D * nk);
+        float* kt = s.a.data();
+        float* vt = kt + D * nk;
+        float* dkt = vt + D * nk;
+        float* dvt = dkt + D * nk;
+        std::fill(dkt, dkt + 2 * D * nk, 0.0f);
+        for (size_t j = 0; j < nk; ++j) {
+          const float* kr = k + (ks + j) * ldkv + h * D;
+          const float* vr = v + (ks + j) * ldkv + h * D;
+          for (size_t d = 0; d < D; ++d) {
+            kt[d * nk + j] = kr[d];
+            vt[d * nk + j] = vr[d];
+          }
+        }
+        s.b.resize(2 * nk);
+        float* prow = s.b.data();
+        float* dsrow = prow + nk;
+        for (size_t i = 0; i < nq; ++i) {
+          const size_t len = first + i + 1;
+          const size_t row = q0 + i;
+          const float* qr = q + row * ldq + h * D;
+          const float* gr = dout + row * C + h * D;
+          const float* orow = out + row * C + h * D;
+          const float l = lse[row * H + h];
+          // P = exp(q.k * scale - lse) and dP = dout . v
+          std::fill(prow, prow + len, 0.0f);
+          std::fill(dsrow, dsrow + len, 0.0f);
+          for (size_t d = 0; d < D; ++d) {
+            const float qd = qr[d] * scale, gd = gr[d];
+            const float* kd = kt + d * nk;
+            const float* vd = vt + d * nk;
+#pragma omp simd
+            for (size_t j = 0; j < len; ++j) {
+              prow[j] += qd * kd[j];
+              dsrow[j] += gd * vd[j];
+            }
+          }
+          float di = 0;
+          for (size_t d = 0; d < D; ++d) di += gr[d] * orow[d];
+#pragma omp simd
+          for (size_t j = 0; j < len; ++j) {
+            const float p = VecExp(prow[j] - l);
+            prow[j] = p;
+            dsrow[j] = p * (dsrow[j] - di) * scale;
+          }
+          float* dqr = dq + row * ldq + h * D;
+          for (size_t d = 0; d < D; ++d) {
+            const float* kd = kt + d * nk;
+            float* dkd = dkt + d * nk;
+            float* dvd = dvt + d * nk;
+            const float qd = qr[d], gd = gr[d];
+            float acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (size_t j = 0; j < len; ++j) {
+              acc += dsrow[j] * kd[j];
+              dkd[j] += dsrow[j] * qd;
+              dvd[j] += prow[j] * gd;
+            }
+            dqr[d] += acc;
+          }
+        }
+        for (size_t j = 0; j < nk; ++j) {
+          float* dkr = dk + (ks + j) * ldkv + h * D;
+          float* dvr = dv + (ks + j) * ldkv + h * D;
+          for (size_t d = 0; d < D; ++d) {
+            dkr[d] += dkt[d * nk + j];
+            dvr[d] += dvt[d * nk + j];
+          }
+        }
+      }
+    }
+  }
+
+  // ---- elementwise -------------------------------------------------------------
+  void GeluForward(float* out, const float* inp, size_t n) override {
+#pragma omp parallel for simd num_threads(threads_) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; ++i) out[i] = VecGelu(inp[i]);
+  }
+
+  void GeluBackward(float* dinp, const float* dout, const float* inp, size_t n) override {
+#pragma omp parallel for simd num_threads(threads_) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; ++i) dinp[i] = dout[i] * VecGeluGrad(inp[i]);
+  }
+
+  void ResidualForward(float* out, const float* a, const float* b, size_t n) override {
+#pragma omp parallel for simd num_threads(threads_) schedule(static) if (n > 262144)
+    for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+  }
+
+  void GatherRows(float* out, const float* inp, const int32_t* rows, size_t n, size_t width, size_t ld_in) override {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (n * width > 262144)
+    for (size_t i = 0; i < n; ++i)
+      std::memcpy(out + i * width, inp + static_cast<size_t>(rows[i]) * ld_in, width * sizeof(float));
+  }
+
+  void ScatterRows(float* out, const float* inp, const int32_t* rows, size_t n, size_t width, size_t ld_out,
+                   size_t ld_in) override {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (n * width > 262144)
+    for (size_t i = 0; i < n; ++i)
+      std::memcpy(out + static_cast<size_t>(rows[i]) * ld_out, inp + i * ld_in, width * sizeof(float));
+  }
+
+  // ---- log-softmax -------------------------------------------------------------
+  void LogSoftmaxForward(float* logp, float* entropy, const float* logits, const int32_t* targets, size_t N,
+                         size_t V) override {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (N * V > 65536)
+    for (size_t i = 0; i < N; ++i) {
+      if (targets[i] < 0) {
+        logp[i] = 0;
+        entropy[i] = 0;
+        continue;
+      }
+      RowStats st = Stats(logits + i * V, V);
+      logp[i] = logits[i * V + static_cast<size_t>(targets[i])] - st.lse;
+      entropy[i] = st.entropy;
+    }
+  }
+
+  void LogSoftmaxLossBackward(float* dlogits, float* logp, float* entropy, const float* logits,
+                              const int32_t* targets, const TokenLossArgs& loss, size_t N, size_t V) override {
+#pragma omp parallel for num_threads(threads_) schedule(static) if (N * V > 65536)
+    for (size_t i = 0; i < N; ++i) {
+      float* d = dlogits + i * V;
+      if (targets[i] < 0) {
+        std::memset(d, 0, V * sizeof(float));
+        logp[i] = 0;
+        entropy[i] = 0;
+        continue;
+      }
+      const float* x = logits + i * V;
+      const RowStats st = Stats(x, V);
+      const size_t target = static_cast<size_t>(targets[i]);
+      const float lp = x[target] - st.lse;
+      logp[i] = lp;
+      entropy[i] = st.entropy;
+      const float g = TokenLossGrad(lp, i, loss);
+      const float lse = st.lse;
+#pragma omp simd
+      for (size_t v = 0; v < V; ++v) d[v] = -g * VecExp(x[v] - lse);
+      d[target] += g;
+    }
+  }
+
+  // ---- optimizer ---------------------------------------------------------------
+  double SumSquares(const float* x, size_t n) override {
+    double total = 0;
+    const size_t chunk = 4096;
+    const size_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(threads_) schedule(static) reduction(+ : total) if (n > 262144)
+    for (size_t c = 0; c < chunks; ++c) {
+      const size_t end = std::min(n, (c + 1) * chunk);
+      double part = 0;
+#pragma omp simd reduction(+ : part)
+      for (size_t i = c * chunk; i < end; ++i) part += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+      total += part;
+    }
+    return total;
+  }
+
+  void AdamW(float* params, float* m, float* v, const float* grads, size_t n, const AdamWArgs& args) override {
+    const AdamWArgs a = args;
+#pragma omp parallel for simd num_threads(threads_) schedule(static) if (n > 262144)
+    for (size_t i = 0; i < n; ++i) AdamWElement(params + i, m + i, v + i, grads[i], a);
+  }
+
+ private:
+  struct RowStats {
+    float lse;
+    float entropy;
+  };
+
+  // Log-sum-exp and entropy of one row: the max, then sum e^(x-m) and
+  // sum e^(x-m)(x-m) (the row is in L1 after the first sweep).
+  static RowStats Stats(const float* x, size_t V) {
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (size_t v = 0; v < V; ++v) mx = std::max(mx, x[v]);
+    float sum = 0, weighted = 0;
+#pragma omp simd reduction(+ : sum, weighted)
+    for (size_t v = 0; v < V; ++v) {
+      const float z = x[v] - mx;
+      const float e = VecExp(z);
+      sum += e;
+      weighted += e * z;
+    }
+    const float log_sum = std::log(sum);
+    return RowStats{mx + log_sum, log_sum - weighted / sum};
+  }
+
+  void ColumnSums(float* dbias, const float* dout, size_t N, size_t O) {
+    const int team = N * O > 65536 ? threads_ : 1;
+#pragma omp parallel num_threads(team)
+    {
+      int tid = 0, nt = 1;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+      nt = omp_get_num_threads();
+#endif
+      const size_t c0 = O * static_cast<size_t>(tid) / static_cast<size_t>(nt);
+      const size_t c1 = O * static_cast<size_t>(tid + 1) / static_cast<size_t>(nt);
+      if (c1 > c0) {
+        std::vector<float> acc(c1 - c0, 0.0f);
+        for (size_t t = 0; t < N; ++t) {
+          const float* g = dout + t * O + c0;
+#pragma omp simd
+          for (size_t c = 0; c < c1 - c0; ++c) acc[c] += g[c];
+        }
+        for (size_t c = c0; c < c1; ++c) dbias[c] += acc[c - c0];
+      }
+    }
+  }
+
+  static Scratch& ThreadScratch() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<PolicyOps> MakeCpuPolicyOps(int threads) { return std::make_unique<CpuPolicyOps>(threads); }
+
+}  // namespace pv
