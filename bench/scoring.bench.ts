@@ -1,0 +1,151 @@
+/**
+ * Scoring kernels: native CPU against plain TypeScript (same run), and
+ * groupAdvantages + selectRollouts against vectorised numpy (same data, same
+ * run) at 1M trajectories in groups of 8; policyLoss at 4M tokens in 16K
+ * sequences.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { accumulativeToolReward, groupAdvantages, policyLoss, selectRollouts } from '../lib/index.js';
+import { addSpeedups, runPython, timeAsync, timeSync, type BenchContext, type BenchRow } from './harness.js';
+import { groupAdvantagesTs, policyLossTs, selectRolloutsTs, toolRewardTs } from './scoring-plain.js';
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NUMPY_PEER = String.raw`
+import json, sys, time
+import numpy as np
+d = sys.argv[1]
+rewards = np.fromfile(d + '/rewards.f32', dtype=np.float32)
+groups = np.fromfile(d + '/groups.i32', dtype=np.int32)
+end = np.fromfile(d + '/end.u8', dtype=np.uint8)
+images = np.fromfile(d + '/images.i32', dtype=np.int32)
+lengths = np.fromfile(d + '/lengths.i32', dtype=np.int32)
+target, max_length = int(sys.argv[2]), int(sys.argv[3])
+
+def stats(r, g):
+    _, inv = np.unique(g, return_inverse=True)
+    size = np.bincount(inv)
+    mean = np.bincount(inv, weights=r.astype(np.float64)) / size
+    centered = r.astype(np.float64) - mean[inv]
+    var = np.bincount(inv, weights=centered * centered) / np.maximum(size - 1, 1)
+    std = np.where(size > 1, np.sqrt(var), 0.0)
+    return inv, size, mean, std, centered
+
+def group_advantages(r, g):
+    inv, size, mean, std, centered = stats(r, g)
+    adv = np.where(size[inv] > 1, centered, 0.0).astype(np.float32)
+    return adv, mean[inv].astype(np.float32), std[inv].astype(np.float32)
+
+def select(r, g):
+    inv, size, mean, std, centered = stats(r, g)
+    lo = np.full(size.shape, np.inf); hi = np.full(size.shape, -np.inf)
+    np.minimum.at(lo, inv, r); np.maximum.at(hi, inv, r)
+    keep = (hi[inv] != lo[inv]) & (end <= 2) & (images > 0) & (lengths <= max_length)
+    idx = np.nonzero(keep)[0]
+    order = np.lexsort((idx, -std[inv[idx]]))
+    return idx[order][:target]
+
+def bench(fn, reps=5):
+    fn(); best = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); fn(); best.append(time.perf_counter() - t0)
+    return sorted(best)[len(best) // 2] * 1000
+
+n = rewards.size
+print(json.dumps({"name": f"groupAdvantages {n // 1000}K", "impl": "numpy", "ms": bench(lambda: group_advantages(rewards, groups))}))
+print(json.dumps({"name": f"selectRollouts {n // 1000}K", "impl": "numpy", "ms": bench(lambda: select(rewards, groups))}))
+print(json.dumps({"name": f"groupAdvantages + selectRollouts {n // 1000}K", "impl": "numpy", "ms": bench(lambda: (group_advantages(rewards, groups), select(rewards, groups)))}))
+`;
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const bw = ctx.readBandwidthGBs * 1e9;
+  const n = ctx.quick ? 1 << 17 : 1 << 20;
+  const rand = random(7);
+  const acc = new Float32Array(n).map(() => (rand() < 0.45 ? 1 : 0));
+  const calls = new Int32Array(n).map(() => Math.floor(rand() * 5));
+  const rewards = await accumulativeToolReward(acc, calls);
+  const groups = new Int32Array(n).map((_, i) => Math.floor(i / 8) * 7919);
+  const endReasons = new Uint8Array(n).map(() => (rand() < 0.8 ? 0 : Math.floor(rand() * 5)));
+  const toolImages = new Int32Array(n).map(() => Math.floor(rand() * 3));
+  const lengths = new Int32Array(n).map(() => 10 + Math.floor(rand() * 4000));
+  const rollouts = { rewards, groups, endReasons, toolImages, lengths };
+  const target = n / 4;
+  const maxLength = 3500;
+  const k = `${Math.floor(n / 1000)}K`;
+
+  const add = (name: string, impl: string, t: { ms: number; rme: number }, items: number, bytes: number, note?: string) =>
+    rows.push({
+      name,
+      impl,
+      ms: t.ms,
+      rme: t.rme,
+      throughput: (items / t.ms) * 1000,
+      unit: 'items',
+      bandwidthFraction: impl.startsWith('native') ? bytes / bw / (t.ms / 1000) : undefined,
+      note,
+    });
+
+  add(`accumulativeToolReward ${k}`, 'native cpu', await timeAsync(() => accumulativeToolReward(acc, calls, { backend: 'cpu' })), n, n * 12);
+  add(`accumulativeToolReward ${k}`, 'plain TypeScript', timeSync(() => toolRewardTs(acc, calls)), n, n * 12);
+  add(`groupAdvantages ${k}`, 'native cpu', await timeAsync(() => groupAdvantages(rewards, groups, { backend: 'cpu' })), n, n * 20, 'target >= 5x plain TypeScript');
+  add(`groupAdvantages ${k}`, 'plain TypeScript', timeSync(() => groupAdvantagesTs(rewards, groups)), n, n * 20);
+  add(`selectRollouts ${k}`, 'native cpu', await timeAsync(() => selectRollouts(rollouts, { target, maxLength, backend: 'cpu' })), n, n * 17);
+  add(`selectRollouts ${k}`, 'plain TypeScript', timeSync(() => selectRolloutsTs(rollouts, target, maxLength), { minSamples: 3 }), n, n * 17);
+  add(
+    `groupAdvantages + selectRollouts ${k}`,
+    'native cpu',
+    await timeAsync(async () => {
+      await groupAdvantages(rewards, groups, { backend: 'cpu' });
+      await selectRollouts(rollouts, { target, maxLength, backend: 'cpu' });
+    }),
+    n,
+    n * 37,
+    'target >= 5x numpy',
+  );
+
+  // numpy peer on the same data
+  const dir = mkdtempSync(join(tmpdir(), 'pyvision-bench-'));
+  try {
+    writeFileSync(join(dir, 'rewards.f32'), rewards);
+    writeFileSync(join(dir, 'groups.i32'), groups);
+    writeFileSync(join(dir, 'end.u8'), endReasons);
+    writeFileSync(join(dir, 'images.i32'), toolImages);
+    writeFileSync(join(dir, 'lengths.i32'), lengths);
+    for (const row of runPython(ctx, NUMPY_PEER, [dir, String(target), String(maxLength)])) {
+      rows.push({ ...row, throughput: (n / row.ms) * 1000, unit: 'items' });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // policyLoss: 16K sequences (odd lengths around 256), ~4M tokens
+  const B = ctx.quick ? 2048 : 16384;
+  const seqOffsets = new Int32Array(B + 1);
+  for (let b = 0; b < B; b++) seqOffsets[b + 1] = seqOffsets[b] + 1 + Math.floor(rand() * 511);
+  const T = seqOffsets[B];
+  const logp = new Float32Array(T).map(() => -0.01 - rand() * 6);
+  const oldLogp = logp.map((x) => x + (rand() - 0.5));
+  const advantages = new Float32Array(B).map(() => (rand() - 0.5) * 3);
+  const mask = new Uint8Array(T).map(() => (rand() < 0.75 ? 1 : 0));
+  const input = { logp, oldLogp, advantages, mask, seqOffsets };
+  const tokens = `${(T / 1e6).toFixed(1)}M tokens`;
+  const bytes = T * 17; // logp, oldLogp, mask read; grad written (advantages per sequence)
+  add(`policyLoss ${tokens}`, 'native cpu', await timeAsync(() => policyLoss(input, { backend: 'cpu' })), T, bytes, 'target >= 5x plain TypeScript');
+  add(`policyLoss ${tokens}`, 'plain TypeScript', timeSync(() => policyLossTs(logp, oldLogp, advantages, mask, seqOffsets)), T, bytes);
+
+  addSpeedups(rows, 'native cpu', 'plain TypeScript');
+  addSpeedups(rows, 'native cpu', 'numpy');
+  return rows;
+}
