@@ -23,3 +23,22 @@ export {
   type SelectOptions,
   type ToolRewardOptions,
 } from './scoring.js';
+export {
+  Policy,
+  PolicySession,
+  STOPPED_MAX_NEW_TOKENS,
+  STOPPED_STOP_TOKEN,
+  STOPPED_MAX_SEQ_LEN,
+  type AdamWOptions,
+  type GenerateOptions,
+  type GenerateResult,
+  type PolicyConfig,
+  type PolicyCreateConfig,
+  type PolicyGradientLoss,
+  type PolicyLoadOptions,
+  type PolicyRuntimeOptions,
+  type PolicyTrainingLoss,
+  type SequenceBatch,
+  type SftLoss,
+  type TrainStepResult,
+} from './policy.js';

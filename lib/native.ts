@@ -53,6 +53,54 @@ export interface NativePolicyLoss {
   approxKl: number;
 }
 
+/** Opaque native handles of lib/policy.ts. */
+export type NativePolicyHandle = { readonly __brand: 'NativePolicyHandle' };
+export type NativeSessionHandle = { readonly __brand: 'NativeSessionHandle' };
+
+export interface NativePolicyTensor {
+  name: string;
+  shape: number[];
+  /** in floats, into the flat parameter vector */
+  offset: number;
+  size: number;
+  /** AdamW weight decay applies (2-D tensors) */
+  decay: boolean;
+}
+
+/** A policy loss resolved by lib/policy.ts: kind 0 = pg, 1 = sft. */
+export interface NativePolicyTrainingLoss {
+  kind: 0 | 1;
+  mask: Uint8Array | Float32Array;
+  oldLogp?: Float32Array;
+  advantages?: Float32Array;
+  refLogp?: Float32Array;
+  clipLow?: number;
+  clipHigh?: number;
+  dualClip?: number | null;
+  agg?: 0 | 1 | 2 | 3;
+  normDenominator?: number;
+  klCoef?: number;
+  klType?: 0 | 1 | 2;
+}
+
+export interface NativeAdamW {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  gradClip: number;
+}
+
+export interface NativePolicyMetrics {
+  loss: number;
+  gradNorm: number;
+  clipFrac: number;
+  clipFracLower: number;
+  approxKl: number;
+  entropy: number;
+}
+
 export interface NativeAddon {
   setErrorClass(cls: typeof PyVisionError): void;
   backendInfo(): NativeBackendInfo;
@@ -105,6 +153,74 @@ export interface NativeAddon {
   // ---- frame selection (lib/frames.ts) ----
 
   // ---- policy engine (lib/policy.ts) ----
+  policyTensorTable(
+    vocabSize: number,
+    patchDim: number,
+    maxSeqLen: number,
+    layers: number,
+    heads: number,
+    dim: number,
+  ): NativePolicyTensor[];
+  policyCreate(
+    device: DeviceCode,
+    vocabSize: number,
+    patchDim: number,
+    maxSeqLen: number,
+    layers: number,
+    heads: number,
+    dim: number,
+    threads: number,
+    seed: number,
+    parameters: Float32Array | undefined,
+  ): Promise<NativePolicyHandle>;
+  policyDispose(policy: NativePolicyHandle): Promise<void> | undefined;
+  policyParameters(policy: NativePolicyHandle): Promise<Float32Array>;
+  policySetParameters(policy: NativePolicyHandle, parameters: Float32Array): Promise<void>;
+  policyOptimizerState(policy: NativePolicyHandle): Promise<{ m: Float32Array; v: Float32Array; step: number }>;
+  policySetOptimizerState(policy: NativePolicyHandle, m: Float32Array, v: Float32Array, step: number): Promise<void>;
+  policyLogprobs(
+    policy: NativePolicyHandle,
+    tokens: Int32Array,
+    patches: Float32Array,
+    seqOffsets: Int32Array,
+  ): Promise<{ logp: Float32Array; entropy: Float32Array }>;
+  policyGradients(
+    policy: NativePolicyHandle,
+    tokens: Int32Array,
+    patches: Float32Array,
+    seqOffsets: Int32Array,
+    loss: NativePolicyTrainingLoss,
+  ): Promise<NativePolicyMetrics & { grads: Float32Array }>;
+  policyTrainStep(
+    policy: NativePolicyHandle,
+    tokens: Int32Array,
+    patches: Float32Array,
+    seqOffsets: Int32Array,
+    loss: NativePolicyTrainingLoss,
+    optim: NativeAdamW,
+  ): Promise<NativePolicyMetrics>;
+  policySessionStart(
+    policy: NativePolicyHandle,
+    tokens: Int32Array,
+    patches: Float32Array,
+    seqOffsets: Int32Array,
+  ): Promise<NativeSessionHandle>;
+  policySessionGenerate(
+    session: NativeSessionHandle,
+    maxNewTokens: number,
+    temperature: number,
+    topK: number,
+    stopTokens: Int32Array,
+    seed: number,
+  ): Promise<{ tokens: Int32Array; logp: Float32Array; offsets: Int32Array; stopped: Uint8Array }>;
+  policySessionAppend(
+    session: NativeSessionHandle,
+    tokens: Int32Array,
+    patches: Float32Array,
+    seqOffsets: Int32Array,
+  ): Promise<Uint8Array>;
+  policySessionState(session: NativeSessionHandle): Promise<{ live: Uint8Array; lengths: Int32Array }>;
+  policySessionDispose(session: NativeSessionHandle): Promise<void> | undefined;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */

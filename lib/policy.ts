@@ -1,0 +1,618 @@
+/**
+ * The policy engine: the decoder-only transformer of policy.md over packed
+ * ragged batches of text tokens and visual patches, trained end to end from
+ * TypeScript. Everything that touches tensors runs natively off the
+ * JavaScript thread and returns a Promise; arguments are validated here with
+ * messages that name the argument, the expected and the actual value.
+ *
+ * Inputs must not be mutated until the Promise of the call that received them
+ * settles. Calls on one policy (and its sessions) are serialised natively.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+import type { Backend } from './backend.js';
+import { resolveDevice } from './backend.js';
+import { PyVisionError, describe, withCallSite } from './errors.js';
+import {
+  native,
+  type NativeAdamW,
+  type NativePolicyHandle,
+  type NativePolicyTrainingLoss,
+  type NativePolicyTensor,
+  type NativeSessionHandle,
+} from './native.js';
+import { encodeSafetensors, readSafetensors, writeFileAtomic } from './safetensors.js';
+import { resolveLossOptions, type PolicyLossOptions } from './scoring.js';
+import * as v from './validate.js';
+
+/** The network's shape (policy.md). */
+export interface PolicyConfig {
+  /** V: token ids are 0 .. vocabSize - 1. */
+  vocabSize: number;
+  /** P: floats per visual patch. */
+  patchDim: number;
+  /** T: the longest sequence (positions, tokens and patches together). */
+  maxSeqLen: number;
+  /** L: transformer blocks. */
+  layers: number;
+  /** H: attention heads (dim % heads == 0). */
+  heads: number;
+  /** C: channels. */
+  dim: number;
+}
+
+export interface PolicyRuntimeOptions {
+  /** Where to run: 'auto' (default: PYVISION_RL_BACKEND, else CUDA when available), 'cpu' or 'cuda'. */
+  backend?: Backend;
+  /** CPU worker threads of this policy (0 or absent: the library default, see setCpuThreads). */
+  threads?: number;
+}
+
+export interface PolicyCreateConfig extends PolicyConfig, PolicyRuntimeOptions {
+  /** Seed of the GPT-2 initialisation (same weights on every backend). Default 0. */
+  seed?: number;
+}
+
+export interface PolicyLoadOptions extends PolicyRuntimeOptions {
+  /** Restore the optimizer and training state saved beside the weights (default true when present). */
+  optimizer?: boolean;
+}
+
+/**
+ * B packed ragged sequences. Position t holds the token `tokens[t]`, or a
+ * visual patch when `tokens[t] === -1`; the patches are `patchDim` floats per
+ * -1 position, in position order. Sequence b is `[seqOffsets[b], seqOffsets[b+1])`.
+ */
+export interface SequenceBatch {
+  tokens: Int32Array;
+  patches: Float32Array;
+  seqOffsets: Int32Array;
+}
+
+/** The clipped policy-gradient loss (semantics.md sections 4-5). */
+export interface PolicyGradientLoss extends Omit<PolicyLossOptions, 'backend'> {
+  kind: 'pg';
+  /** 1 at positions in the loss (generated tokens); 0 at sequence starts and visual positions. */
+  mask: Uint8Array | Float32Array;
+  /** log-probs of the behaviour policy, per position. */
+  oldLogp: Float32Array;
+  /** per position, or per sequence. */
+  advantages: Float32Array;
+  /** reference-policy log-probs for the KL term (klCoef > 0). */
+  refLogp?: Float32Array;
+}
+
+/** Supervised fine-tuning: mean over masked positions of -logp. */
+export interface SftLoss {
+  kind: 'sft';
+  mask: Uint8Array | Float32Array;
+}
+
+export type PolicyTrainingLoss = PolicyGradientLoss | SftLoss;
+
+/** AdamW (torch semantics) with decoupled weight decay on matrices, and global-norm clipping. */
+export interface AdamWOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Moment decay rates. Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Denominator epsilon. Default 1e-8. */
+  eps?: number;
+  /** Decoupled weight decay of the 2-D tensors (embeddings, linear weights, lm_head). Default 0.01. */
+  weightDecay?: number;
+  /** Clip the global L2 norm of the gradient to this value; 0 disables. Default 1.0. */
+  gradClip?: number;
+}
+
+export interface TrainStepResult {
+  /** The loss before the update. */
+  loss: number;
+  /** Global L2 norm of the gradient before clipping. */
+  gradNorm: number;
+  /** pg: share of masked positions where the clipped branch was taken (0 for sft). */
+  clipFrac: number;
+  /** pg: masked mean of oldLogp - logp (0 for sft). */
+  approxKl: number;
+  /** Masked mean of the policy's entropy. */
+  entropy: number;
+}
+
+export interface GenerateOptions {
+  /** Tokens to sample per sequence at most in this call. */
+  maxNewTokens: number;
+  /** Softmax temperature; 0 is greedy. Default 1. */
+  temperature?: number;
+  /** Sample among the k most likely tokens only; 0 or absent: all. */
+  topK?: number;
+  /** A sequence stops (for this call) after sampling one of these. Default none. */
+  stopTokens?: Int32Array | readonly number[];
+  /** Seed of the sampling; the same seed reproduces the same tokens on a given backend. Default 0. */
+  seed?: number;
+}
+
+export interface GenerateResult {
+  /** The sampled tokens of every sequence, concatenated. */
+  tokens: Int32Array;
+  /** log-prob of each sampled token under the policy (temperature 1, no top-k): what logprobs() gives. */
+  logp: Float32Array;
+  /** [B + 1]: sequence b's tokens are tokens[offsets[b] .. offsets[b+1]). */
+  offsets: Int32Array;
+  /** [B]: 0 ran to maxNewTokens, 1 sampled a stop token, 2 reached maxSeqLen (the sequence has ended). */
+  stopped: Uint8Array;
+}
+
+export const STOPPED_MAX_NEW_TOKENS = 0;
+export const STOPPED_STOP_TOKEN = 1;
+export const STOPPED_MAX_SEQ_LEN = 2;
+
+const CHECKPOINT_FORMAT = 'pyvision-rl-policy';
+const OPTIMIZER_FORMAT = 'pyvision-rl-optimizer';
+
+function validateConfig(value: unknown, name: string): PolicyConfig {
+  const c = v.object(value, name);
+  const int = (field: keyof PolicyConfig, max: number) =>
+    v.number(c[field], `${name}.${field}`, { integer: true, min: 1, max });
+  const config: PolicyConfig = {
+    vocabSize: int('vocabSize', 1 << 24),
+    patchDim: int('patchDim', 1 << 20),
+    maxSeqLen: int('maxSeqLen', 1 << 20),
+    layers: int('layers', 1024),
+    heads: int('heads', 1024),
+    dim: int('dim', 1 << 16),
+  };
+  if (config.dim % config.heads !== 0) {
+    throw new PyVisionError('E_ARG', `${name}.dim must be a multiple of ${name}.heads (${config.heads}), got ${config.dim}`);
+  }
+  return config;
+}
+
+function validateThreads(value: unknown, name: string): number {
+  return v.optionalNumber(value, name, 0, { integer: true, min: 0, max: 4096 });
+}
+
+function validateBatch(value: unknown, name: string, config: PolicyConfig): SequenceBatch {
+  const b = v.object(value, name);
+  const tokens = v.typedArray(b.tokens, Int32Array, `${name}.tokens`);
+  const patches = v.typedArray(b.patches, Float32Array, `${name}.patches`);
+  const seqOffsets = v.offsetsArray(b.seqOffsets, `${name}.seqOffsets`, tokens.length, `${name}.tokens.length`);
+  if (patches.length % config.patchDim !== 0) {
+    throw new PyVisionError(
+      'E_SHAPE',
+      `${name}.patches must hold patchDim (${config.patchDim}) floats per visual position, got length ${patches.length}`,
+    );
+  }
+  return { tokens, patches, seqOffsets };
+}
+
+function validateLoss(value: unknown, batch: SequenceBatch): NativePolicyTrainingLoss {
+  const l = v.object(value, 'loss');
+  if (l.kind !== 'pg' && l.kind !== 'sft') {
+    throw new PyVisionError('E_ARG', `loss.kind must be one of 'pg', 'sft'; got ${describe(l.kind)}`);
+  }
+  const kind = l.kind;
+  const N = batch.tokens.length;
+  const B = batch.seqOffsets.length - 1;
+  if (!(l.mask instanceof Uint8Array) && !(l.mask instanceof Float32Array)) {
+    throw new PyVisionError('E_DTYPE', `loss.mask must be a Uint8Array or a Float32Array, got ${describe(l.mask)}`);
+  }
+  const mask = l.mask as Uint8Array | Float32Array;
+  if (mask.length !== N) throw new PyVisionError('E_SHAPE', `loss.mask must have length ${N}, got ${mask.length}`);
+  if (kind === 'sft') return { kind: 1, mask };
+  const oldLogp = v.typedArray(l.oldLogp, Float32Array, 'loss.oldLogp', N);
+  const advantages = v.typedArray(l.advantages, Float32Array, 'loss.advantages');
+  if (advantages.length !== N && advantages.length !== B) {
+    throw new PyVisionError(
+      'E_SHAPE',
+      `loss.advantages must have one value per position (${N}) or per sequence (${B}), got ${advantages.length}`,
+    );
+  }
+  const refLogp = v.optionalTypedArray(l.refLogp, Float32Array, 'loss.refLogp', N);
+  const r = resolveLossOptions(l, 'loss');
+  if (r.klCoef > 0 && refLogp === undefined) throw new PyVisionError('E_ARG', 'loss.klCoef > 0 needs loss.refLogp');
+  return { kind: 0, mask, oldLogp, advantages, refLogp, ...r };
+}
+
+function validateOptim(value: unknown): NativeAdamW {
+  const o = v.object(value, 'optim');
+  const lr = v.number(o.lr, 'optim.lr', { min: 0 });
+  let beta1 = 0.9;
+  let beta2 = 0.999;
+  if (o.betas !== undefined) {
+    if (!Array.isArray(o.betas) || o.betas.length !== 2) {
+      throw new PyVisionError('E_ARG', `optim.betas must be an array of two numbers, got ${describe(o.betas)}`);
+    }
+    beta1 = v.number(o.betas[0], 'optim.betas[0]', { min: 0, below: 1 });
+    beta2 = v.number(o.betas[1], 'optim.betas[1]', { min: 0, below: 1 });
+  }
+  return {
+    lr,
+    beta1,
+    beta2,
+    eps: v.optionalNumber(o.eps, 'optim.eps', 1e-8, { above: 0 }),
+    weightDecay: v.optionalNumber(o.weightDecay, 'optim.weightDecay', 0.01, { min: 0 }),
+    gradClip: v.optionalNumber(o.gradClip, 'optim.gradClip', 1.0, { min: 0 }),
+  };
+}
+
+function seedOf(value: unknown, name: string): number {
+  return v.optionalNumber(value, name, 0, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+}
+
+function tensorTable(config: PolicyConfig): NativePolicyTensor[] {
+  return native().policyTensorTable(config.vocabSize, config.patchDim, config.maxSeqLen, config.layers, config.heads, config.dim);
+}
+
+/** Flat parameter vector (table order) from named tensors; every tensor of policy.md, exact lengths. */
+function flattenTensors(
+  table: NativePolicyTensor[],
+  tensors: Map<string, Float32Array> | Record<string, Float32Array>,
+  source: string,
+  code: 'E_ARG' | 'E_IO',
+): Float32Array {
+  const get = (name: string) => (tensors instanceof Map ? tensors.get(name) : Object.prototype.hasOwnProperty.call(tensors, name) ? tensors[name] : undefined);
+  const names = tensors instanceof Map ? [...tensors.keys()] : Object.keys(tensors);
+  const known = new Set(table.map((t) => t.name));
+  for (const name of names) {
+    if (!known.has(name)) throw new PyVisionError(code, `${source} has a tensor '${name}' that is not part of the policy (policy.md)`);
+  }
+  const total = table.reduce((s, t) => s + t.size, 0);
+  const flat = new Float32Array(total);
+  for (const t of table) {
+    const data = get(t.name);
+    if (data === undefined) throw new PyVisionError(code, `${source} lacks the tensor '${t.name}' [${t.shape.join(', ')}]`);
+    if (!(data instanceof Float32Array)) {
+      throw new PyVisionError('E_DTYPE', `${source}: tensor '${t.name}' must be a Float32Array, got ${describe(data)}`);
+    }
+    if (data.length !== t.size) {
+      throw new PyVisionError(
+        code === 'E_IO' ? 'E_IO' : 'E_SHAPE',
+        `${source}: tensor '${t.name}' must have ${t.size} values (shape [${t.shape.join(', ')}]), got ${data.length}`,
+      );
+    }
+    flat.set(data, t.offset);
+  }
+  return flat;
+}
+
+function viewsByName(table: NativePolicyTensor[], flat: Float32Array, prefix = ''): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const t of table) out.set(prefix + t.name, flat.subarray(t.offset, t.offset + t.size));
+  return out;
+}
+
+export class Policy {
+  /** The network's shape. */
+  readonly config: Readonly<PolicyConfig>;
+  /** Number of float32 parameters. */
+  readonly parameterCount: number;
+  /** The backend this policy runs on. */
+  readonly backend: 'cpu' | 'cuda';
+  #handle: NativePolicyHandle | undefined;
+  readonly #table: NativePolicyTensor[];
+
+  private constructor(handle: NativePolicyHandle, config: PolicyConfig, table: NativePolicyTensor[], device: 0 | 1) {
+    this.#handle = handle;
+    this.config = Object.freeze({ ...config });
+    this.#table = table;
+    this.parameterCount = table.reduce((s, t) => s + t.size, 0);
+    this.backend = device === 1 ? 'cuda' : 'cpu';
+  }
+
+  /** A new policy with the GPT-2 initialisation of policy.md, from `config.seed`. */
+  static create(config: PolicyCreateConfig): Promise<Policy> {
+    return withCallSite(async () => {
+      const c = validateConfig(config, 'config');
+      const o = config as unknown as Record<string, unknown>;
+      const seed = seedOf(o.seed, 'config.seed');
+      const threads = validateThreads(o.threads, 'config.threads');
+      const device = resolveDevice(o.backend);
+      const table = tensorTable(c);
+      const handle = await native().policyCreate(device, c.vocabSize, c.patchDim, c.maxSeqLen, c.layers, c.heads, c.dim, threads, seed, undefined);
+      return new Policy(handle, c, table, device);
+    });
+  }
+
+  /**
+   * A policy with the given weights (every tensor of policy.md by its
+   * checkpoint name, exact length, row-major) and a fresh optimizer state.
+   */
+  static fromTensors(
+    config: PolicyConfig,
+    tensors: Map<string, Float32Array> | Record<string, Float32Array>,
+    opts: PolicyRuntimeOptions = {},
+  ): Promise<Policy> {
+    return withCallSite(async () => {
+      const c = validateConfig(config, 'config');
+      const o = v.optionalObject(opts, 'opts');
+      if (tensors === null || typeof tensors !== 'object') {
+        throw new PyVisionError('E_ARG', `tensors must be a Map or an object of Float32Arrays, got ${describe(tensors)}`);
+      }
+      const table = tensorTable(c);
+      const flat = flattenTensors(table, tensors, 'tensors', 'E_ARG');
+      return Policy.#open(c, table, flat, o);
+    });
+  }
+
+  /**
+   * Loads a checkpoint written by save() (or any safetensors file of the
+   * tensors of policy.md whose metadata holds the config), with the optimizer
+   * and training state saved beside it when present.
+   */
+  static load(path: string, opts: PolicyLoadOptions = {}): Promise<Policy> {
+    return withCallSite(async () => {
+      if (typeof path !== 'string' || path === '') throw new PyVisionError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      const o = v.optionalObject(opts, 'opts');
+      const withOptimizer = v.boolean(o.optimizer, 'opts.optimizer', true);
+      const file = await readSafetensors(path);
+      const meta = file.metadata;
+      if (meta.format !== undefined && meta.format !== CHECKPOINT_FORMAT) {
+        throw new PyVisionError('E_IO', `${path}: __metadata__.format is '${meta.format}', expected '${CHECKPOINT_FORMAT}'`);
+      }
+      if (meta.config === undefined) throw new PyVisionError('E_IO', `${path}: __metadata__.config (the policy config JSON) is missing`);
+      let rawConfig: unknown;
+      try {
+        rawConfig = JSON.parse(meta.config);
+      } catch {
+        throw new PyVisionError('E_IO', `${path}: __metadata__.config is not JSON: ${JSON.stringify(meta.config.slice(0, 80))}`);
+      }
+      let config: PolicyConfig;
+      try {
+        config = validateConfig(rawConfig, `${path} config`);
+      } catch (error) {
+        throw new PyVisionError('E_IO', (error as Error).message);
+      }
+      const table = tensorTable(config);
+      const named = new Map<string, Float32Array>();
+      for (const [name, t] of file.tensors) {
+        const expected = table.find((e) => e.name === name);
+        if (expected && (t.shape.length !== expected.shape.length || t.shape.some((d, i) => d !== expected.shape[i]))) {
+          throw new PyVisionError('E_IO', `${path}: tensor '${name}' has shape [${t.shape}], expected [${expected.shape}]`);
+        }
+        named.set(name, t.data);
+      }
+      const flat = flattenTensors(table, named, path, 'E_IO');
+      const policy = await Policy.#open(config, table, flat, o);
+      if (withOptimizer && meta.optimizer !== undefined) {
+        try {
+          await policy.#loadOptimizer(join(dirname(path), meta.optimizer), meta.saveId, path);
+        } catch (error) {
+          policy.dispose();
+          throw error;
+        }
+      }
+      return policy;
+    });
+  }
+
+  static async #open(config: PolicyConfig, table: NativePolicyTensor[], flat: Float32Array, o: Record<string, unknown>): Promise<Policy> {
+    const threads = validateThreads(o.threads, 'opts.threads');
+    const device = resolveDevice(o.backend);
+    const handle = await native().policyCreate(device, config.vocabSize, config.patchDim, config.maxSeqLen, config.layers, config.heads, config.dim, threads, 0, flat);
+    return new Policy(handle, config, table, device);
+  }
+
+  async #loadOptimizer(statePath: string, saveId: string | undefined, weightsPath: string): Promise<void> {
+    const file = await readSafetensors(statePath);
+    const meta = file.metadata;
+    if (meta.format !== OPTIMIZER_FORMAT) {
+      throw new PyVisionError('E_IO', `${statePath}: __metadata__.format is '${meta.format}', expected '${OPTIMIZER_FORMAT}'`);
+    }
+    if (saveId === undefined || meta.saveId !== saveId) {
+      throw new PyVisionError('E_IO', `${statePath} belongs to another save than ${weightsPath} (saveId ${meta.saveId} vs ${saveId})`);
+    }
+    const step = Number(meta.step);
+    if (!Number.isSafeInteger(step) || step < 0) throw new PyVisionError('E_IO', `${statePath}: __metadata__.step is not a count: ${meta.step}`);
+    const pick = (prefix: string) => {
+      const named = new Map<string, Float32Array>();
+      for (const [name, t] of file.tensors) if (name.startsWith(prefix)) named.set(name.slice(prefix.length), t.data);
+      return flattenTensors(this.#table, named, `${statePath} (${prefix}*)`, 'E_IO');
+    };
+    const extra = [...file.tensors.keys()].find((n) => !n.startsWith('exp_avg.') && !n.startsWith('exp_avg_sq.'));
+    if (extra !== undefined) throw new PyVisionError('E_IO', `${statePath} has an unexpected tensor '${extra}'`);
+    await native().policySetOptimizerState(this.#live(), pick('exp_avg.'), pick('exp_avg_sq.'), step);
+  }
+
+  #live(): NativePolicyHandle {
+    if (this.#handle === undefined) throw new PyVisionError('E_DISPOSED', 'the policy was disposed');
+    return this.#handle;
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.#handle === undefined;
+  }
+
+  /** Frees the native memory (once the calls in flight finish). Idempotent; every later call throws E_DISPOSED. */
+  dispose(): void {
+    const handle = this.#handle;
+    if (handle === undefined) return;
+    this.#handle = undefined;
+    void native().policyDispose(handle)?.catch(() => undefined);
+  }
+
+  /** Copies of the weights, keyed by checkpoint name (views into one buffer). */
+  tensors(): Promise<Map<string, Float32Array>> {
+    return withCallSite(async () => viewsByName(this.#table, await native().policyParameters(this.#live())));
+  }
+
+  /** Replaces the weights (every tensor, exact lengths) and resets the optimizer state. */
+  setTensors(tensors: Map<string, Float32Array> | Record<string, Float32Array>): Promise<void> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      if (tensors === null || typeof tensors !== 'object') {
+        throw new PyVisionError('E_ARG', `tensors must be a Map or an object of Float32Arrays, got ${describe(tensors)}`);
+      }
+      await native().policySetParameters(handle, flattenTensors(this.#table, tensors, 'tensors', 'E_ARG'));
+    });
+  }
+
+  /**
+   * Writes the weights to `path` (safetensors, policy.md) and the optimizer and
+   * training state to a sibling file `<path>.optim-<saveId>` that the weights'
+   * metadata names. Atomic: each file is written to a temporary name, fsynced
+   * and renamed; the optimizer file first, then the weights, which commit the
+   * save. A crash at any point leaves the previous checkpoint loadable.
+   */
+  save(path: string): Promise<void> {
+    return withCallSite(async () => {
+      if (typeof path !== 'string' || path === '') throw new PyVisionError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      const handle = this.#live();
+      const params = await native().policyParameters(handle);
+      const state = await native().policyOptimizerState(handle);
+      const saveId = randomBytes(8).toString('hex');
+      const stateName = `${basename(path)}.optim-${saveId}`;
+      const statePath = join(dirname(path), stateName);
+      const entries = (prefix: string, flat: Float32Array) =>
+        this.#table.map((t) => ({ name: prefix + t.name, shape: t.shape, data: flat.subarray(t.offset, t.offset + t.size) }));
+      await writeFileAtomic(
+        statePath,
+        encodeSafetensors([...entries('exp_avg.', state.m), ...entries('exp_avg_sq.', state.v)], {
+          format: OPTIMIZER_FORMAT,
+          version: '1',
+          step: String(state.step),
+          saveId,
+          optimizer: 'AdamW',
+        }),
+      );
+      await writeFileAtomic(
+        path,
+        encodeSafetensors(entries('', params), {
+          format: CHECKPOINT_FORMAT,
+          version: '1',
+          config: JSON.stringify(this.config),
+          optimizer: stateName,
+          saveId,
+        }),
+      );
+      // The previous saves' optimizer files are no longer referenced.
+      const prefix = `${basename(path)}.optim-`;
+      const names = await readdir(dirname(path)).catch(() => [] as string[]);
+      for (const name of names) {
+        if (name.startsWith(prefix) && name !== stateName && /^[0-9a-f]{16}$/.test(name.slice(prefix.length))) {
+          await unlink(join(dirname(path), name)).catch(() => undefined);
+        }
+      }
+    });
+  }
+
+  /** logp and entropy per position (semantics.md section 6); 0 at sequence starts and visual positions. */
+  logprobs(batch: SequenceBatch): Promise<{ logp: Float32Array; entropy: Float32Array }> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const b = validateBatch(batch, 'batch', this.config);
+      return native().policyLogprobs(handle, b.tokens, b.patches, b.seqOffsets);
+    });
+  }
+
+  /** d loss / d parameter for every checkpoint tensor (views into one buffer). */
+  gradients(batch: SequenceBatch, loss: PolicyTrainingLoss): Promise<Map<string, Float32Array>> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const b = validateBatch(batch, 'batch', this.config);
+      const l = validateLoss(loss, b);
+      const r = await native().policyGradients(handle, b.tokens, b.patches, b.seqOffsets, l);
+      return viewsByName(this.#table, r.grads);
+    });
+  }
+
+  /** One AdamW step on the loss of `batch`; returns the loss and metrics before the update. */
+  trainStep(batch: SequenceBatch, loss: PolicyTrainingLoss, optim: AdamWOptions): Promise<TrainStepResult> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const b = validateBatch(batch, 'batch', this.config);
+      const l = validateLoss(loss, b);
+      const o = validateOptim(optim);
+      const r = await native().policyTrainStep(handle, b.tokens, b.patches, b.seqOffsets, l, o);
+      return { loss: r.loss, gradNorm: r.gradNorm, clipFrac: r.clipFrac, approxKl: r.approxKl, entropy: r.entropy };
+    });
+  }
+
+  /** Starts a generation session on B prompts (each at least one position); the prompts fill its KV cache. */
+  startSession(prompts: SequenceBatch): Promise<PolicySession> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const b = validateBatch(prompts, 'prompts', this.config);
+      const session = await native().policySessionStart(handle, b.tokens, b.patches, b.seqOffsets);
+      return new PolicySession(this, session, b.seqOffsets.length - 1);
+    });
+  }
+}
+
+/**
+ * Multi-turn generation over a KV cache: generate() samples, append() adds
+ * tool observations (tokens and/or patches) after what was generated, and the
+ * prefix is never recomputed. A sequence whose next position would pass
+ * maxSeqLen ends (stopped = 2; append reports it) without failing the others.
+ */
+export class PolicySession {
+  /** B, the number of sequences. */
+  readonly sequences: number;
+  #handle: NativeSessionHandle | undefined;
+  readonly #policy: Policy;
+
+  /** @internal */
+  constructor(policy: Policy, handle: NativeSessionHandle, sequences: number) {
+    this.#policy = policy;
+    this.#handle = handle;
+    this.sequences = sequences;
+  }
+
+  #live(): NativeSessionHandle {
+    if (this.#handle === undefined) throw new PyVisionError('E_DISPOSED', 'the session was disposed');
+    if (this.#policy.disposed) throw new PyVisionError('E_DISPOSED', 'the policy of this session was disposed');
+    return this.#handle;
+  }
+
+  /** Samples up to maxNewTokens tokens for every live sequence. */
+  generate(options: GenerateOptions): Promise<GenerateResult> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const o = v.object(options, 'options');
+      const maxNewTokens = v.number(o.maxNewTokens, 'options.maxNewTokens', { integer: true, min: 0, max: 2 ** 31 - 1 });
+      const temperature = v.optionalNumber(o.temperature, 'options.temperature', 1, { min: 0 });
+      const topK = v.optionalNumber(o.topK, 'options.topK', 0, { integer: true, min: 0, max: 2 ** 31 - 1 });
+      const seed = seedOf(o.seed, 'options.seed');
+      let stops: Int32Array;
+      if (o.stopTokens === undefined) stops = new Int32Array(0);
+      else if (o.stopTokens instanceof Int32Array) stops = o.stopTokens;
+      else if (Array.isArray(o.stopTokens)) stops = Int32Array.from(o.stopTokens as number[]);
+      else throw new PyVisionError('E_DTYPE', `options.stopTokens must be an Int32Array or an array of token ids, got ${describe(o.stopTokens)}`);
+      const V = this.#policy.config.vocabSize;
+      stops.forEach((t, i) => {
+        if (!Number.isInteger(t) || t < 0 || t >= V) {
+          throw new PyVisionError('E_ARG', `options.stopTokens[${i}] must be a token id in [0, ${V}), got ${t}`);
+        }
+      });
+      return native().policySessionGenerate(handle, maxNewTokens, temperature, topK, stops, seed);
+    });
+  }
+
+  /**
+   * Appends observations: one entry per live sequence, in sequence order
+   * (tokens and/or patches; an entry may be empty). Returns, per entry,
+   * 1 when it did not fit in maxSeqLen (that sequence has then ended), else 0.
+   */
+  append(observations: SequenceBatch): Promise<{ overflowed: Uint8Array }> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const b = validateBatch(observations, 'observations', this.#policy.config);
+      const overflowed = await native().policySessionAppend(handle, b.tokens, b.patches, b.seqOffsets);
+      return { overflowed };
+    });
+  }
+
+  /** Per sequence: whether it is live (can still grow) and its length in positions. */
+  state(): Promise<{ live: Uint8Array; lengths: Int32Array }> {
+    return withCallSite(async () => native().policySessionState(this.#live()));
+  }
+
+  /** Frees the KV cache (once calls in flight finish). Idempotent; later calls throw E_DISPOSED. */
+  dispose(): void {
+    const handle = this.#handle;
+    if (handle === undefined) return;
+    this.#handle = undefined;
+    void native().policySessionDispose(handle)?.catch(() => undefined);
+  }
+}
