@@ -75,7 +75,7 @@ __global__ void EmbeddingBackwardKernel(float* dtok_emb, float* dpos_emb, float*
     const float g = dout[e];
     const int32_t tok = tokens[t];
     if (tok >= 0) atomicAdd(&dtok_emb[size_t(tok) * C + c], g);
-    else dpatch_out[size_t(patch_rows[t]) * C + c] = g;
+    else if (dpatch_out) dpatch_out[size_t(patch_rows[t]) * C + c] = g;
     atomicAdd(&dpos_emb[size_t(positions[t]) * C + c], g);
   }
 }
@@ -636,7 +636,7 @@ class CudaPolicyOps final : public PolicyOps {
 
   void* Alloc(size_t bytes) override {
     void* ptr = nullptr;
-    if (bytes == 0) return nullptr;
+    bytes = std::max<size_t>(bytes, 256);  // a valid, distinct pointer even for 0 bytes, as on the CPU
     PV_CUDA_CHECK(cudaMalloc(&ptr, bytes));  // 256-byte aligned
     const cudaError_t err = cudaMemsetAsync(ptr, 0, bytes, stream_);
     if (err != cudaSuccess) {
