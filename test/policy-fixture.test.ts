@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as lib from '../lib/index.js';
+import { Policy, backendInfo, type SequenceBatch } from '../lib/index.js';
 
 const FIXTURE = join(process.cwd(), 'test', 'fixtures', 'policy');
 
@@ -21,27 +21,6 @@ interface Manifest {
   loss: { sft: number; pg: number };
   files: Record<'checkpoint' | 'patches' | 'oldLogp' | 'advantages' | 'logp' | 'entropy' | 'gradSft' | 'gradPg', string>;
   parameters: { name: string; shape: number[]; offset: number; count: number }[];
-}
-
-/** The part of lib/policy.ts this test uses. */
-interface PolicyBatch {
-  tokens: Int32Array;
-  patches: Float32Array;
-  seqOffsets: Int32Array;
-}
-type Gradients = Map<string, Float32Array>;
-interface PolicyLike {
-  logprobs(batch: PolicyBatch): Promise<{ logp: Float32Array; entropy: Float32Array }>;
-  gradients(
-    batch: PolicyBatch,
-    loss:
-      | { kind: 'sft'; mask: Float32Array }
-      | { kind: 'pg'; mask: Float32Array; oldLogp: Float32Array; advantages: Float32Array },
-  ): Promise<Gradients>;
-  dispose?(): void;
-}
-interface PolicyClass {
-  load(path: string, options?: Record<string, unknown>): Promise<PolicyLike>;
 }
 
 const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as Manifest;
@@ -89,15 +68,20 @@ function expectClose(what: string, a: Float32Array, b: Float32Array, atol: numbe
 const LOGP_TOL = { atol: 2e-5, rtol: 1e-4 };
 const GRAD_TOL = { atol: 2e-6, rtol: 2e-3 };
 
-const Policy = (lib as unknown as Record<string, unknown>).Policy as PolicyClass | undefined;
-const skipReason = Policy ? '' : 'lib/policy.ts does not export Policy in this build yet';
-if (skipReason) console.log(`policy-fixture tests skipped: ${skipReason}`);
-const maybe = Policy ? describe : describe.skip;
-
-function batch(): PolicyBatch {
+/**
+ * The batch as lib/policy.ts takes it: the fixture stores patches densely
+ * ([N, P], zero at token positions); the library takes P floats per visual
+ * position, in position order.
+ */
+function batch(): SequenceBatch {
+  const P = manifest.config.patchDim;
+  const dense = f32('patches');
+  const visual = manifest.tokens.flatMap((tok, t) => (tok < 0 ? [t] : []));
+  const patches = new Float32Array(visual.length * P);
+  visual.forEach((t, i) => patches.set(dense.subarray(t * P, (t + 1) * P), i * P));
   return {
     tokens: Int32Array.from(manifest.tokens),
-    patches: f32('patches'),
+    patches,
     seqOffsets: Int32Array.from(manifest.seqOffsets),
   };
 }
@@ -122,13 +106,23 @@ test('the fixture is self-consistent', () => {
   for (const count of Object.values(manifest.pg.regimes)) expect(count).toBeGreaterThan(0);
 });
 
-maybe('Policy against the PyTorch fixture', () => {
-  let policy: PolicyLike;
+const info = backendInfo();
+const cudaReady = info.compiled.cuda && info.devices.length > 0;
+const backends: ('cpu' | 'cuda')[] = cudaReady ? ['cpu', 'cuda'] : ['cpu'];
+if (!cudaReady) {
+  console.log(
+    `policy-fixture on CUDA skipped: ${info.compiled.cuda ? 'no CUDA device found' : 'this build has no CUDA backend'}`,
+  );
+}
+
+describe.each(backends)('Policy (%s) against the PyTorch fixture', (backend) => {
+  let policy: Policy;
 
   beforeAll(async () => {
-    policy = await Policy!.load(join(FIXTURE, manifest.files.checkpoint));
+    policy = await Policy.load(join(FIXTURE, manifest.files.checkpoint), { backend });
+    expect(policy.config).toEqual(manifest.config);
   });
-  afterAll(() => policy?.dispose?.());
+  afterAll(() => policy?.dispose());
 
   test('logprobs: logp and entropy per position', async () => {
     const input = batch();
@@ -136,7 +130,7 @@ maybe('Policy against the PyTorch fixture', () => {
     const { logp, entropy } = await policy.logprobs(input);
     const wl = expectClose('logp', logp, f32('logp'), LOGP_TOL.atol, LOGP_TOL.rtol);
     const we = expectClose('entropy', entropy, f32('entropy'), LOGP_TOL.atol, LOGP_TOL.rtol);
-    console.log(`fixture logp worst margin ${wl.margin.toFixed(3)}, entropy ${we.margin.toFixed(3)}`);
+    console.log(`${backend}: fixture logp worst margin ${wl.margin.toFixed(3)}, entropy ${we.margin.toFixed(3)}`);
     expect(input.tokens).toEqual(tokensBefore);
   });
 
@@ -146,10 +140,12 @@ maybe('Policy against the PyTorch fixture', () => {
   ];
   test.each(cases)('gradients of the $kind loss w.r.t. every parameter', async ({ kind, file }) => {
     const mask = Float32Array.from(manifest.mask);
+    const { clipLow, clipHigh, dualClip } = manifest.pg;
     const loss =
       kind === 'sft'
         ? { kind, mask }
-        : { kind, mask, oldLogp: f32('oldLogp'), advantages: f32('advantages') };
+        : { kind, mask, oldLogp: f32('oldLogp'), advantages: f32('advantages'), clipLow, clipHigh, dualClip,
+            agg: 'token-mean' as const };
     const grads = await policy.gradients(batch(), loss);
     const expected = f32(file);
     expect(new Set(grads.keys())).toEqual(new Set(manifest.parameters.map((p) => p.name)));
@@ -164,6 +160,6 @@ maybe('Policy against the PyTorch fixture', () => {
         worstName = `${p.name}[${w.index}]`;
       }
     }
-    console.log(`fixture ${kind} gradients: worst margin ${worstMargin.toFixed(3)} at ${worstName}`);
+    console.log(`${backend}: fixture ${kind} gradients: worst margin ${worstMargin.toFixed(3)} at ${worstName}`);
   });
 });
