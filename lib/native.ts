@@ -221,6 +221,16 @@ export interface NativeAddon {
   ): Promise<Uint8Array>;
   policySessionState(session: NativeSessionHandle): Promise<{ live: Uint8Array; lengths: Int32Array }>;
   policySessionDispose(session: NativeSessionHandle): Promise<void> | undefined;
+  /**
+   * Runs one PolicyOps op (core/policy_ops.h) on `device`, for the per-layer
+   * tests: `arrays` are uploaded, the op's outputs written back into them.
+   */
+  policyOpRun(
+    device: DeviceCode,
+    op: string,
+    arrays: Record<string, Float32Array | Int32Array>,
+    sizes: Record<string, number>,
+  ): Promise<number | undefined>;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */
