@@ -67,3 +67,18 @@ maybe('pyvision-rl doctor prints the backend report, --json for scripts', () => 
   const bad = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
   expect(bad.status).toBe(2);
 });
+
+maybe('a missing or broken addon is reported as E_LOAD, not a crash', () => {
+  const script = `
+import { groupAdvantages, PyVisionError } from 'pyvision-rl';
+try { await groupAdvantages(new Float32Array([1]), new Int32Array([0])); console.log('loaded'); }
+catch (e) { console.log(e instanceof PyVisionError ? e.code + ' ' + e.message : 'other ' + e); }
+`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PYVISION_RL_ADDON: join(root, 'no-such-addon.node') },
+  });
+  expect(run.status).toBe(0);
+  expect(run.stdout).toMatch(/^E_LOAD cannot load the pyvision-rl native addon/);
+});
