@@ -147,6 +147,40 @@ export const STOPPED_MAX_NEW_TOKENS = 0;
 export const STOPPED_STOP_TOKEN = 1;
 export const STOPPED_MAX_SEQ_LEN = 2;
 
+type TypedName = 'Float32Array' | 'Int32Array' | 'Uint8Array';
+type TypedOf<N extends TypedName> = N extends 'Float32Array' ? Float32Array : N extends 'Int32Array' ? Int32Array : Uint8Array;
+
+/**
+ * Whether `value` is a typed array of the given kind, judged by its tag rather
+ * than `instanceof`, so that arrays from another realm (the native module's,
+ * a vm context's, a worker's) are accepted.
+ */
+function isTyped<N extends TypedName>(value: unknown, kind: N): value is TypedOf<N> {
+  return ArrayBuffer.isView(value) && (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] === kind;
+}
+
+function typed<N extends TypedName>(value: unknown, kind: N, name: string, length?: number): TypedOf<N> {
+  if (!isTyped(value, kind)) throw new PyVisionError('E_DTYPE', `${name} must be a ${kind}, got ${describe(value)}`);
+  if (length !== undefined && value.length !== length) {
+    throw new PyVisionError('E_SHAPE', `${name} must have length ${length}, got ${value.length}`);
+  }
+  return value;
+}
+
+function optionalTyped<N extends TypedName>(value: unknown, kind: N, name: string, length?: number): TypedOf<N> | undefined {
+  return value === undefined ? undefined : typed(value, kind, name, length);
+}
+
+function offsets(value: unknown, name: string, total: number, totalName: string): Int32Array {
+  const o = typed(value, 'Int32Array', name);
+  if (o.length < 1) throw new PyVisionError('E_SHAPE', `${name} must have length B + 1 >= 1, got 0`);
+  if (o[0] !== 0) throw new PyVisionError('E_SHAPE', `${name}[0] must be 0, got ${o[0]}`);
+  if (o[o.length - 1] !== total) {
+    throw new PyVisionError('E_SHAPE', `${name}[${o.length - 1}] must equal ${totalName} (${total}), got ${o[o.length - 1]}`);
+  }
+  return o;
+}
+
 const CHECKPOINT_FORMAT = 'pyvision-rl-policy';
 const OPTIMIZER_FORMAT = 'pyvision-rl-optimizer';
 
@@ -174,9 +208,9 @@ function validateThreads(value: unknown, name: string): number {
 
 function validateBatch(value: unknown, name: string, config: PolicyConfig): SequenceBatch {
   const b = v.object(value, name);
-  const tokens = v.typedArray(b.tokens, Int32Array, `${name}.tokens`);
-  const patches = v.typedArray(b.patches, Float32Array, `${name}.patches`);
-  const seqOffsets = v.offsetsArray(b.seqOffsets, `${name}.seqOffsets`, tokens.length, `${name}.tokens.length`);
+  const tokens = typed(b.tokens, 'Int32Array', `${name}.tokens`);
+  const patches = typed(b.patches, 'Float32Array', `${name}.patches`);
+  const seqOffsets = offsets(b.seqOffsets, `${name}.seqOffsets`, tokens.length, `${name}.tokens.length`);
   if (patches.length % config.patchDim !== 0) {
     throw new PyVisionError(
       'E_SHAPE',
@@ -194,21 +228,21 @@ function validateLoss(value: unknown, batch: SequenceBatch): NativePolicyTrainin
   const kind = l.kind;
   const N = batch.tokens.length;
   const B = batch.seqOffsets.length - 1;
-  if (!(l.mask instanceof Uint8Array) && !(l.mask instanceof Float32Array)) {
+  if (!isTyped(l.mask, 'Uint8Array') && !isTyped(l.mask, 'Float32Array')) {
     throw new PyVisionError('E_DTYPE', `loss.mask must be a Uint8Array or a Float32Array, got ${describe(l.mask)}`);
   }
   const mask = l.mask as Uint8Array | Float32Array;
   if (mask.length !== N) throw new PyVisionError('E_SHAPE', `loss.mask must have length ${N}, got ${mask.length}`);
   if (kind === 'sft') return { kind: 1, mask };
-  const oldLogp = v.typedArray(l.oldLogp, Float32Array, 'loss.oldLogp', N);
-  const advantages = v.typedArray(l.advantages, Float32Array, 'loss.advantages');
+  const oldLogp = typed(l.oldLogp, 'Float32Array', 'loss.oldLogp', N);
+  const advantages = typed(l.advantages, 'Float32Array', 'loss.advantages');
   if (advantages.length !== N && advantages.length !== B) {
     throw new PyVisionError(
       'E_SHAPE',
       `loss.advantages must have one value per position (${N}) or per sequence (${B}), got ${advantages.length}`,
     );
   }
-  const refLogp = v.optionalTypedArray(l.refLogp, Float32Array, 'loss.refLogp', N);
+  const refLogp = optionalTyped(l.refLogp, 'Float32Array', 'loss.refLogp', N);
   const r = resolveLossOptions(l, 'loss');
   if (r.klCoef > 0 && refLogp === undefined) throw new PyVisionError('E_ARG', 'loss.klCoef > 0 needs loss.refLogp');
   return { kind: 0, mask, oldLogp, advantages, refLogp, ...r };
@@ -262,7 +296,7 @@ function flattenTensors(
   for (const t of table) {
     const data = get(t.name);
     if (data === undefined) throw new PyVisionError(code, `${source} lacks the tensor '${t.name}' [${t.shape.join(', ')}]`);
-    if (!(data instanceof Float32Array)) {
+    if (!isTyped(data, 'Float32Array')) {
       throw new PyVisionError('E_DTYPE', `${source}: tensor '${t.name}' must be a Float32Array, got ${describe(data)}`);
     }
     if (data.length !== t.size) {
@@ -576,7 +610,7 @@ export class PolicySession {
       const seed = seedOf(o.seed, 'options.seed');
       let stops: Int32Array;
       if (o.stopTokens === undefined) stops = new Int32Array(0);
-      else if (o.stopTokens instanceof Int32Array) stops = o.stopTokens;
+      else if (isTyped(o.stopTokens, 'Int32Array')) stops = o.stopTokens;
       else if (Array.isArray(o.stopTokens)) stops = Int32Array.from(o.stopTokens as number[]);
       else throw new PyVisionError('E_DTYPE', `options.stopTokens must be an Int32Array or an array of token ids, got ${describe(o.stopTokens)}`);
       const V = this.#policy.config.vocabSize;
