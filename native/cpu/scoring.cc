@@ -85,12 +85,25 @@ GroupStats ComputeGroupStats(const float* rewards, const int32_t* groups, size_t
   s.std.assign(G, 0.0);
   s.size.assign(G, 0);
   CheckFinite(rewards, n, "rewards");
+  if (with_range) {
+    s.lo.assign(G, std::numeric_limits<float>::infinity());
+    s.hi.assign(G, -std::numeric_limits<float>::infinity());
+  }
   for (size_t r = 0; r < R; ++r) {
     const uint32_t g = run_group[r];
     double acc = s.mean[g];
     for (size_t i = start[r]; i < start[r + 1]; ++i) acc += static_cast<double>(rewards[i]);
     s.mean[g] = acc;
     s.size[g] += start[r + 1] - start[r];
+    if (with_range) {
+      float lo = s.lo[g], hi = s.hi[g];
+      for (size_t i = start[r]; i < start[r + 1]; ++i) {
+        lo = std::min(lo, rewards[i]);
+        hi = std::max(hi, rewards[i]);
+      }
+      s.lo[g] = lo;
+      s.hi[g] = hi;
+    }
   }
   for (size_t g = 0; g < G; ++g) s.mean[g] /= static_cast<double>(s.size[g]);
   std::vector<double>& sq = s.std;
@@ -106,20 +119,6 @@ GroupStats ComputeGroupStats(const float* rewards, const int32_t* groups, size_t
   }
   for (size_t g = 0; g < G; ++g) {
     sq[g] = s.size[g] > 1 ? std::sqrt(sq[g] / static_cast<double>(s.size[g] - 1)) : 0.0;
-  }
-  if (with_range) {
-    s.lo.assign(G, std::numeric_limits<float>::infinity());
-    s.hi.assign(G, -std::numeric_limits<float>::infinity());
-    for (size_t r = 0; r < R; ++r) {
-      const uint32_t g = run_group[r];
-      float lo = s.lo[g], hi = s.hi[g];
-      for (size_t i = start[r]; i < start[r + 1]; ++i) {
-        lo = std::min(lo, rewards[i]);
-        hi = std::max(hi, rewards[i]);
-      }
-      s.lo[g] = lo;
-      s.hi[g] = hi;
-    }
   }
   return s;
 }
