@@ -219,7 +219,7 @@ export interface NativeAddon {
     patches: Float32Array,
     seqOffsets: Int32Array,
   ): Promise<Uint8Array>;
-  policySessionState(session: NativeSessionHandle): Promise<{ live: Uint8Array; lengths: Int32Array }>;
+  policySessionState(session: NativeSessionHandle): Promise<{ live: Uint8Array; lengths: Int32Array; forwarded: number }>;
   policySessionDispose(session: NativeSessionHandle): Promise<void> | undefined;
   /**
    * Runs one PolicyOps op (core/policy_ops.h) on `device`, for the per-layer

@@ -637,8 +637,12 @@ export class PolicySession {
     });
   }
 
-  /** Per sequence: whether it is live (can still grow) and its length in positions. */
-  state(): Promise<{ live: Uint8Array; lengths: Int32Array }> {
+  /**
+   * Per sequence: whether it is live (can still grow) and its length in
+   * positions; and how many positions this session has run through the
+   * network in all (each once: the prefix is never recomputed).
+   */
+  state(): Promise<{ live: Uint8Array; lengths: Int32Array; forwarded: number }> {
     return withCallSite(async () => native().policySessionState(this.#live()));
   }
 

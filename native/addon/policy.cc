@@ -420,13 +420,15 @@ Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {
     std::shared_ptr<PolicySession> session = GetSession(info[0]);
     auto live = std::make_shared<std::vector<uint8_t>>();
     auto lengths = std::make_shared<std::vector<int32_t>>();
+    auto forwarded = std::make_shared<size_t>(0);
     return Task::Start(
         env, {}, {},
-        [session, live, lengths] {
+        [session, live, lengths, forwarded] {
           *live = session->Live();
           *lengths = session->Lengths();
+          *forwarded = session->Forwarded();
         },
-        [live, lengths](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+        [live, lengths, forwarded](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
           Napi::Uint8Array l = Napi::Uint8Array::New(env, live->size());
           std::copy(live->begin(), live->end(), l.Data());
           Napi::Int32Array n = Napi::Int32Array::New(env, lengths->size());
@@ -434,6 +436,7 @@ Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {
           Napi::Object out = Napi::Object::New(env);
           out.Set("live", l);
           out.Set("lengths", n);
+          out.Set("forwarded", static_cast<double>(*forwarded));
           return out;
         });
   });

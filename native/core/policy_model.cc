@@ -767,6 +767,11 @@ std::vector<int32_t> PolicySession::Lengths() const {
   return lengths;
 }
 
+size_t PolicySession::Forwarded() const {
+  std::lock_guard<std::mutex> lock(model_->mutex_);
+  return forwarded_;
+}
+
 void PolicySession::Feed(const std::vector<size_t>& slots) {
   PolicyModel& m = *model_;
   const PolicyConfig& cfg = m.config();
@@ -799,6 +804,7 @@ void PolicySession::Feed(const std::vector<size_t>& slots) {
   PolicyModel::Workspace& ws = *m.infer_ws_;
   m.UploadPlan(ws, plan, patches.data());
   m.Forward(ws, plan, kcache_.data(), vcache_.data());
+  forwarded_ += plan.N;
   std::vector<float> rows(plan.Nt * cfg.vocab_size);
   m.ops_->Download(rows.data(), ws.logits, rows.size() * sizeof(float));
   size_t r = 0;

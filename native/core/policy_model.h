@@ -181,6 +181,9 @@ class PolicySession {
   std::vector<uint8_t> Live() const;
   // Positions per sequence, pending ones included.
   std::vector<int32_t> Lengths() const;
+  // Positions run through the network by this session so far (each position
+  // once: the prefix is never recomputed).
+  size_t Forwarded() const;
 
   GenerateResult Generate(const SampleOptions& options);
   // One entry per live sequence (in order); returns, per entry, 1 when the
@@ -204,6 +207,7 @@ class PolicySession {
   std::vector<uint8_t> ended_;
   std::vector<float> logits_;            // [B, V] host: next-token logits when valid
   std::vector<uint8_t> logits_valid_;
+  size_t forwarded_ = 0;
 };
 
 }  // namespace pv
