@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { accumulativeToolReward, groupAdvantages, policyLoss, selectRollouts } from '../lib/index.js';
+import { accumulativeToolReward, backendInfo, groupAdvantages, policyLoss, selectRollouts } from '../lib/index.js';
 import { addSpeedups, runPython, timeAsync, timeSync, type BenchContext, type BenchRow } from './harness.js';
 import { groupAdvantagesTs, policyLossTs, selectRolloutsTs, toolRewardTs } from './scoring-plain.js';
 
@@ -144,6 +144,19 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const bytes = T * 17; // logp, oldLogp, mask read; grad written (advantages per sequence)
   add(`policyLoss ${tokens}`, 'native cpu', await timeAsync(() => policyLoss(input, { backend: 'cpu' })), T, bytes, 'target >= 5x plain TypeScript');
   add(`policyLoss ${tokens}`, 'plain TypeScript', timeSync(() => policyLossTs(logp, oldLogp, advantages, mask, seqOffsets)), T, bytes);
+
+  // On a GPU machine: the same kernels on the card (host arrays in and out, so
+  // the copies are included), with the fraction of the card's memory bandwidth.
+  const info = backendInfo();
+  if (info.devices.length > 0 && info.compiled.cuda) {
+    const cardBw = (info.devices[0].memoryBandwidthGBs || 1) * 1e9;
+    const addCuda = (name: string, t: { ms: number; rme: number }, items: number, bytes: number) =>
+      rows.push({ name, impl: 'native cuda', ms: t.ms, rme: t.rme, throughput: (items / t.ms) * 1000, unit: 'items', bandwidthFraction: bytes / cardBw / (t.ms / 1000), note: 'incl. host-device copies' });
+    addCuda(`groupAdvantages ${k}`, await timeAsync(() => groupAdvantages(rewards, groups, { backend: 'cuda' })), n, n * 20);
+    addCuda(`selectRollouts ${k}`, await timeAsync(() => selectRollouts(rollouts, { target, maxLength, backend: 'cuda' })), n, n * 17);
+    addCuda(`policyLoss ${tokens}`, await timeAsync(() => policyLoss(input, { backend: 'cuda' })), T, bytes);
+    addSpeedups(rows, 'native cuda', 'native cpu');
+  }
 
   addSpeedups(rows, 'native cpu', 'plain TypeScript');
   addSpeedups(rows, 'native cpu', 'numpy');
