@@ -23,7 +23,7 @@ import {
   type NativePolicyTensor,
   type NativeSessionHandle,
 } from './native.js';
-import { encodeSafetensors, readSafetensors, writeFileAtomic } from './safetensors.js';
+import { encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeFileAtomic } from './safetensors.js';
 import { resolveLossOptions, type PolicyLossOptions } from './scoring.js';
 import * as v from './validate.js';
 
@@ -495,6 +495,10 @@ export class Policy {
       const handle = this.#live();
       const params = await native().policyParameters(handle);
       const state = await native().policyOptimizerState(handle);
+      const previous = await readSafetensorsMetadata(path).then(
+        (meta) => meta.optimizer,
+        () => undefined,
+      );
       const saveId = randomBytes(8).toString('hex');
       const stateName = `${basename(path)}.optim-${saveId}`;
       const statePath = join(dirname(path), stateName);
@@ -520,11 +524,14 @@ export class Policy {
           saveId,
         }),
       );
-      // The previous saves' optimizer files are no longer referenced.
+      // Older saves' optimizer files are no longer referenced. The previous
+      // save's is kept one generation, so that a reader that opened the
+      // previous weights just before the rename still finds its state.
       const prefix = `${basename(path)}.optim-`;
       const names = await readdir(dirname(path)).catch(() => [] as string[]);
       for (const name of names) {
-        if (name.startsWith(prefix) && name !== stateName && /^[0-9a-f]{16}$/.test(name.slice(prefix.length))) {
+        const ours = name.startsWith(prefix) && /^[0-9a-f]{16}$/.test(name.slice(prefix.length));
+        if (ours && name !== stateName && name !== previous) {
           await unlink(join(dirname(path), name)).catch(() => undefined);
         }
       }

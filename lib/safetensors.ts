@@ -113,6 +113,24 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   return decodeSafetensors(bytes, path);
 }
 
+/** The __metadata__ of a safetensors file, reading only its header. */
+export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  const file = await open(path, 'r');
+  try {
+    const prefix = Buffer.alloc(8);
+    await file.read(prefix, 0, 8, 0);
+    const n = Number(prefix.readBigUInt64LE(0));
+    const { size } = await file.stat();
+    if (n > size - 8) throw new PyVisionError('E_IO', `${path}: the header length ${n} exceeds the file size ${size}`);
+    const header = Buffer.alloc(n);
+    await file.read(header, 0, n, 8);
+    const meta = (JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__;
+    return meta ?? {};
+  } finally {
+    await file.close();
+  }
+}
+
 /**
  * Writes `chunks` to `path` atomically: into a temporary file in the same
  * folder, fsync, rename over `path`, fsync the folder. A crash at any point
