@@ -27,6 +27,7 @@
 
 #include "check/check.h"
 #include "core/device.h"
+#include "core/policy_model.h"
 #include "core/policy_ops.h"
 
 namespace pv {
@@ -594,11 +595,173 @@ void CheckOptimizer(Context& ctx) {
   }
 }
 
+// ---- the whole model ---------------------------------------------------------------
+// The layer sequence of core/policy_model.cc on both backends from the same
+// seeded weights: logprobs and SFT gradients CUDA against CPU, generation
+// checked on each backend against its own full forward (the KV-cache path and
+// the packed path must give the same logp), and the time of a train step,
+// a logprobs call and a generation on both.
+
+struct ModelBatch {
+  std::vector<int32_t> tokens, offsets;
+  std::vector<float> patches, mask;
+  PolicyBatch View() const {
+    PolicyBatch b;
+    b.tokens = tokens.data();
+    b.positions = tokens.size();
+    b.patches = patches.data();
+    b.patch_floats = patches.size();
+    b.seq_offsets = offsets.data();
+    b.sequences = offsets.size() - 1;
+    return b;
+  }
+};
+
+// B sequences of the given lengths; the first `visual` positions of each are patches.
+ModelBatch MakeModelBatch(Context& ctx, const PolicyConfig& c, const std::vector<size_t>& lengths, size_t visual) {
+  ModelBatch b;
+  b.offsets.push_back(0);
+  for (size_t n : lengths) {
+    std::vector<int32_t> tok = ctx.Ints(n, 0, int32_t(c.vocab_size) - 1);
+    for (size_t t = 0; t < n; ++t) {
+      const bool is_visual = t < visual && t + 1 < n;
+      b.tokens.push_back(is_visual ? -1 : tok[t]);
+      b.mask.push_back(t > 0 && !is_visual ? 1.0f : 0.0f);
+      if (is_visual) {
+        std::vector<float> patch = ctx.Uniform(c.patch_dim, -1, 1);
+        b.patches.insert(b.patches.end(), patch.begin(), patch.end());
+      }
+    }
+    b.offsets.push_back(b.offsets.back() + int32_t(n));
+  }
+  return b;
+}
+
+// Generation on one backend: B prompts, `new_tokens` sampled per sequence. Checks
+// the sampled tokens' logp against a full forward of prompt + generated tokens.
+void GenerateAndCheck(Context& ctx, const std::shared_ptr<PolicyModel>& model, const ModelBatch& prompts,
+                      size_t new_tokens, const std::string& tag) {
+  std::unique_ptr<PolicySession> session = model->StartSession(prompts.View());
+  SampleOptions opt;
+  opt.max_new_tokens = new_tokens;
+  opt.seed = 7;
+  const GenerateResult r = session->Generate(opt);
+  ModelBatch full;
+  full.patches = prompts.patches;
+  full.offsets.push_back(0);
+  std::vector<size_t> generated_at;  // positions of the generated tokens in `full`
+  const size_t B = prompts.offsets.size() - 1;
+  for (size_t s = 0; s < B; ++s) {
+    full.tokens.insert(full.tokens.end(), prompts.tokens.begin() + prompts.offsets[s],
+                       prompts.tokens.begin() + prompts.offsets[s + 1]);
+    for (int32_t g = r.offsets[s]; g < r.offsets[s + 1]; ++g) {
+      generated_at.push_back(full.tokens.size());
+      full.tokens.push_back(r.tokens[size_t(g)]);
+    }
+    full.offsets.push_back(int32_t(full.tokens.size()));
+  }
+  std::vector<float> logp(full.tokens.size()), entropy(full.tokens.size()), want;
+  model->Logprobs(logp.data(), entropy.data(), full.View());
+  for (size_t t : generated_at) want.push_back(logp[t]);
+  ctx.Compare(tag + " generate logp~full forward", r.logp.data(), want.data(), want.size(), 1e-4, 1e-4);
+}
+
+// Timed: a train step and a logprobs call on B sequences, and a generation of
+// `new_tokens` per sequence from prompts of T/2 positions. Times are ms per
+// call; tokens per second are printed beside them.
+void ModelCase(Context& ctx, const char* name, const PolicyConfig& c, size_t B, size_t new_tokens,
+               bool cpu_repeats_small) {
+  const std::string tag = std::string("model ") + name;
+  std::vector<size_t> lengths;
+  for (size_t b = 0; b < B; ++b) lengths.push_back(c.max_seq_len - (b * 37) % (c.max_seq_len / 2));
+  lengths[0] = c.max_seq_len;
+  const ModelBatch batch = MakeModelBatch(ctx, c, lengths, c.max_seq_len / 8);
+  std::vector<size_t> prompt_lengths(B, c.max_seq_len / 2);
+  const ModelBatch prompts = MakeModelBatch(ctx, c, prompt_lengths, c.max_seq_len / 8);
+  const size_t N = batch.tokens.size();
+  PolicyLossSpec loss;
+  loss.kind = TokenLossKind::kSft;
+  loss.mask_f32 = batch.mask.data();
+  AdamWOptions optim;
+  optim.lr = 1e-4;
+
+  auto cpu = std::make_shared<PolicyModel>(c, Device::kCpu, 0);
+  cpu->InitRandom(42);
+  const size_t P = cpu->parameter_count();
+  std::vector<float> logp(N), entropy(N), grads(P);
+  cpu->Logprobs(logp.data(), entropy.data(), batch.View());
+  cpu->Gradients(grads.data(), batch.View(), loss);
+  GenerateAndCheck(ctx, cpu, prompts, 8, tag + " cpu");
+  const int repeats = ctx.repeats;
+  if (cpu_repeats_small) ctx.repeats = 1;
+  const double cpu_train = ctx.Time(false, [&] { cpu->TrainStep(batch.View(), loss, optim); });
+  const double cpu_logprobs = ctx.Time(false, [&] { cpu->Logprobs(logp.data(), entropy.data(), batch.View()); });
+  ctx.repeats = 1;
+  const double cpu_generate = ctx.Time(false, [&] {
+    SampleOptions opt;
+    opt.max_new_tokens = new_tokens;
+    cpu->StartSession(prompts.View())->Generate(opt);
+  });
+  ctx.repeats = repeats;
+  // ms per call; the tokens/s figures are printed beside the table.
+  ctx.Report(tag + " train step B=" + std::to_string(B), "cpu", cpu_train, 0, 0);
+  ctx.Report(tag + " logprobs B=" + std::to_string(B), "cpu", cpu_logprobs, 0, 0);
+  const std::string gen = " generate " + std::to_string(new_tokens) + " B=" + std::to_string(B);
+  ctx.Report(tag + gen, "cpu", cpu_generate, 0, 0);
+  std::printf("%-44s cpu: train %.0f tokens/s, logprobs %.0f tokens/s, generate %.0f tokens/s\n", tag.c_str(),
+              N / cpu_train * 1e3, N / cpu_logprobs * 1e3, B * new_tokens / cpu_generate * 1e3);
+
+  if (!CudaOps(ctx, tag.c_str())) return;
+  auto gpu = std::make_shared<PolicyModel>(c, Device::kCuda, 0);
+  gpu->InitRandom(42);
+  std::vector<float> g_logp(N), g_entropy(N), g_grads(P);
+  gpu->Logprobs(g_logp.data(), g_entropy.data(), batch.View());
+  ctx.Compare(tag + " logp cuda~cpu", g_logp.data(), logp.data(), N, 1e-4, 1e-4);
+  ctx.Compare(tag + " entropy cuda~cpu", g_entropy.data(), entropy.data(), N, 1e-4, 1e-4);
+  gpu->Gradients(g_grads.data(), batch.View(), loss);
+  double scale = 0;
+  for (float g : grads) scale = std::max(scale, double(std::fabs(g)));
+  // Whole-network float32 gradients: 1e-3 of the largest gradient plus 1e-2 relative.
+  ctx.Compare(tag + " sft gradients cuda~cpu", g_grads.data(), grads.data(), P, 1e-3 * scale, 1e-2);
+  GenerateAndCheck(ctx, gpu, prompts, 8, tag + " cuda");
+  const double gpu_train = ctx.Time(true, [&] { gpu->TrainStep(batch.View(), loss, optim); });
+  const double gpu_logprobs = ctx.Time(true, [&] { gpu->Logprobs(g_logp.data(), g_entropy.data(), batch.View()); });
+  const double gpu_generate = ctx.Time(true, [&] {
+    SampleOptions opt;
+    opt.max_new_tokens = new_tokens;
+    gpu->StartSession(prompts.View())->Generate(opt);
+  });
+  ctx.Report(tag + " train step B=" + std::to_string(B), "cuda", gpu_train, 0, 0);
+  ctx.Report(tag + " logprobs B=" + std::to_string(B), "cuda", gpu_logprobs, 0, 0);
+  ctx.Report(tag + gen, "cuda", gpu_generate, 0, 0);
+  std::printf("%-44s cuda: train %.0f tokens/s, logprobs %.0f tokens/s, generate %.0f tokens/s\n", tag.c_str(),
+              N / gpu_train * 1e3, N / gpu_logprobs * 1e3, B * new_tokens / gpu_generate * 1e3);
+}
+
+void CheckModel(Context& ctx) {
+  PolicyConfig tiny;
+  tiny.vocab_size = 128;
+  tiny.patch_dim = 48;
+  tiny.max_seq_len = 128;
+  tiny.layers = 2;
+  tiny.heads = 4;
+  tiny.dim = 64;
+  ModelCase(ctx, "tiny", tiny, 16, tiny.max_seq_len / 2, false);
+  PolicyConfig small = tiny;
+  small.vocab_size = 512;
+  small.max_seq_len = 512;
+  small.layers = 4;
+  small.heads = 8;
+  small.dim = 256;
+  ModelCase(ctx, "small", small, 16, 16, true);  // CPU generation is slow at this size
+}
+
 PV_CHECK_CASE("policy ops: matmul", CheckMatmul);
 PV_CHECK_CASE("policy ops: attention", CheckAttention);
 PV_CHECK_CASE("policy ops: layernorm, embedding, elementwise", CheckLayers);
 PV_CHECK_CASE("policy ops: log-softmax and loss gradient", CheckLogSoftmax);
 PV_CHECK_CASE("policy ops: adamw and sum of squares", CheckOptimizer);
+PV_CHECK_CASE("policy model: cuda against cpu", CheckModel);
 
 }  // namespace
 }  // namespace check
