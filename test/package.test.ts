@@ -82,3 +82,33 @@ catch (e) { console.log(e instanceof PyVisionError ? e.code + ' ' + e.message : 
   expect(run.status).toBe(0);
   expect(run.stdout).toMatch(/^E_LOAD cannot load the pyvision-rl native addon/);
 });
+
+describe('build options', () => {
+  const cmake = spawnSync('cmake', ['--version'], { encoding: 'utf8' });
+  const hasCmake = cmake.status === 0;
+  if (!hasCmake) console.log('build option tests skipped: cmake is not on PATH');
+  // A PATH without the CUDA toolkit: the system directories only.
+  const bare = { ...process.env, PATH: '/usr/bin:/bin', CUDACXX: '' };
+
+  function configure(args: string[]): { status: number | null; output: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'pyvision-cmake-'));
+    try {
+      const run = spawnSync('cmake', ['-S', root, '-B', dir, ...args], { encoding: 'utf8', env: bare });
+      return { status: run.status, output: run.stdout + run.stderr };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  (hasCmake ? test : test.skip)('PYVISION_RL_CUDA=on without a toolkit fails with a clear message; auto falls back to CPU only', () => {
+    const on = configure(['-DPYVISION_RL_CUDA=on']);
+    expect(on.status).not.toBe(0);
+    expect(on.output).toContain('PYVISION_RL_CUDA=on but no CUDA compiler was found');
+    const auto = configure([]);
+    expect(auto.status).toBe(0);
+    expect(auto.output).toContain('pyvision-rl: CUDA backend OFF');
+    const bad = configure(['-DPYVISION_RL_CUDA=maybe']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.output).toContain('PYVISION_RL_CUDA must be auto, on or off');
+  });
+});
