@@ -622,6 +622,7 @@ class CudaPolicyOps final : public PolicyOps {
     int device = 0;
     PV_CUDA_CHECK(cudaGetDevice(&device));
     PV_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
+    PV_CUDA_CHECK(cudaDeviceGetAttribute(&max_shared_optin_, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
     PV_CUDA_CHECK(cudaStreamCreate(&stream_));
   }
   ~CudaPolicyOps() override {
@@ -698,8 +699,13 @@ class CudaPolicyOps final : public PolicyOps {
                          const float* weight, const float* mean, const float* rstd, size_t N, size_t C) override {
     if (N == 0 || C == 0) return;
     const size_t shared = 2 * C * sizeof(float);
-    if (shared > 48 * 1024)
-      Fail("E_ARG", "LayerNormBackward on CUDA supports C <= 6144 channels, got C = ", C);
+    if (shared > 48 * 1024) {  // beyond the default limit: opt in, up to what the device allows
+      if (shared > size_t(max_shared_optin_))
+        Fail("E_ARG", "LayerNormBackward on CUDA supports C <= ", max_shared_optin_ / (2 * sizeof(float)),
+             " channels on this device, got C = ", C);
+      PV_CUDA_CHECK(cudaFuncSetAttribute(LayerNormBackwardKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(shared)));
+    }
     const unsigned blocks = BlocksFor(N, kRowsPerBlock, unsigned(2 * multiprocessors_));
     LayerNormBackwardKernel<<<blocks, kThreads, shared, stream_>>>(dinp, dweight, dbias, dout, inp, weight, mean,
                                                                    rstd, N, C);
@@ -889,6 +895,7 @@ class CudaPolicyOps final : public PolicyOps {
 
   cudaStream_t stream_ = nullptr;
   int multiprocessors_ = 1;
+  int max_shared_optin_ = 48 * 1024;  // bytes of shared memory a block may opt in to
   std::unique_ptr<DeviceBuffer<char>> scratch_;
   std::unique_ptr<DeviceBuffer<double>> sums_;
 };
