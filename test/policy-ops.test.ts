@@ -114,13 +114,13 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
 
   const layouts = [
     {
-      what: 'packed training batch (lengths 1, 17, 0, 23), q/k/v strided in one qkv row',
-      lengths: [1, 17, 0, 23],
+      what: 'packed training batch (lengths 1, 17, 0, 23, 150: per-query and tiled paths), q/k/v strided in one qkv row',
+      lengths: [1, 17, 0, 23, 150],
       session: false,
     },
     {
-      what: 'KV-cache layout (slots of T = 40 rows, first positions 0, 5, 31)',
-      lengths: [3, 1, 9],
+      what: 'KV-cache layout (slots of T = 64 rows, first positions 0, 5, 31; 3, 1 and 20 queries)',
+      lengths: [3, 1, 20],
       session: true,
     },
   ];
@@ -131,7 +131,7 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
     const queryOffsets = new Int32Array(B + 1);
     lengths.forEach((n, b) => (queryOffsets[b + 1] = queryOffsets[b] + n));
     const N = queryOffsets[B];
-    const T = 40;
+    const T = 64;
     const firstPosition = Int32Array.from(session ? [0, 5, 31] : lengths.map(() => 0));
     const keyStart = Int32Array.from(session ? lengths.map((_, b) => b * T) : Array.from(queryOffsets.subarray(0, B)));
     const ldq = 3 * C;

@@ -2,6 +2,7 @@
 // A policy and a session are JS externals holding a shared_ptr; every task
 // copies the shared_ptr, so disposing while a task runs is safe, and the
 // release itself runs on a worker thread (it may wait for the model's lock).
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -458,7 +459,8 @@ PV_BINDING("policySessionDispose", PolicySessionDispose);
 // every typed array of `arrays` is uploaded to backend memory (so outputs
 // that accumulate start from the values given), the op runs, and its outputs
 // are downloaded back into the same typed arrays. Resolves with the op's
-// scalar result (sumSquares) or undefined.
+// scalar result (sumSquares) or undefined; with sizes.repeat = k > 0 the op
+// runs k more times and the promise resolves with the seconds per call.
 
 struct OpArray {
   void* host = nullptr;
@@ -543,86 +545,98 @@ Napi::Value PolicyOpRun(const Napi::CallbackInfo& info) {
             layout.max_keys = size("maxKeys");
           }
           std::vector<const char*> outputs;
-          if (op == "embeddingForward") {
-            ops->EmbeddingForward(f("out"), i32("tokens"), i32("patchRows"), i32("positions"), f("tokEmb"), f("posEmb"),
-                                  f("patchOut"), size("N"), size("C"));
-            outputs = {"out"};
-          } else if (op == "embeddingBackward") {
-            ops->EmbeddingBackward(f("dTokEmb"), f("dPosEmb"), f("dPatchOut"), f("dout"), i32("tokens"), i32("patchRows"),
-                                   i32("positions"), size("N"), size("C"));
-            outputs = {"dTokEmb", "dPosEmb", "dPatchOut"};
-          } else if (op == "layerNormForward") {
-            ops->LayerNormForward(f("out"), f("mean"), f("rstd"), f("inp"), f("weight"), f("bias"), size("N"), size("C"));
-            outputs = {"out", "mean", "rstd"};
-          } else if (op == "layerNormBackward") {
-            ops->LayerNormBackward(f("dinp"), f("dweight"), f("dbias"), f("dout"), f("inp"), f("weight"), f("mean"),
-                                   f("rstd"), size("N"), size("C"));
-            outputs = {"dinp", "dweight", "dbias"};
-          } else if (op == "matmulForward") {
-            ops->MatmulForward(f("out"), f("inp"), f("weight"), f("bias"), size("N"), size("I"), size("O"));
-            outputs = {"out"};
-          } else if (op == "matmulBackward") {
-            ops->MatmulBackward(f("dinp"), f("dweight"), f("dbias"), f("dout"), f("inp"), f("weight"), size("N"),
-                                size("I"), size("O"));
-            outputs = {"dinp", "dweight", "dbias"};
-          } else if (op == "attentionForward") {
-            ops->AttentionForward(f("out"), f("lse"), f("q"), f("k"), f("v"), layout, size("N"), size("C"), size("H"),
-                                  size("ldq"), size("ldkv"));
-            outputs = {"out", "lse"};
-          } else if (op == "attentionBackward") {
-            ops->AttentionBackward(f("dq"), f("dk"), f("dv"), f("dout"), f("out"), f("lse"), f("q"), f("k"), f("v"),
-                                   layout, size("N"), size("C"), size("H"), size("ldq"), size("ldkv"));
-            outputs = {"dq", "dk", "dv"};
-          } else if (op == "geluForward") {
-            ops->GeluForward(f("out"), f("inp"), size("n"));
-            outputs = {"out"};
-          } else if (op == "geluBackward") {
-            ops->GeluBackward(f("dinp"), f("dout"), f("inp"), size("n"));
-            outputs = {"dinp"};
-          } else if (op == "residualForward") {
-            ops->ResidualForward(f("out"), f("a"), f("b"), size("n"));
-            outputs = {"out"};
-          } else if (op == "gatherRows") {
-            ops->GatherRows(f("out"), f("inp"), i32("rows"), size("n"), size("width"), size("ldIn"));
-            outputs = {"out"};
-          } else if (op == "scatterRows") {
-            ops->ScatterRows(f("out"), f("inp"), i32("rows"), size("n"), size("width"), size("ldOut"), size("ldIn"));
-            outputs = {"out"};
-          } else if (op == "logSoftmaxForward") {
-            ops->LogSoftmaxForward(f("logp"), f("entropy"), f("logits"), i32("targets"), size("N"), size("V"));
-            outputs = {"logp", "entropy"};
-          } else if (op == "logSoftmaxLossBackward") {
-            TokenLossArgs a;
-            a.kind = static_cast<TokenLossKind>(size("kind"));
-            a.weight = f("weight");
-            a.old_logp = f("oldLogp");
-            a.advantages = f("advantages");
-            a.ref_logp = f("refLogp");
-            a.clip_low = static_cast<float>(number("clipLow", 0.2));
-            a.clip_high = static_cast<float>(number("clipHigh", 0.2));
-            a.dual_clip = static_cast<float>(number("dualClip", 3.0));
-            a.use_dual_clip = a.dual_clip > 1.0f;
-            a.kl_coef = static_cast<float>(number("klCoef", 0.0));
-            a.kl_type = static_cast<KlType>(static_cast<int>(number("klType", 2)));
-            ops->LogSoftmaxLossBackward(f("dlogits"), f("logp"), f("entropy"), f("logits"), i32("targets"), a, size("N"),
-                                        size("V"));
-            outputs = {"dlogits", "logp", "entropy"};
-          } else if (op == "sumSquares") {
-            *result = ops->SumSquares(f("x"), size("n"));
-          } else if (op == "adamw") {
-            AdamWArgs a;
-            a.lr = static_cast<float>(number("lr", 1e-3));
-            a.beta1 = static_cast<float>(number("beta1", 0.9));
-            a.beta2 = static_cast<float>(number("beta2", 0.999));
-            a.eps = static_cast<float>(number("eps", 1e-8));
-            a.weight_decay = static_cast<float>(number("weightDecay", 0));
-            a.grad_scale = static_cast<float>(number("gradScale", 1));
-            a.bias_correction1 = static_cast<float>(number("biasCorrection1", 1));
-            a.bias_correction2 = static_cast<float>(number("biasCorrection2", 1));
-            ops->AdamW(f("params"), f("m"), f("v"), f("grads"), size("n"), a);
-            outputs = {"params", "m", "v"};
-          } else {
-            Fail("E_ARG", "unknown op '", op, "'");
+          auto run_op = [&]() {
+            if (op == "embeddingForward") {
+              ops->EmbeddingForward(f("out"), i32("tokens"), i32("patchRows"), i32("positions"), f("tokEmb"), f("posEmb"),
+                                    f("patchOut"), size("N"), size("C"));
+              outputs = {"out"};
+            } else if (op == "embeddingBackward") {
+              ops->EmbeddingBackward(f("dTokEmb"), f("dPosEmb"), f("dPatchOut"), f("dout"), i32("tokens"), i32("patchRows"),
+                                     i32("positions"), size("N"), size("C"));
+              outputs = {"dTokEmb", "dPosEmb", "dPatchOut"};
+            } else if (op == "layerNormForward") {
+              ops->LayerNormForward(f("out"), f("mean"), f("rstd"), f("inp"), f("weight"), f("bias"), size("N"), size("C"));
+              outputs = {"out", "mean", "rstd"};
+            } else if (op == "layerNormBackward") {
+              ops->LayerNormBackward(f("dinp"), f("dweight"), f("dbias"), f("dout"), f("inp"), f("weight"), f("mean"),
+                                     f("rstd"), size("N"), size("C"));
+              outputs = {"dinp", "dweight", "dbias"};
+            } else if (op == "matmulForward") {
+              ops->MatmulForward(f("out"), f("inp"), f("weight"), f("bias"), size("N"), size("I"), size("O"));
+              outputs = {"out"};
+            } else if (op == "matmulBackward") {
+              ops->MatmulBackward(f("dinp"), f("dweight"), f("dbias"), f("dout"), f("inp"), f("weight"), size("N"),
+                                  size("I"), size("O"));
+              outputs = {"dinp", "dweight", "dbias"};
+            } else if (op == "attentionForward") {
+              ops->AttentionForward(f("out"), f("lse"), f("q"), f("k"), f("v"), layout, size("N"), size("C"), size("H"),
+                                    size("ldq"), size("ldkv"));
+              outputs = {"out", "lse"};
+            } else if (op == "attentionBackward") {
+              ops->AttentionBackward(f("dq"), f("dk"), f("dv"), f("dout"), f("out"), f("lse"), f("q"), f("k"), f("v"),
+                                     layout, size("N"), size("C"), size("H"), size("ldq"), size("ldkv"));
+              outputs = {"dq", "dk", "dv"};
+            } else if (op == "geluForward") {
+              ops->GeluForward(f("out"), f("inp"), size("n"));
+              outputs = {"out"};
+            } else if (op == "geluBackward") {
+              ops->GeluBackward(f("dinp"), f("dout"), f("inp"), size("n"));
+              outputs = {"dinp"};
+            } else if (op == "residualForward") {
+              ops->ResidualForward(f("out"), f("a"), f("b"), size("n"));
+              outputs = {"out"};
+            } else if (op == "gatherRows") {
+              ops->GatherRows(f("out"), f("inp"), i32("rows"), size("n"), size("width"), size("ldIn"));
+              outputs = {"out"};
+            } else if (op == "scatterRows") {
+              ops->ScatterRows(f("out"), f("inp"), i32("rows"), size("n"), size("width"), size("ldOut"), size("ldIn"));
+              outputs = {"out"};
+            } else if (op == "logSoftmaxForward") {
+              ops->LogSoftmaxForward(f("logp"), f("entropy"), f("logits"), i32("targets"), size("N"), size("V"));
+              outputs = {"logp", "entropy"};
+            } else if (op == "logSoftmaxLossBackward") {
+              TokenLossArgs a;
+              a.kind = static_cast<TokenLossKind>(size("kind"));
+              a.weight = f("weight");
+              a.old_logp = f("oldLogp");
+              a.advantages = f("advantages");
+              a.ref_logp = f("refLogp");
+              a.clip_low = static_cast<float>(number("clipLow", 0.2));
+              a.clip_high = static_cast<float>(number("clipHigh", 0.2));
+              a.dual_clip = static_cast<float>(number("dualClip", 3.0));
+              a.use_dual_clip = a.dual_clip > 1.0f;
+              a.kl_coef = static_cast<float>(number("klCoef", 0.0));
+              a.kl_type = static_cast<KlType>(static_cast<int>(number("klType", 2)));
+              ops->LogSoftmaxLossBackward(f("dlogits"), f("logp"), f("entropy"), f("logits"), i32("targets"), a, size("N"),
+                                          size("V"));
+              outputs = {"dlogits", "logp", "entropy"};
+            } else if (op == "sumSquares") {
+              *result = ops->SumSquares(f("x"), size("n"));
+            } else if (op == "adamw") {
+              AdamWArgs a;
+              a.lr = static_cast<float>(number("lr", 1e-3));
+              a.beta1 = static_cast<float>(number("beta1", 0.9));
+              a.beta2 = static_cast<float>(number("beta2", 0.999));
+              a.eps = static_cast<float>(number("eps", 1e-8));
+              a.weight_decay = static_cast<float>(number("weightDecay", 0));
+              a.grad_scale = static_cast<float>(number("gradScale", 1));
+              a.bias_correction1 = static_cast<float>(number("biasCorrection1", 1));
+              a.bias_correction2 = static_cast<float>(number("biasCorrection2", 1));
+              ops->AdamW(f("params"), f("m"), f("v"), f("grads"), size("n"), a);
+              outputs = {"params", "m", "v"};
+            } else {
+              Fail("E_ARG", "unknown op '", op, "'");
+            }
+          };
+          const size_t repeat = static_cast<size_t>(number("repeat", 0));
+          run_op();
+          if (repeat > 0) {
+            // Timing mode: the op alone, `repeat` more times, after one warm-up call.
+            ops->Synchronize();
+            const auto t0 = std::chrono::steady_clock::now();
+            for (size_t r = 0; r < repeat; ++r) run_op();
+            ops->Synchronize();
+            *result = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(repeat);
           }
           ops->Synchronize();
           for (const char* name : outputs) {

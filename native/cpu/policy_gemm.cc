@@ -189,6 +189,65 @@ struct AlignedBuffer {
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 };
 
+
+// Per-thread packing buffers that grow and are reused across calls.
+struct PackBuffer {
+  float* data = nullptr;
+  size_t capacity = 0;
+  ~PackBuffer() { std::free(data); }
+  float* Reserve(size_t count) {
+    if (count > capacity) {
+      std::free(data);
+      data = nullptr;
+      capacity = 0;
+      void* p = nullptr;
+      if (posix_memalign(&p, 64, count * sizeof(float)) != 0) throw std::bad_alloc();
+      data = static_cast<float*>(p);
+      capacity = count;
+    }
+    return data;
+  }
+};
+
+PackBuffer& ThreadBufferA() {
+  thread_local PackBuffer buffer;
+  return buffer;
+}
+PackBuffer& ThreadBufferB() {
+  thread_local PackBuffer buffer;
+  return buffer;
+}
+
+// One thread, no parallel region: small products and products issued from
+// inside another parallel region (attention tiles).
+void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb,
+                bool trans_b, size_t M, size_t N, size_t K, bool accumulate) {
+  const size_t kc_max = std::min(kKC, K);
+  const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
+  float* packed_b = ThreadBufferB().Reserve(nc_max * kc_max);
+  float* packed_a = ThreadBufferA().Reserve(std::min(kMC, (M + kMR - 1) / kMR * kMR) * kc_max);
+  for (size_t jc = 0; jc < N; jc += kNC) {
+    const size_t nc = std::min(kNC, N - jc);
+    const size_t n_panels = (nc + kNR - 1) / kNR;
+    for (size_t pc = 0; pc < K; pc += kKC) {
+      const size_t kc = std::min(kKC, K - pc);
+      PackBPanels(packed_b, b, ldb, trans_b, pc, jc, nc, kc, 0, n_panels);
+      const bool load_c = accumulate || pc > 0;
+      for (size_t ic = 0; ic < M; ic += kMC) {
+        const size_t mc = std::min(kMC, M - ic);
+        PackA(packed_a, a, lda, trans_a, ic, pc, mc, kc);
+        for (size_t jp = 0; jp < n_panels; ++jp) {
+          const size_t j = jp * kNR;
+          const size_t cols = std::min(kNR, nc - j);
+          for (size_t ir = 0; ir < mc; ir += kMR)
+            MicroKernel(kc, packed_a + ir * kc, packed_b + j * kc, c + (ic + ir) * ldc + jc + j, ldc,
+                        std::min(kMR, mc - ir), cols, load_c);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
@@ -199,10 +258,14 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
       for (size_t i = 0; i < M; ++i) std::memset(c + i * ldc, 0, N * sizeof(float));
     return;
   }
+  if (threads < 1) threads = 1;
+  if (threads == 1 || static_cast<double>(M) * N * K <= 64.0 * 64.0 * 64.0) {
+    GemmSerial(c, ldc, a, lda, trans_a, b, ldb, trans_b, M, N, K, accumulate);
+    return;
+  }
   const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
   const size_t kc_max = std::min(kKC, K);
   AlignedBuffer packed_b(nc_max * kc_max);
-  if (threads < 1) threads = 1;
   // Row blocks of at most MC rows, balanced between the threads.
   const size_t t = static_cast<size_t>(threads);
   const size_t want_blocks = t * ((M + t * kMC - 1) / (t * kMC));
@@ -212,11 +275,9 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
   // Few row blocks: split each block's columns between threads as well.
   int64_t splits_request = 1;
   if (m_blocks < static_cast<size_t>(threads)) splits_request = (threads + static_cast<int64_t>(m_blocks) - 1) / static_cast<int64_t>(m_blocks);
-  const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 64.0 * 64.0 * 64.0;
-  const int team = parallel ? threads : 1;
   bool failed = false;
 
-#pragma omp parallel num_threads(team) if (parallel)
+#pragma omp parallel num_threads(threads)
   {
     float* packed_a = nullptr;
     if (posix_memalign(reinterpret_cast<void**>(&packed_a), 64, kMC * kc_max * sizeof(float)) != 0) {

@@ -262,6 +262,10 @@ class CpuPolicyOps final : public PolicyOps {
         const size_t first = static_cast<size_t>(layout.first_position[b]);
         const size_t nk = first + nq;
         const size_t ks = static_cast<size_t>(layout.key_start[b]);
+        if (nq >= kTileMinQueries) {
+          AttentionForwardTiles(out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
+          continue;
+        }
         // K of this head, transposed: kt[d][j]
         s.a.resize(D * nk);
         float* kt = s.a.data();
@@ -327,6 +331,10 @@ class CpuPolicyOps final : public PolicyOps {
         const size_t first = static_cast<size_t>(layout.first_position[b]);
         const size_t nk = first + nq;
         const size_t ks = static_cast<size_t>(layout.key_start[b]);
+        if (nq >= kTileMinQueries) {
+          AttentionBackwardTiles(dq, dk, dv, dout, out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
+          continue;
+        }
         // Transposed K and V of this head, and their gradients: [D][nk].
         s.a.resize(4 * D * nk);
         float* kt = s.a.data();
@@ -398,6 +406,92 @@ class CpuPolicyOps final : public PolicyOps {
           }
         }
       }
+    }
+  }
+
+  // ---- attention on query tiles ------------------------------------------------------
+  // Sequences with at least kTileMinQueries queries: per (sequence, head),
+  // blocks of kQueryTile query rows against all their keys with the packed
+  // GEMM (strided operands, no transposed copies): S = Q K^T, causal softmax
+  // in place, O = P V; the backward recomputes P from the saved lse.
+  static constexpr size_t kTileMinQueries = 16;
+  static constexpr size_t kQueryTile = 64;
+
+  static void AttentionForwardTiles(float* out, float* lse, const float* q, const float* k, const float* v, Scratch& s,
+                                    size_t q0, size_t nq, size_t first, size_t ks, size_t h, size_t C, size_t H,
+                                    size_t D, size_t ldq, size_t ldkv, float scale) {
+    const float* kh = k + ks * ldkv + h * D;
+    const float* vh = v + ks * ldkv + h * D;
+    for (size_t i0 = 0; i0 < nq; i0 += kQueryTile) {
+      const size_t mq = std::min(kQueryTile, nq - i0);
+      const size_t nkb = first + i0 + mq;  // keys of the block's last query
+      s.c.resize(mq * nkb);
+      float* S = s.c.data();
+      cpu::Gemm(S, nkb, q + (q0 + i0) * ldq + h * D, ldq, false, kh, ldkv, true, mq, nkb, D, false, 1);
+      for (size_t r = 0; r < mq; ++r) {
+        float* row = S + r * nkb;
+        const size_t len = first + i0 + r + 1;
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (size_t j = 0; j < len; ++j) mx = std::max(mx, row[j] * scale);
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = 0; j < len; ++j) {
+          const float e = VecExp(row[j] * scale - mx);
+          row[j] = e;
+          sum += e;
+        }
+        const float inv = 1.0f / sum;
+#pragma omp simd
+        for (size_t j = 0; j < len; ++j) row[j] *= inv;
+        std::fill(row + len, row + nkb, 0.0f);
+        if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
+      }
+      cpu::Gemm(out + (q0 + i0) * C + h * D, C, S, nkb, false, vh, ldkv, false, mq, D, nkb, false, 1);
+    }
+  }
+
+  static void AttentionBackwardTiles(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                                     const float* lse, const float* q, const float* k, const float* v, Scratch& s,
+                                     size_t q0, size_t nq, size_t first, size_t ks, size_t h, size_t C, size_t H,
+                                     size_t D, size_t ldq, size_t ldkv, float scale) {
+    const float* kh = k + ks * ldkv + h * D;
+    const float* vh = v + ks * ldkv + h * D;
+    float* dkh = dk + ks * ldkv + h * D;
+    float* dvh = dv + ks * ldkv + h * D;
+    for (size_t i0 = 0; i0 < nq; i0 += kQueryTile) {
+      const size_t mq = std::min(kQueryTile, nq - i0);
+      const size_t nkb = first + i0 + mq;
+      s.c.resize(mq * nkb);
+      s.d.resize(mq * nkb);
+      float* P = s.c.data();
+      float* dS = s.d.data();
+      const float* qb = q + (q0 + i0) * ldq + h * D;
+      const float* gb = dout + (q0 + i0) * C + h * D;
+      cpu::Gemm(P, nkb, qb, ldq, false, kh, ldkv, true, mq, nkb, D, false, 1);
+      cpu::Gemm(dS, nkb, gb, C, false, vh, ldkv, true, mq, nkb, D, false, 1);  // dP = dO V^T
+      for (size_t r = 0; r < mq; ++r) {
+        const size_t row_index = q0 + i0 + r;
+        const size_t len = first + i0 + r + 1;
+        float* p = P + r * nkb;
+        float* ds = dS + r * nkb;
+        const float l = lse[row_index * H + h];
+        const float* g = dout + row_index * C + h * D;
+        const float* o = out + row_index * C + h * D;
+        float di = 0;
+        for (size_t d = 0; d < D; ++d) di += g[d] * o[d];
+#pragma omp simd
+        for (size_t j = 0; j < len; ++j) {
+          const float pj = VecExp(p[j] * scale - l);
+          p[j] = pj;
+          ds[j] = pj * (ds[j] - di) * scale;
+        }
+        std::fill(p + len, p + nkb, 0.0f);
+        std::fill(ds + len, ds + nkb, 0.0f);
+      }
+      cpu::Gemm(dq + (q0 + i0) * ldq + h * D, ldq, dS, nkb, false, kh, ldkv, false, mq, D, nkb, true, 1);
+      cpu::Gemm(dkh, ldkv, dS, nkb, true, qb, ldq, false, nkb, D, mq, true, 1);
+      cpu::Gemm(dvh, ldkv, P, nkb, true, gb, C, false, nkb, D, mq, true, 1);
     }
   }
 

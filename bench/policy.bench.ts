@@ -1,0 +1,148 @@
+/**
+ * Policy engine on the CPU: train-step, logprobs and generation tokens/s for
+ * the tiny (L=2, C=64, H=4, V=128, T=128) and small (L=4, C=256, H=8, V=512,
+ * T=512) configs at batch 16, against the PyTorch CPU peer (bench/policy_torch.py:
+ * the same model in eager fp32, 2 threads, SDPA attention, AdamW) in the same
+ * run; and the native matrix product's GFLOP/s against numpy's OpenBLAS on
+ * 512x512x512.
+ *
+ * Each sequence is T positions: T/8 visual patches (patchDim 48), then tokens.
+ * Train step: SFT loss over the token positions + backward + AdamW (lr 1e-4,
+ * no weight decay, no clipping: the peer's settings). Generation: a session on
+ * T/2-position prompts, then T/2 sampled tokens per sequence (KV cache).
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Policy, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
+import { native, packageRoot } from '../lib/native.js';
+import { addSpeedups, timeAsync, type BenchContext, type BenchRow } from './harness.js';
+
+const CONFIGS: Record<string, PolicyConfig> = {
+  tiny: { vocabSize: 128, patchDim: 48, maxSeqLen: 128, layers: 2, heads: 4, dim: 64 },
+  small: { vocabSize: 512, patchDim: 48, maxSeqLen: 512, layers: 4, heads: 8, dim: 256 },
+};
+const B = 16;
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function makeBatch(cfg: PolicyConfig, length: number, seed: number): SequenceBatch {
+  const r = random(seed);
+  const visual = Math.min(length, Math.max(1, cfg.maxSeqLen / 8));
+  const tokens = new Int32Array(B * length);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < length; t++) tokens[b * length + t] = t < visual ? -1 : Math.floor(r() * cfg.vocabSize);
+  }
+  const patches = Float32Array.from({ length: B * visual * cfg.patchDim }, () => r() * 2 - 1);
+  const seqOffsets = Int32Array.from({ length: B + 1 }, (_, b) => b * length);
+  return { tokens, patches, seqOffsets };
+}
+
+function peerRows(ctx: BenchContext, configs: string[]): BenchRow[] {
+  if (!ctx.python) return [];
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(packageRoot(), 'bench', 'policy_torch.py'), join(here, 'policy_torch.py')];
+  const script = candidates.find((p) => spawnSync('test', ['-f', p]).status === 0);
+  if (!script) {
+    console.warn('policy peer skipped: bench/policy_torch.py not found');
+    return [];
+  }
+  const args = [script, '--configs', configs.join(',')];
+  if (ctx.quick) args.push('--quick');
+  const run = spawnSync(ctx.python, args, { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 30 * 60 * 1000 });
+  if (run.status !== 0) {
+    console.warn(`policy peer failed: ${(run.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+    return [];
+  }
+  return run.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { name: string; impl: string; ms: number; throughput?: number; unit?: string; note?: string })
+    .filter((o) => o.ms > 0)
+    .map((o) => {
+      // Units as this file's rows: items per second with unit 'tokens' or 'FLOP'.
+      const giga = o.unit === 'GFLOP/s';
+      return { name: o.name, impl: o.impl, ms: o.ms, rme: 0, throughput: giga ? (o.throughput ?? 0) * 1e9 : o.throughput, unit: giga ? 'FLOP' : 'tokens', note: o.note };
+    });
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const threads = backendInfo('cpu').cpuThreads;
+  const impl = 'native cpu';
+  const samples = ctx.quick ? { minSamples: 2, maxTime: 1 } : { minSamples: 5, maxTime: 6 };
+
+  // The matrix product: the op alone, timed natively (k calls per sample).
+  {
+    const n = 512;
+    const r = random(1);
+    const inp = Float32Array.from({ length: n * n }, () => r() * 2 - 1);
+    const weight = Float32Array.from({ length: n * n }, () => r() * 2 - 1);
+    const out = new Float32Array(n * n);
+    const times: number[] = [];
+    for (let s = 0; s < (ctx.quick ? 3 : 15); s++) {
+      times.push((await native().policyOpRun(0, 'matmulForward', { out, inp, weight }, { N: n, I: n, O: n, repeat: 10 })) as number);
+    }
+    times.sort((a, b) => a - b);
+    const ms = times[times.length >> 1] * 1e3;
+    rows.push({
+      name: `matmul ${n}x${n}x${n}`,
+      impl,
+      ms,
+      rme: 0,
+      throughput: (2 * n ** 3) / (ms * 1e-3),
+      unit: 'FLOP',
+      note: `out = inp @ weight^T (nn.Linear layout), median of ${times.length} x 10 calls, ${threads} threads; target >= 80% of OpenBLAS`,
+    });
+  }
+
+  const names = Object.keys(CONFIGS);
+  for (const name of names) {
+    const cfg = CONFIGS[name];
+    const T = cfg.maxSeqLen;
+    const policy = await Policy.create({ ...cfg, seed: 0, backend: 'cpu' });
+    const note = `L=${cfg.layers} C=${cfg.dim} H=${cfg.heads} V=${cfg.vocabSize} T=${T}, ${policy.parameterCount} params, fp32, ${threads} threads`;
+    const batch = makeBatch(cfg, T, 2);
+    const mask = new Float32Array(B * T);
+    for (let t = 0; t < B * T; t++) mask[t] = batch.tokens[t] >= 0 && t % T !== 0 ? 1 : 0;
+    const optim = { lr: 1e-4, weightDecay: 0, gradClip: 0 };
+
+    const train = await timeAsync(() => policy.trainStep(batch, { kind: 'sft', mask }, optim), samples);
+    rows.push({ name: `train step ${name} B=${B}`, impl, ms: train.ms, rme: train.rme, throughput: (B * T) / train.ms * 1e3, unit: 'tokens', note: `${note}, SFT loss + backward + AdamW; target >= 1.5x PyTorch` });
+
+    const lp = await timeAsync(() => policy.logprobs(batch), samples);
+    rows.push({ name: `logprobs ${name} B=${B}`, impl, ms: lp.ms, rme: lp.rme, throughput: (B * T) / lp.ms * 1e3, unit: 'tokens', note });
+
+    const prompt = T / 2;
+    const fresh = T - prompt;
+    const prompts = makeBatch(cfg, prompt, 3);
+    let seed = 0;
+    const gen = await timeAsync(
+      async () => {
+        const session = await policy.startSession(prompts);
+        await session.generate({ maxNewTokens: fresh, temperature: 1, seed: seed++ });
+        session.dispose();
+      },
+      ctx.quick ? { minSamples: 1, maxTime: 1 } : { minSamples: 2, maxTime: 10 },
+    );
+    rows.push({ name: `generate ${name} B=${B}`, impl, ms: gen.ms, rme: gen.rme, throughput: (B * fresh) / gen.ms * 1e3, unit: 'tokens', note: `${note}, prefill ${prompt} then ${fresh} sampled tokens per sequence, KV cache` });
+    policy.dispose();
+  }
+
+  rows.push(...peerRows(ctx, names));
+  addSpeedups(rows, impl, 'pytorch cpu');
+  addSpeedups(rows, impl, 'numpy openblas');
+  const mm = rows.find((r) => r.impl === impl && r.name.startsWith('matmul'));
+  const blas = rows.find((r) => r.impl === 'numpy openblas');
+  if (mm && blas?.throughput) mm.note = `${mm.note}; ${((100 * (mm.throughput ?? 0)) / blas.throughput).toFixed(0)}% of OpenBLAS`;
+  return rows;
+}
