@@ -638,7 +638,12 @@ class CudaPolicyOps final : public PolicyOps {
   void* Alloc(size_t bytes) override {
     void* ptr = nullptr;
     bytes = std::max<size_t>(bytes, 256);  // a valid, distinct pointer even for 0 bytes, as on the CPU
-    PV_CUDA_CHECK(cudaMalloc(&ptr, bytes));  // 256-byte aligned
+    const cudaError_t malloc_err = cudaMalloc(&ptr, bytes);  // 256-byte aligned
+    if (malloc_err != cudaSuccess) {
+      cudaGetLastError();  // clear it, so that the next launch check does not report it again
+      Fail("E_CUDA", "cudaMalloc of ", bytes, " bytes for the policy failed: ", cudaGetErrorString(malloc_err),
+           " (error ", int(malloc_err), ")");
+    }
     const cudaError_t err = cudaMemsetAsync(ptr, 0, bytes, stream_);
     if (err != cudaSuccess) {
       cudaFree(ptr);
