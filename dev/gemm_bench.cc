@@ -1,6 +1,7 @@
 // Scratch: times cpu::Gemm on square and model-shaped products and checks it
 // against a naive float64 product. g++ -O3 -march=native -fopenmp -Inative dev/gemm_bench.cc native/cpu/policy_gemm.cc
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
       worst = std::max(worst, std::fabs(r - c[i*s.N+j]));
     }
     int reps = 0; auto t0 = std::chrono::steady_clock::now(); double best = 1e9;
-    for (int r = 0; r < 20; ++r) { auto t = std::chrono::steady_clock::now(); Gemm(c.data(), s.N, a.data(), lda, s.ta, b.data(), ldb, s.tb, s.M, s.N, s.K, false, threads); best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now()-t).count()); ++reps; }
+    for (int r = 0; r < 20; ++r) { timespec t0s, t1s; clock_gettime(threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t0s); Gemm(c.data(), s.N, a.data(), lda, s.ta, b.data(), ldb, s.tb, s.M, s.N, s.K, false, threads); clock_gettime(threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t1s); best = std::min(best, (t1s.tv_sec - t0s.tv_sec) + 1e-9 * (t1s.tv_nsec - t0s.tv_nsec)); ++reps; }
     (void)t0;
     printf("M=%zu N=%zu K=%zu ta=%d tb=%d: %.1f GFLOP/s (worst err %.2e)\n", s.M, s.N, s.K, s.ta, s.tb, 2.0*s.M*s.N*s.K/best/1e9, worst);
   }

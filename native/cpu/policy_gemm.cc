@@ -124,28 +124,9 @@ void PackBPanels(float* dst, const float* b, size_t ldb, bool trans_b, size_t p0
   }
 }
 
-// The MR x NR tile of C += A-panel x B-panel over kc; when the tile is cut
-// (rows < MR or cols < NR) it goes through a buffer. `load_c`: add to C
-// (otherwise overwrite).
-void MicroKernel(size_t kc, const float* __restrict ap, const float* __restrict bp, float* c, size_t ldc, size_t rows,
-                 size_t cols, bool load_c) {
-  Vec acc0[kMR], acc1[kMR];
-#pragma GCC unroll 16
-  for (size_t i = 0; i < kMR; ++i) {
-    acc0[i] = VZero();
-    acc1[i] = VZero();
-  }
-  for (size_t k = 0; k < kc; ++k) {
-    const Vec b0 = VLoad(bp + k * kNR);
-    const Vec b1 = VLoad(bp + k * kNR + kW);
-    const float* a = ap + k * kMR;
-#pragma GCC unroll 16
-    for (size_t i = 0; i < kMR; ++i) {
-      const Vec ai = VSet1(a[i]);
-      acc0[i] = VFma(ai, b0, acc0[i]);
-      acc1[i] = VFma(ai, b1, acc1[i]);
-    }
-  }
+// Stores the accumulated MR x NR tile into C (adding to C when `load_c`);
+// a tile cut by the edge of C (rows < MR or cols < NR) goes through a buffer.
+inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, size_t rows, size_t cols, bool load_c) {
   if (rows == kMR && cols == kNR) {
 #pragma GCC unroll 16
     for (size_t i = 0; i < kMR; ++i) {
@@ -176,18 +157,56 @@ void MicroKernel(size_t kc, const float* __restrict ap, const float* __restrict 
   }
 }
 
-struct AlignedBuffer {
-  float* data = nullptr;
-  explicit AlignedBuffer(size_t count) {
-    if (count == 0) return;
-    void* p = nullptr;
-    if (posix_memalign(&p, 64, count * sizeof(float)) != 0) throw std::bad_alloc();
-    data = static_cast<float*>(p);
+// The MR x NR tile of C (+)= A x B-panel over kc, the tile held in registers.
+// A's element (i, k) is a[i + k * a_k] (MR consecutive floats per k): a
+// packed panel (a_k = MR) or, unpacked, op(A) with trans_a (a_k = lda).
+void MicroKernel(size_t kc, const float* __restrict a, size_t a_k, const float* __restrict bp, float* c, size_t ldc,
+                 size_t rows, size_t cols, bool load_c) {
+  Vec acc0[kMR], acc1[kMR];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < kMR; ++i) {
+    acc0[i] = VZero();
+    acc1[i] = VZero();
   }
-  ~AlignedBuffer() { std::free(data); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-};
+  for (size_t k = 0; k < kc; ++k) {
+    const Vec b0 = VLoad(bp + k * kNR);
+    const Vec b1 = VLoad(bp + k * kNR + kW);
+    const float* ak = a + k * a_k;
+#pragma GCC unroll 16
+    for (size_t i = 0; i < kMR; ++i) {
+      const Vec ai = VSet1(ak[i]);
+      acc0[i] = VFma(ai, b0, acc0[i]);
+      acc1[i] = VFma(ai, b1, acc1[i]);
+    }
+  }
+  StoreTile(acc0, acc1, c, ldc, rows, cols, load_c);
+}
+
+// The same with A unpacked and row-major (no trans_a): element (i, k) is
+// a[i * lda + k], read through MR row pointers (full tiles only).
+void MicroKernelRows(size_t kc, const float* __restrict a, size_t lda, const float* __restrict bp, float* c,
+                     size_t ldc, size_t cols, bool load_c) {
+  Vec acc0[kMR], acc1[kMR];
+  const float* row[kMR];
+#pragma GCC unroll 16
+  for (size_t i = 0; i < kMR; ++i) {
+    acc0[i] = VZero();
+    acc1[i] = VZero();
+    row[i] = a + i * lda;
+  }
+  for (size_t k = 0; k < kc; ++k) {
+    const Vec b0 = VLoad(bp + k * kNR);
+    const Vec b1 = VLoad(bp + k * kNR + kW);
+#pragma GCC unroll 16
+    for (size_t i = 0; i < kMR; ++i) {
+      const Vec ai = VSet1(row[i][k]);
+      acc0[i] = VFma(ai, b0, acc0[i]);
+      acc1[i] = VFma(ai, b1, acc1[i]);
+    }
+  }
+  StoreTile(acc0, acc1, c, ldc, kMR, cols, load_c);
+}
+
 
 
 // Per-thread packing buffers that grow and are reused across calls.
@@ -235,13 +254,26 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
       const bool load_c = accumulate || pc > 0;
       for (size_t ic = 0; ic < M; ic += kMC) {
         const size_t mc = std::min(kMC, M - ic);
-        PackA(packed_a, a, lda, trans_a, ic, pc, mc, kc);
+        // Row-major A (no trans_a) is read in place for full MR-row tiles
+        // (MR row streams; the block stays in L2); op(A) = A^T is packed
+        // (a contiguous copy of MR floats per k), as are partial tiles.
+        const size_t direct_rows = trans_a ? 0 : mc / kMR * kMR;
+        if (direct_rows < mc) {
+          PackA(packed_a, a, lda, trans_a, ic + direct_rows, pc, mc - direct_rows, kc);
+        }
         for (size_t jp = 0; jp < n_panels; ++jp) {
           const size_t j = jp * kNR;
           const size_t cols = std::min(kNR, nc - j);
-          for (size_t ir = 0; ir < mc; ir += kMR)
-            MicroKernel(kc, packed_a + ir * kc, packed_b + j * kc, c + (ic + ir) * ldc + jc + j, ldc,
-                        std::min(kMR, mc - ir), cols, load_c);
+          const float* bp = packed_b + j * kc;
+          for (size_t ir = 0; ir < mc; ir += kMR) {
+            float* ct = c + (ic + ir) * ldc + jc + j;
+            if (ir < direct_rows) {
+              MicroKernelRows(kc, a + (ic + ir) * lda + pc, lda, bp, ct, ldc, cols, load_c);
+            } else {
+              MicroKernel(kc, packed_a + (ir - direct_rows) * kc, kMR, bp, ct, ldc, std::min(kMR, mc - ir), cols,
+                          load_c);
+            }
+          }
         }
       }
     }
@@ -263,60 +295,34 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     GemmSerial(c, ldc, a, lda, trans_a, b, ldb, trans_b, M, N, K, accumulate);
     return;
   }
-  const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
-  const size_t kc_max = std::min(kKC, K);
-  AlignedBuffer packed_b(nc_max * kc_max);
-  // Row blocks of at most MC rows, balanced between the threads.
+  // Each thread computes its own slice of C with the serial product and its
+  // own packing: no barrier inside the product. Columns are split when there
+  // are enough (each thread packs only its part of B, A is read in place);
+  // otherwise rows (each thread packs all of B).
   const size_t t = static_cast<size_t>(threads);
-  const size_t want_blocks = t * ((M + t * kMC - 1) / (t * kMC));
-  const size_t rows_per_block = (M + want_blocks - 1) / want_blocks;
-  const size_t mc_block = std::min(kMC, std::max(kMR, (rows_per_block + kMR - 1) / kMR * kMR));
-  const size_t m_blocks = (M + mc_block - 1) / mc_block;
-  // Few row blocks: split each block's columns between threads as well.
-  int64_t splits_request = 1;
-  if (m_blocks < static_cast<size_t>(threads)) splits_request = (threads + static_cast<int64_t>(m_blocks) - 1) / static_cast<int64_t>(m_blocks);
+  const bool split_columns = N >= t * 2 * kNR;
+  const size_t unit = split_columns ? kNR : kMR;
+  const size_t extent = split_columns ? N : M;
+  const size_t units = (extent + unit - 1) / unit;
+  const size_t parts = std::min(t, units);
   bool failed = false;
-
-#pragma omp parallel num_threads(threads)
-  {
-    float* packed_a = nullptr;
-    if (posix_memalign(reinterpret_cast<void**>(&packed_a), 64, kMC * kc_max * sizeof(float)) != 0) {
-      packed_a = nullptr;
+#pragma omp parallel for num_threads(static_cast<int>(parts)) schedule(static, 1)
+  for (size_t part = 0; part < parts; ++part) {
+    const size_t begin = std::min(extent, units * part / parts * unit);
+    const size_t end = std::min(extent, units * (part + 1) / parts * unit);
+    if (begin >= end) continue;
+    try {
+      if (split_columns) {
+        GemmSerial(c + begin, ldc, a, lda, trans_a, b + (trans_b ? begin * ldb : begin), ldb, trans_b, M, end - begin, K,
+                   accumulate);
+      } else {
+        GemmSerial(c + begin * ldc, ldc, a + (trans_a ? begin : begin * lda), lda, trans_a, b, ldb, trans_b, end - begin,
+                   N, K, accumulate);
+      }
+    } catch (...) {
 #pragma omp atomic write
       failed = true;
     }
-    for (size_t jc = 0; jc < N; jc += kNC) {
-      const size_t nc = std::min(kNC, N - jc);
-      const size_t n_panels = (nc + kNR - 1) / kNR;
-      const size_t splits = std::min<size_t>(static_cast<size_t>(splits_request), n_panels);
-      for (size_t pc = 0; pc < K; pc += kKC) {
-        const size_t kc = std::min(kKC, K - pc);
-#pragma omp for schedule(static)
-        for (size_t p = 0; p < n_panels; ++p) PackBPanels(packed_b.data, b, ldb, trans_b, pc, jc, nc, kc, p, p + 1);
-        // (implicit barrier: B block packed)
-        const bool load_c = accumulate || pc > 0;
-#pragma omp for schedule(dynamic, 1)
-        for (size_t item = 0; item < m_blocks * splits; ++item) {
-          if (!packed_a) continue;
-          const size_t ib = item / splits, part = item % splits;
-          const size_t ic = ib * mc_block;
-          const size_t mc = std::min(mc_block, M - ic);
-          const size_t p_first = n_panels * part / splits, p_last = n_panels * (part + 1) / splits;
-          PackA(packed_a, a, lda, trans_a, ic, pc, mc, kc);
-          for (size_t jp = p_first; jp < p_last; ++jp) {
-            const size_t j = jp * kNR;
-            const size_t cols = std::min(kNR, nc - j);
-            const float* bp = packed_b.data + j * kc;
-            for (size_t ir = 0; ir < mc; ir += kMR) {
-              MicroKernel(kc, packed_a + ir * kc, bp, c + (ic + ir) * ldc + jc + j, ldc, std::min(kMR, mc - ir), cols,
-                          load_c);
-            }
-          }
-        }
-        // (implicit barrier: B block consumed before it is repacked)
-      }
-    }
-    std::free(packed_a);
   }
   if (failed) throw std::bad_alloc();
 }
