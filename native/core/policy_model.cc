@@ -255,11 +255,14 @@ struct PolicyModel::Workspace {
 
 // ---- construction, parameters, optimizer state ------------------------------------
 
-PolicyModel::PolicyModel(const PolicyConfig& config, Device device, int threads) : config_(config) {
+PolicyModel::PolicyModel(const PolicyConfig& config, Device device, int threads)
+    : PolicyModel(config, (ValidatePolicyConfig(config), MakePolicyOps(device, threads))) {}
+
+PolicyModel::PolicyModel(const PolicyConfig& config, std::unique_ptr<PolicyOps> ops) : config_(config) {
   ValidatePolicyConfig(config);
   table_ = PolicyTensorTable(config);
   for (const PolicyTensor& t : table_) param_count_ += t.size;
-  ops_ = MakePolicyOps(device, threads);
+  ops_ = std::move(ops);
   const size_t bytes = param_count_ * sizeof(float);
   try {
     params_ = static_cast<float*>(ops_->Alloc(bytes));

@@ -110,6 +110,8 @@ class PolicySession;
 class PolicyModel : public std::enable_shared_from_this<PolicyModel> {
  public:
   PolicyModel(const PolicyConfig& config, Device device, int threads);
+  // With a given backend (e.g. an instrumented one, dev/policy_profile.cc).
+  PolicyModel(const PolicyConfig& config, std::unique_ptr<PolicyOps> ops);
   ~PolicyModel();
   PolicyModel(const PolicyModel&) = delete;
   PolicyModel& operator=(const PolicyModel&) = delete;

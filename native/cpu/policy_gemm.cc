@@ -295,18 +295,21 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     GemmSerial(c, ldc, a, lda, trans_a, b, ldb, trans_b, M, N, K, accumulate);
     return;
   }
-  // Each thread computes its own slice of C with the serial product and its
-  // own packing: no barrier inside the product. Columns are split when there
-  // are enough (each thread packs only its part of B, A is read in place);
-  // otherwise rows (each thread packs all of B).
+  // Each part is a slice of C computed by the serial product with its own
+  // packing: no barrier inside the product. Columns are split when there are
+  // enough (each part packs only its slice of B, A is read in place);
+  // otherwise rows (each part packs all of B). Two parts per thread,
+  // dynamically scheduled, so that a thread descheduled by another process
+  // holds back at most a quarter of the work. Every element of C is computed
+  // by one part in a fixed order: the result does not depend on the schedule.
   const size_t t = static_cast<size_t>(threads);
   const bool split_columns = N >= t * 2 * kNR;
   const size_t unit = split_columns ? kNR : kMR;
   const size_t extent = split_columns ? N : M;
   const size_t units = (extent + unit - 1) / unit;
-  const size_t parts = std::min(t, units);
+  const size_t parts = std::min(2 * t, units);
   bool failed = false;
-#pragma omp parallel for num_threads(static_cast<int>(parts)) schedule(static, 1)
+#pragma omp parallel for num_threads(static_cast<int>(std::min(t, parts))) schedule(dynamic, 1)
   for (size_t part = 0; part < parts; ++part) {
     const size_t begin = std::min(extent, units * part / parts * unit);
     const size_t end = std::min(extent, units * (part + 1) / parts * unit);

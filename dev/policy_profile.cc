@@ -1,0 +1,99 @@
+// Scratch: time per PolicyOps op over training steps of the small config on
+// the CPU (a timing decorator around the CPU backend).
+//   g++ -O3 -march=native -fopenmp -std=c++17 -Inative dev/policy_profile.cc native/core/*.cc native/cpu/*.cc -o /tmp/policy_profile
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/policy_model.h"
+
+using namespace pv;
+using Clock = std::chrono::steady_clock;
+
+struct Timed final : PolicyOps {
+  std::unique_ptr<PolicyOps> in;
+  std::map<std::string, double> ms, cpu;
+  explicit Timed(std::unique_ptr<PolicyOps> o) : in(std::move(o)) {}
+  static double CpuMs() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+  }
+  template <typename F>
+  void T(const char* name, F f) {
+    auto t0 = Clock::now();
+    const double c0 = CpuMs();
+    f();
+    ms[name] += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    cpu[name] += CpuMs() - c0;
+  }
+  Device device() const override { return in->device(); }
+  void* Alloc(size_t b) override { return in->Alloc(b); }
+  void Free(void* p) override { in->Free(p); }
+  void Upload(void* d, const void* s, size_t b) override { T("upload", [&] { in->Upload(d, s, b); }); }
+  void Download(void* d, const void* s, size_t b) override { T("download", [&] { in->Download(d, s, b); }); }
+  void Copy(void* d, const void* s, size_t b) override { in->Copy(d, s, b); }
+  void Zero(void* d, size_t b) override { T("zero", [&] { in->Zero(d, b); }); }
+  void Synchronize() override { in->Synchronize(); }
+  void EmbeddingForward(float* a, const int32_t* b, const int32_t* c, const int32_t* d, const float* e, const float* f, const float* g, size_t N, size_t C) override { T("embedding fwd", [&] { in->EmbeddingForward(a, b, c, d, e, f, g, N, C); }); }
+  void EmbeddingBackward(float* a, float* b, float* c, const float* d, const int32_t* e, const int32_t* f, const int32_t* g, size_t N, size_t C) override { T("embedding bwd", [&] { in->EmbeddingBackward(a, b, c, d, e, f, g, N, C); }); }
+  void LayerNormForward(float* a, float* b, float* c, const float* d, const float* e, const float* f, size_t N, size_t C) override { T("layernorm fwd", [&] { in->LayerNormForward(a, b, c, d, e, f, N, C); }); }
+  void LayerNormBackward(float* a, float* b, float* c, const float* d, const float* e, const float* f, const float* g, const float* h, size_t N, size_t C) override { T("layernorm bwd", [&] { in->LayerNormBackward(a, b, c, d, e, f, g, h, N, C); }); }
+  void MatmulForward(float* a, const float* b, const float* c, const float* d, size_t N, size_t I, size_t O) override { T(("matmul fwd " + std::to_string(I) + "->" + std::to_string(O)).c_str(), [&] { in->MatmulForward(a, b, c, d, N, I, O); }); }
+  void MatmulBackward(float* a, float* b, float* c, const float* d, const float* e, const float* f, size_t N, size_t I, size_t O) override { T(("matmul bwd " + std::to_string(I) + "->" + std::to_string(O)).c_str(), [&] { in->MatmulBackward(a, b, c, d, e, f, N, I, O); }); }
+  void AttentionForward(float* a, float* b, const float* c, const float* d, const float* e, const AttentionLayout& l, size_t N, size_t C, size_t H, size_t x, size_t y) override { T("attention fwd", [&] { in->AttentionForward(a, b, c, d, e, l, N, C, H, x, y); }); }
+  void AttentionBackward(float* a, float* b, float* c, const float* d, const float* e, const float* f, const float* g, const float* h, const float* i, const AttentionLayout& l, size_t N, size_t C, size_t H, size_t x, size_t y) override { T("attention bwd", [&] { in->AttentionBackward(a, b, c, d, e, f, g, h, i, l, N, C, H, x, y); }); }
+  void GeluForward(float* a, const float* b, size_t n) override { T("gelu fwd", [&] { in->GeluForward(a, b, n); }); }
+  void GeluBackward(float* a, const float* b, const float* c, size_t n) override { T("gelu bwd", [&] { in->GeluBackward(a, b, c, n); }); }
+  void ResidualForward(float* a, const float* b, const float* c, size_t n) override { T("residual", [&] { in->ResidualForward(a, b, c, n); }); }
+  void GatherRows(float* a, const float* b, const int32_t* c, size_t n, size_t w, size_t l) override { T("gather", [&] { in->GatherRows(a, b, c, n, w, l); }); }
+  void ScatterRows(float* a, const float* b, const int32_t* c, size_t n, size_t w, size_t l1, size_t l2) override { T("scatter", [&] { in->ScatterRows(a, b, c, n, w, l1, l2); }); }
+  void LogSoftmaxForward(float* a, float* b, const float* c, const int32_t* d, size_t N, size_t V) override { T("logsoftmax fwd", [&] { in->LogSoftmaxForward(a, b, c, d, N, V); }); }
+  void LogSoftmaxLossBackward(float* a, float* b, float* c, const float* d, const int32_t* e, const TokenLossArgs& l, size_t N, size_t V) override { T("logsoftmax loss bwd", [&] { in->LogSoftmaxLossBackward(a, b, c, d, e, l, N, V); }); }
+  double SumSquares(const float* x, size_t n) override { double r; T("sumsquares", [&] { r = in->SumSquares(x, n); }); return r; }
+  void AdamW(float* a, float* b, float* c, const float* d, size_t n, const AdamWArgs& g) override { T("adamw", [&] { in->AdamW(a, b, c, d, n, g); }); }
+};
+
+int main(int argc, char** argv) {
+  const bool tiny = argc > 2 && std::string(argv[2]) == "tiny";
+  PolicyConfig c = tiny ? PolicyConfig{128, 48, 128, 2, 4, 64} : PolicyConfig{512, 48, 512, 4, 8, 256};
+  const size_t B = 16, T = c.max_seq_len, visual = T / 8;
+  auto timed = std::make_unique<Timed>(MakeCpuPolicyOps(0));
+  Timed* t = timed.get();
+  auto model = std::make_shared<PolicyModel>(c, std::move(timed));
+  model->InitRandom(1);
+  std::vector<int32_t> tokens(B * T), offsets(B + 1);
+  std::vector<float> mask(B * T), patches(B * visual * c.patch_dim, 0.1f);
+  for (size_t s = 0; s < B; ++s) {
+    offsets[s + 1] = int32_t((s + 1) * T);
+    for (size_t i = 0; i < T; ++i) {
+      tokens[s * T + i] = i < visual ? -1 : int32_t((s * 31 + i * 7) % c.vocab_size);
+      mask[s * T + i] = i >= visual ? 1.0f : 0.0f;
+    }
+  }
+  PolicyBatch batch{tokens.data(), B * T, patches.data(), patches.size(), offsets.data(), B};
+  PolicyLossSpec loss;
+  loss.mask_f32 = mask.data();
+  AdamWOptions optim;
+  const int steps = argc > 1 ? atoi(argv[1]) : 3;
+  model->TrainStep(batch, loss, optim);
+  t->ms.clear();
+  auto t0 = Clock::now();
+  for (int i = 0; i < steps; ++i) model->TrainStep(batch, loss, optim);
+  const double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / steps;
+  double sum = 0;
+  for (auto& kv : t->ms) sum += kv.second / steps;
+  std::printf("train step %.1f ms (ops %.1f ms)\n", total, sum);
+  std::vector<std::pair<double, std::string>> rows;
+  double cpu_total = 0;
+  for (auto& kv : t->cpu) cpu_total += kv.second / steps;
+  for (auto& kv : t->ms) rows.push_back({kv.second / steps, kv.first});
+  std::sort(rows.rbegin(), rows.rend());
+  std::printf("  %-28s %8s      %8s (process CPU time, both threads; total %.1f ms)\n", "op", "wall", "cpu", cpu_total);
+  for (auto& r : rows)
+    std::printf("  %-28s %8.1f ms  %8.1f ms  %5.1f%%\n", r.second.c_str(), r.first, t->cpu[r.second] / steps, 100 * r.first / total);
+}
