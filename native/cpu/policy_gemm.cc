@@ -280,6 +280,50 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
   }
 }
 
+
+// Few rows of A against a row-major B^T (trans_b, no trans_a: the nn.Linear
+// forward of a decode step, M = active sequences): dot products along the
+// contiguous K of both operands, 4 columns x 4 rows per block, no packing
+// (packing W would cost as much as the product).
+constexpr size_t kSmallM = 16;
+
+void GemmSmallM(float* c, size_t ldc, const float* a, size_t lda, const float* b, size_t ldb, size_t M, size_t n0,
+                size_t n1, size_t K, bool accumulate) {
+  size_t n = n0;
+  for (; n < n1; n += 4) {
+    const size_t nb = std::min<size_t>(4, n1 - n);
+    const float* w[4];
+    for (size_t j = 0; j < 4; ++j) w[j] = b + (n + std::min(j, nb - 1)) * ldb;
+    for (size_t m = 0; m < M; m += 4) {
+      const size_t mb = std::min<size_t>(4, M - m);
+      const float* x[4];
+      for (size_t i = 0; i < 4; ++i) x[i] = a + (m + std::min(i, mb - 1)) * lda;
+      Vec acc[4][4];
+      for (size_t i = 0; i < 4; ++i)
+        for (size_t j = 0; j < 4; ++j) acc[i][j] = VZero();
+      size_t k = 0;
+      for (; k + kW <= K; k += kW) {
+        Vec wv[4], xv[4];
+        for (size_t j = 0; j < 4; ++j) wv[j] = VLoad(w[j] + k);
+        for (size_t i = 0; i < 4; ++i) xv[i] = VLoad(x[i] + k);
+        for (size_t i = 0; i < 4; ++i)
+          for (size_t j = 0; j < 4; ++j) acc[i][j] = VFma(xv[i], wv[j], acc[i][j]);
+      }
+      for (size_t i = 0; i < mb; ++i) {
+        for (size_t j = 0; j < nb; ++j) {
+          alignas(64) float lanes[kW];
+          VStore(lanes, acc[i][j]);
+          float sum = 0;
+          for (size_t l = 0; l < kW; ++l) sum += lanes[l];
+          for (size_t kk = k; kk < K; ++kk) sum += x[i][kk] * w[j][kk];
+          float* out = c + (m + i) * ldc + n + j;
+          *out = accumulate ? *out + sum : sum;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
@@ -291,6 +335,14 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     return;
   }
   if (threads < 1) threads = 1;
+  if (M <= kSmallM && trans_b && !trans_a) {
+    const size_t chunks = std::min<size_t>(static_cast<size_t>(threads) * 4, (N + 63) / 64);
+    const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 262144.0 && chunks > 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
+    for (size_t part = 0; part < chunks; ++part)
+      GemmSmallM(c, ldc, a, lda, b, ldb, M, N * part / chunks, N * (part + 1) / chunks, K, accumulate);
+    return;
+  }
   if (threads == 1 || static_cast<double>(M) * N * K <= 64.0 * 64.0 * 64.0) {
     GemmSerial(c, ldc, a, lda, trans_a, b, ldb, trans_b, M, N, K, accumulate);
     return;
