@@ -484,3 +484,50 @@ describe('errors', () => {
     session.dispose();
   });
 });
+
+const gpu = backendInfo();
+const cudaReady = gpu.compiled.cuda && gpu.devices.length > 0;
+if (!cudaReady) console.log(`policy CUDA-vs-CPU tests skipped: ${gpu.compiled.cuda ? 'no CUDA device' : 'this build has no CUDA backend'}`);
+(cudaReady ? describe : describe.skip)('CUDA against CPU', () => {
+  test('log-probs, gradients, a train step and a session agree', async () => {
+    const cpu = await Policy.create({ ...CONFIG, seed: 31, backend: 'cpu' });
+    const tensors = await cpu.tensors();
+    const cuda = await Policy.fromTensors(CONFIG, tensors, { backend: 'cuda' });
+    expect(cuda.backend).toBe('cuda');
+    const batch = makeBatch(3);
+    const mask = fullMask(batch);
+    const a = await cpu.logprobs(batch);
+    const b = await cuda.logprobs(batch);
+    expectClose(b.logp, a.logp, 1e-5, 1e-4, 'cuda logp');
+    expectClose(b.entropy, a.entropy, 1e-5, 1e-4, 'cuda entropy');
+    const r = rng(4);
+    const loss = { kind: 'pg' as const, mask, oldLogp: Float32Array.from(a.logp, (x) => x + (r() - 0.5) * 0.5), advantages: uniform(r, 4, -1, 1) };
+    const ga = await cpu.gradients(batch, loss);
+    const gb = await cuda.gradients(batch, loss);
+    for (const [name, g] of ga) expectClose(gb.get(name)!, g, 1e-6, 1e-3, `cuda gradient of ${name}`);
+    const optim = { lr: 1e-3, weightDecay: 0.1 };
+    const sa = await cpu.trainStep(batch, loss, optim);
+    const sb = await cuda.trainStep(batch, loss, optim);
+    expect(sb.loss).toBeCloseTo(sa.loss, 5);
+    expect(sb.gradNorm).toBeCloseTo(sa.gradNorm, 4);
+    const ta = await cpu.tensors();
+    const tb = await cuda.tensors();
+    for (const [name, t] of ta) expectClose(tb.get(name)!, t, 1e-6, 1e-4, `cuda parameter ${name} after a step`);
+    const prompts = { tokens: Int32Array.from([1, 2, 3, 4]), patches: new Float32Array(0), seqOffsets: Int32Array.from([0, 3, 4]) };
+    const session = await cuda.startSession(prompts);
+    const out = await session.generate({ maxNewTokens: 6, temperature: 1, seed: 5 });
+    session.dispose();
+    // The CUDA session's sampled logp against the CPU's teacher forcing of the same tokens.
+    const seqs = [0, 1].map((s) => [...prompts.tokens.slice(prompts.seqOffsets[s], prompts.seqOffsets[s + 1]), ...out.tokens.slice(out.offsets[s], out.offsets[s + 1])]);
+    const full = { tokens: Int32Array.from(seqs.flat()), patches: new Float32Array(0), seqOffsets: Int32Array.from([0, seqs[0].length, seqs[0].length + seqs[1].length]) };
+    const teacher = await cpu.logprobs(full);
+    const want: number[] = [];
+    seqs.forEach((s, i) => {
+      const start = full.seqOffsets[i] + (prompts.seqOffsets[i + 1] - prompts.seqOffsets[i]);
+      for (let t = start; t < full.seqOffsets[i + 1]; t++) want.push(teacher.logp[t]);
+    });
+    expectClose(out.logp, want, 2e-4, 1e-4, 'cuda sampled logp vs cpu teacher forcing');
+    cpu.dispose();
+    cuda.dispose();
+  });
+});
