@@ -126,8 +126,12 @@ void PackBPanels(float* dst, const float* b, size_t ldb, bool trans_b, size_t p0
 
 // Stores the accumulated MR x NR tile into C (adding to C when `load_c`);
 // a tile cut by the edge of C (rows < MR or cols < NR) goes through a buffer.
-inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, size_t rows, size_t cols, bool load_c) {
+// `bias` (the tile's NR columns of it, or null) is added when storing
+// without load_c: the first K block of a product with a bias.
+inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, size_t rows, size_t cols, bool load_c,
+                      const float* bias) {
   if (rows == kMR && cols == kNR) {
+    const Vec bias0 = bias ? VLoad(bias) : VZero(), bias1 = bias ? VLoad(bias + kW) : VZero();
 #pragma GCC unroll 16
     for (size_t i = 0; i < kMR; ++i) {
       float* row = c + i * ldc;
@@ -135,8 +139,8 @@ inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, si
         VStore(row, VAdd(VLoad(row), acc0[i]));
         VStore(row + kW, VAdd(VLoad(row + kW), acc1[i]));
       } else {
-        VStore(row, acc0[i]);
-        VStore(row + kW, acc1[i]);
+        VStore(row, VAdd(acc0[i], bias0));
+        VStore(row + kW, VAdd(acc1[i], bias1));
       }
     }
     return;
@@ -151,6 +155,8 @@ inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, si
     const float* t = tile + i * kNR;
     if (load_c) {
       for (size_t j = 0; j < cols; ++j) row[j] += t[j];
+    } else if (bias) {
+      for (size_t j = 0; j < cols; ++j) row[j] = t[j] + bias[j];
     } else {
       for (size_t j = 0; j < cols; ++j) row[j] = t[j];
     }
@@ -161,7 +167,7 @@ inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, si
 // A's element (i, k) is a[i + k * a_k] (MR consecutive floats per k): a
 // packed panel (a_k = MR) or, unpacked, op(A) with trans_a (a_k = lda).
 void MicroKernel(size_t kc, const float* __restrict a, size_t a_k, const float* __restrict bp, float* c, size_t ldc,
-                 size_t rows, size_t cols, bool load_c) {
+                 size_t rows, size_t cols, bool load_c, const float* bias) {
   Vec acc0[kMR], acc1[kMR];
 #pragma GCC unroll 16
   for (size_t i = 0; i < kMR; ++i) {
@@ -179,13 +185,13 @@ void MicroKernel(size_t kc, const float* __restrict a, size_t a_k, const float* 
       acc1[i] = VFma(ai, b1, acc1[i]);
     }
   }
-  StoreTile(acc0, acc1, c, ldc, rows, cols, load_c);
+  StoreTile(acc0, acc1, c, ldc, rows, cols, load_c, bias);
 }
 
 // The same with A unpacked and row-major (no trans_a): element (i, k) is
 // a[i * lda + k], read through MR row pointers (full tiles only).
 void MicroKernelRows(size_t kc, const float* __restrict a, size_t lda, const float* __restrict bp, float* c,
-                     size_t ldc, size_t cols, bool load_c) {
+                     size_t ldc, size_t cols, bool load_c, const float* bias) {
   Vec acc0[kMR], acc1[kMR];
   const float* row[kMR];
 #pragma GCC unroll 16
@@ -204,7 +210,7 @@ void MicroKernelRows(size_t kc, const float* __restrict a, size_t lda, const flo
       acc1[i] = VFma(ai, b1, acc1[i]);
     }
   }
-  StoreTile(acc0, acc1, c, ldc, kMR, cols, load_c);
+  StoreTile(acc0, acc1, c, ldc, kMR, cols, load_c, bias);
 }
 
 
@@ -240,7 +246,7 @@ PackBuffer& ThreadBufferB() {
 // One thread, no parallel region: small products and products issued from
 // inside another parallel region (attention tiles).
 void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb,
-                bool trans_b, size_t M, size_t N, size_t K, bool accumulate) {
+                bool trans_b, size_t M, size_t N, size_t K, bool accumulate, const float* bias) {
   const size_t kc_max = std::min(kKC, K);
   const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
   float* packed_b = ThreadBufferB().Reserve(nc_max * kc_max);
@@ -265,13 +271,14 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
           const size_t j = jp * kNR;
           const size_t cols = std::min(kNR, nc - j);
           const float* bp = packed_b + j * kc;
+          const float* tile_bias = bias && !load_c ? bias + jc + j : nullptr;
           for (size_t ir = 0; ir < mc; ir += kMR) {
             float* ct = c + (ic + ir) * ldc + jc + j;
             if (ir < direct_rows) {
-              MicroKernelRows(kc, a + (ic + ir) * lda + pc, lda, bp, ct, ldc, cols, load_c);
+              MicroKernelRows(kc, a + (ic + ir) * lda + pc, lda, bp, ct, ldc, cols, load_c, tile_bias);
             } else {
               MicroKernel(kc, packed_a + (ir - direct_rows) * kc, kMR, bp, ct, ldc, std::min(kMR, mc - ir), cols,
-                          load_c);
+                          load_c, tile_bias);
             }
           }
         }
@@ -288,7 +295,7 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
 constexpr size_t kSmallM = 16;
 
 void GemmSmallM(float* c, size_t ldc, const float* a, size_t lda, const float* b, size_t ldb, size_t M, size_t n0,
-                size_t n1, size_t K, bool accumulate) {
+                size_t n1, size_t K, bool accumulate, const float* bias) {
   size_t n = n0;
   for (; n < n1; n += 4) {
     const size_t nb = std::min<size_t>(4, n1 - n);
@@ -317,7 +324,7 @@ void GemmSmallM(float* c, size_t ldc, const float* a, size_t lda, const float* b
           for (size_t l = 0; l < kW; ++l) sum += lanes[l];
           for (size_t kk = k; kk < K; ++kk) sum += x[i][kk] * w[j][kk];
           float* out = c + (m + i) * ldc + n + j;
-          *out = accumulate ? *out + sum : sum;
+          *out = accumulate ? *out + sum : sum + (bias ? bias[n + j] : 0.0f);
         }
       }
     }
@@ -327,11 +334,18 @@ void GemmSmallM(float* c, size_t ldc, const float* a, size_t lda, const float* b
 }  // namespace
 
 void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
-          size_t M, size_t N, size_t K, bool accumulate, int threads) {
+          size_t M, size_t N, size_t K, bool accumulate, int threads, const float* bias) {
   if (M == 0 || N == 0) return;
+  if (accumulate) bias = nullptr;  // a bias is only added to a fresh product
   if (K == 0) {
-    if (!accumulate)
-      for (size_t i = 0; i < M; ++i) std::memset(c + i * ldc, 0, N * sizeof(float));
+    for (size_t i = 0; i < M; ++i) {
+      float* row = c + i * ldc;
+      if (bias) {
+        std::memcpy(row, bias, N * sizeof(float));
+      } else if (!accumulate) {
+        std::memset(row, 0, N * sizeof(float));
+      }
+    }
     return;
   }
   if (threads < 1) threads = 1;
@@ -340,26 +354,32 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 262144.0 && chunks > 1;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
     for (size_t part = 0; part < chunks; ++part)
-      GemmSmallM(c, ldc, a, lda, b, ldb, M, N * part / chunks, N * (part + 1) / chunks, K, accumulate);
+      GemmSmallM(c, ldc, a, lda, b, ldb, M, N * part / chunks, N * (part + 1) / chunks, K, accumulate, bias);
     return;
   }
   if (threads == 1 || static_cast<double>(M) * N * K <= 64.0 * 64.0 * 64.0) {
-    GemmSerial(c, ldc, a, lda, trans_a, b, ldb, trans_b, M, N, K, accumulate);
+    GemmSerial(c, ldc, a, lda, trans_a, b, ldb, trans_b, M, N, K, accumulate, bias);
     return;
   }
   // Each part is a slice of C computed by the serial product with its own
-  // packing: no barrier inside the product. Columns are split when there are
-  // enough (each part packs only its slice of B, A is read in place);
-  // otherwise rows (each part packs all of B). Two parts per thread,
-  // dynamically scheduled, so that a thread descheduled by another process
-  // holds back at most a quarter of the work. Every element of C is computed
-  // by one part in a fixed order: the result does not depend on the schedule.
+  // packing: no barrier inside the product. Splitting C by rows makes every
+  // part pack all of B; by columns, every part reads (and, transposed,
+  // packs) all of A: split the way that duplicates the smaller operand. Two
+  // parts per thread, dynamically scheduled (a thread descheduled by another
+  // process then holds back at most a quarter of the work), unless that
+  // duplication would cost more than 1/64 of the product. Every element of C
+  // is computed by one part in a fixed order: the result does not depend on
+  // the schedule.
   const size_t t = static_cast<size_t>(threads);
-  const bool split_columns = N >= t * 2 * kNR;
+  const double a_size = static_cast<double>(M) * K, b_size = static_cast<double>(K) * N;
+  const bool split_columns = (b_size > a_size && N >= t * kNR) || M < t * kMR;
   const size_t unit = split_columns ? kNR : kMR;
   const size_t extent = split_columns ? N : M;
   const size_t units = (extent + unit - 1) / unit;
-  const size_t parts = std::min(2 * t, units);
+  const double duplicated = split_columns ? a_size : b_size;
+  const double work = static_cast<double>(M) * N * K;
+  const size_t per_thread = duplicated * 2.0 * static_cast<double>(t) * 64.0 <= work ? 2 : 1;
+  const size_t parts = std::min(per_thread * t, units);
   bool failed = false;
 #pragma omp parallel for num_threads(static_cast<int>(std::min(t, parts))) schedule(dynamic, 1)
   for (size_t part = 0; part < parts; ++part) {
@@ -369,10 +389,10 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     try {
       if (split_columns) {
         GemmSerial(c + begin, ldc, a, lda, trans_a, b + (trans_b ? begin * ldb : begin), ldb, trans_b, M, end - begin, K,
-                   accumulate);
+                   accumulate, bias ? bias + begin : nullptr);
       } else {
         GemmSerial(c + begin * ldc, ldc, a + (trans_a ? begin : begin * lda), lda, trans_a, b, ldb, trans_b, end - begin,
-                   N, K, accumulate);
+                   N, K, accumulate, bias);
       }
     } catch (...) {
 #pragma omp atomic write

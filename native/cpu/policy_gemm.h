@@ -9,12 +9,13 @@
 namespace pv {
 namespace cpu {
 
-// C[M, N] = (accumulate ? C : 0) + op(A) @ op(B), all row-major float32:
+// C[M, N] = (accumulate ? C : 0) + op(A) @ op(B) (+ bias[N] broadcast over
+// the rows when bias is not null), all row-major float32:
 //   op(A)[i, k] = trans_a ? A[k * lda + i] : A[i * lda + k]      (M x K)
 //   op(B)[k, j] = trans_b ? B[j * ldb + k] : B[k * ldb + j]      (K x N)
 // `threads` OpenMP threads (1: no parallel region). Any sizes, including 0.
 void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
-          size_t M, size_t N, size_t K, bool accumulate, int threads);
+          size_t M, size_t N, size_t K, bool accumulate, int threads, const float* bias = nullptr);
 
 }  // namespace cpu
 }  // namespace pv

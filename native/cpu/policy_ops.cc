@@ -229,11 +229,7 @@ class CpuPolicyOps final : public PolicyOps {
   // ---- matmul ------------------------------------------------------------------
   void MatmulForward(float* out, const float* inp, const float* weight, const float* bias, size_t N, size_t I,
                      size_t O) override {
-    if (bias) {
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 64) if (N * O > 65536)
-      for (size_t t = 0; t < N; ++t) std::memcpy(out + t * O, bias, O * sizeof(float));
-    }
-    cpu::Gemm(out, O, inp, I, false, weight, I, true, N, O, I, bias != nullptr, threads_);
+    cpu::Gemm(out, O, inp, I, false, weight, I, true, N, O, I, false, threads_, bias);
   }
 
   void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
@@ -418,19 +414,36 @@ class CpuPolicyOps final : public PolicyOps {
   // GEMM (strided operands, no transposed copies): S = Q K^T, causal softmax
   // in place, O = P V; the backward recomputes P from the saved lse.
   static constexpr size_t kTileMinQueries = 16;
-  static constexpr size_t kQueryTile = 64;
+  static constexpr size_t kQueryTile = 60;  // a multiple of the GEMM's MR (12 AVX-512, 6 AVX2)
+
+  // dst[d * rows + j] = src[j * ld + d]: the [rows, D] head slice of K or V, transposed.
+  static void Transpose(float* dst, const float* src, size_t rows, size_t D, size_t ld) {
+    constexpr size_t kBlock = 16;
+    for (size_t j0 = 0; j0 < rows; j0 += kBlock) {
+      const size_t j1 = std::min(rows, j0 + kBlock);
+      for (size_t d = 0; d < D; ++d)
+        for (size_t j = j0; j < j1; ++j) dst[d * rows + j] = src[j * ld + d];
+    }
+  }
 
   static void AttentionForwardTiles(float* out, float* lse, const float* q, const float* k, const float* v, Scratch& s,
                                     size_t q0, size_t nq, size_t first, size_t ks, size_t h, size_t C, size_t H,
                                     size_t D, size_t ldq, size_t ldkv, float scale) {
     const float* kh = k + ks * ldkv + h * D;
     const float* vh = v + ks * ldkv + h * D;
+    // K^T of this head once for all tiles ([D][nk]): the tiles' products then
+    // read it as a plain row-major operand (no per-tile transposes).
+    const size_t nk = first + nq;
+    s.a.resize(D * nk);
+    float* kt = s.a.data();
+    Transpose(kt, kh, nk, D, ldkv);
     for (size_t i0 = 0; i0 < nq; i0 += kQueryTile) {
       const size_t mq = std::min(kQueryTile, nq - i0);
       const size_t nkb = first + i0 + mq;  // keys of the block's last query
       s.c.resize(mq * nkb);
       float* S = s.c.data();
-      cpu::Gemm(S, nkb, q + (q0 + i0) * ldq + h * D, ldq, false, kh, ldkv, true, mq, nkb, D, false, 1);
+      float inv_sum[kQueryTile];
+      cpu::Gemm(S, nkb, q + (q0 + i0) * ldq + h * D, ldq, false, kt, nk, false, mq, nkb, D, false, 1);
       for (size_t r = 0; r < mq; ++r) {
         float* row = S + r * nkb;
         const size_t len = first + i0 + r + 1;
@@ -444,13 +457,17 @@ class CpuPolicyOps final : public PolicyOps {
           row[j] = e;
           sum += e;
         }
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (size_t j = 0; j < len; ++j) row[j] *= inv;
         std::fill(row + len, row + nkb, 0.0f);
+        inv_sum[r] = 1.0f / sum;  // applied to the output row (D values, not nkb)
         if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
       }
-      cpu::Gemm(out + (q0 + i0) * C + h * D, C, S, nkb, false, vh, ldkv, false, mq, D, nkb, false, 1);
+      float* o = out + (q0 + i0) * C + h * D;
+      cpu::Gemm(o, C, S, nkb, false, vh, ldkv, false, mq, D, nkb, false, 1);
+      for (size_t r = 0; r < mq; ++r) {
+        float* orow = o + r * C;
+#pragma omp simd
+        for (size_t d = 0; d < D; ++d) orow[d] *= inv_sum[r];
+      }
     }
   }
 
@@ -462,6 +479,12 @@ class CpuPolicyOps final : public PolicyOps {
     const float* vh = v + ks * ldkv + h * D;
     float* dkh = dk + ks * ldkv + h * D;
     float* dvh = dv + ks * ldkv + h * D;
+    const size_t nk = first + nq;
+    s.a.resize(2 * D * nk);
+    float* kt = s.a.data();
+    float* vt = kt + D * nk;
+    Transpose(kt, kh, nk, D, ldkv);
+    Transpose(vt, vh, nk, D, ldkv);
     for (size_t i0 = 0; i0 < nq; i0 += kQueryTile) {
       const size_t mq = std::min(kQueryTile, nq - i0);
       const size_t nkb = first + i0 + mq;
@@ -471,8 +494,8 @@ class CpuPolicyOps final : public PolicyOps {
       float* dS = s.d.data();
       const float* qb = q + (q0 + i0) * ldq + h * D;
       const float* gb = dout + (q0 + i0) * C + h * D;
-      cpu::Gemm(P, nkb, qb, ldq, false, kh, ldkv, true, mq, nkb, D, false, 1);
-      cpu::Gemm(dS, nkb, gb, C, false, vh, ldkv, true, mq, nkb, D, false, 1);  // dP = dO V^T
+      cpu::Gemm(P, nkb, qb, ldq, false, kt, nk, false, mq, nkb, D, false, 1);
+      cpu::Gemm(dS, nkb, gb, C, false, vt, nk, false, mq, nkb, D, false, 1);  // dP = dO V^T
       for (size_t r = 0; r < mq; ++r) {
         const size_t row_index = q0 + i0 + r;
         const size_t len = first + i0 + r + 1;
