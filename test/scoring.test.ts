@@ -188,6 +188,21 @@ describe('selectRollouts', () => {
     }
   });
 
+  test('thousands of distinct group stds (continuous rewards), odd group sizes', async () => {
+    const random = rng(6);
+    const n = 3001 * 5;
+    const input = {
+      rewards: uniform(random, n, 0, 1),
+      groups: scrambledGroups(random, n, 3001),
+      endReasons: new Uint8Array(n),
+      toolImages: new Int32Array(n).fill(1),
+    };
+    const got = await selectRollouts(input, { target: 9000 });
+    const ref = selectRef(input, { ...defaults, target: 9000 });
+    expect(Array.from(got.indices)).toEqual(ref.indices);
+    expect(got.dropped).toEqual(ref.dropped);
+  });
+
   test('unsorted interleaved groups, singletons, ties in std and large offsets', async () => {
     // Groups 50 and -7 interleave; both have std 0.5774 (tie): index order decides.
     const rewards = new Float32Array([1000, 1000.5, 1001, 1000.5, 1000, 3, 1000.5, 1001, 7, 7, 1]);

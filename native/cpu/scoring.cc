@@ -1,5 +1,6 @@
 // CPU backend of the trajectory scoring kernels (semantics.md sections 1-5).
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -20,13 +21,19 @@ struct GroupRuns {
   std::vector<uint32_t> start;  // [R + 1] run boundaries, start[R] = N
   std::vector<uint32_t> group;  // [R] dense group id of each run
   size_t groups = 0;            // G
+  std::vector<int32_t> keys;    // hash table scratch, reused across calls
+  std::vector<uint32_t> values;
 };
 
-GroupRuns IndexGroups(const int32_t* groups, size_t n) {
-  GroupRuns runs;
+void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
+  runs.start.clear();
+  runs.group.clear();
+  runs.groups = 0;
   size_t capacity = 1024;
-  std::vector<int32_t> keys(capacity);
-  std::vector<uint32_t> values(capacity, UINT32_MAX);
+  std::vector<int32_t>& keys = runs.keys;
+  std::vector<uint32_t>& values = runs.values;
+  keys.assign(capacity, 0);
+  values.assign(capacity, UINT32_MAX);
   auto slot_of = [](int32_t key, size_t cap) { return (static_cast<uint32_t>(key) * 0x9E3779B1u) & (cap - 1); };
   auto grow = [&] {
     const size_t cap = capacity * 2;
@@ -61,7 +68,6 @@ GroupRuns IndexGroups(const int32_t* groups, size_t n) {
     while (i < n && groups[i] == key) ++i;
   }
   runs.start.push_back(static_cast<uint32_t>(n));
-  return runs;
 }
 
 // Two-pass group statistics in float64, summing each group in ascending
@@ -75,9 +81,11 @@ struct GroupStats {
   std::vector<float> lo, hi;   // [G] min and max reward (only when asked)
 };
 
-GroupStats ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n, bool with_range) {
-  GroupStats s;
-  s.runs = IndexGroups(groups, n);
+// The returned statistics live in a per-thread buffer reused by the next call
+// on the same thread (large batches otherwise pay page faults on every call).
+const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n, bool with_range) {
+  thread_local GroupStats s;
+  IndexGroups(s.runs, groups, n);
   const size_t G = s.runs.groups, R = s.runs.group.size();
   const uint32_t* start = s.runs.start.data();
   const uint32_t* run_group = s.runs.group.data();
@@ -123,26 +131,6 @@ GroupStats ComputeGroupStats(const float* rewards, const int32_t* groups, size_t
   return s;
 }
 
-// Stable LSD radix sort of `items` by 64-bit key, descending, 16-bit digits.
-void RadixSortDescending(std::vector<uint32_t>& items, const std::vector<uint64_t>& key_of) {
-  std::vector<uint32_t> tmp(items.size());
-  std::vector<size_t> count(65536 + 1);
-  for (int shift = 0; shift < 64; shift += 16) {
-    std::fill(count.begin(), count.end(), 0);
-    bool all_same = true;
-    const uint32_t first = items.empty() ? 0 : static_cast<uint32_t>((~key_of[items[0]] >> shift) & 0xFFFF);
-    for (uint32_t item : items) {
-      const uint32_t digit = static_cast<uint32_t>((~key_of[item] >> shift) & 0xFFFF);
-      all_same &= digit == first;
-      ++count[digit + 1];
-    }
-    if (all_same) continue;
-    for (size_t d = 0; d < 65536; ++d) count[d + 1] += count[d];
-    for (uint32_t item : items) tmp[count[(~key_of[item] >> shift) & 0xFFFF]++] = item;
-    items.swap(tmp);
-  }
-}
-
 uint64_t DoubleBits(double v) {
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
@@ -163,7 +151,7 @@ class CpuScoringKernels final : public ScoringKernels {
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
-    const GroupStats s = ComputeGroupStats(rewards, groups, n, false);
+    const GroupStats& s = ComputeGroupStats(rewards, groups, n, false);
     const uint32_t* start = s.runs.start.data();
     for (size_t r = 0; r < s.runs.group.size(); ++r) {
       const uint32_t g = s.runs.group[r];
@@ -185,7 +173,7 @@ class CpuScoringKernels final : public ScoringKernels {
                               const int32_t* tool_images, const int32_t* lengths, size_t n,
                               const SelectOptions& options) override {
     ValidateSelectInputs(rewards, end_reasons, tool_images, lengths, n);
-    const GroupStats s = ComputeGroupStats(rewards, groups, n, true);
+    const GroupStats& s = ComputeGroupStats(rewards, groups, n, true);
     const size_t G = s.runs.groups, R = s.runs.group.size();
     const uint32_t* start = s.runs.start.data();
 
@@ -193,7 +181,9 @@ class CpuScoringKernels final : public ScoringKernels {
     // is counted by the first filter that drops it. Survivors stay in index
     // order, with their group's dense id.
     SelectResult result;
-    std::vector<uint32_t> survivors(n), survivor_group(n);
+    thread_local std::vector<uint32_t> survivors, survivor_group;  // reused across calls
+    survivors.resize(n);
+    survivor_group.resize(n);
     size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
     uint32_t keep_mask = 0;
     for (int e = 0; e < kEndReasonCount; ++e) keep_mask |= options.keep_end_reason[e] ? 1u << e : 0u;
@@ -221,7 +211,7 @@ class CpuScoringKernels final : public ScoringKernels {
         kept += keep;
       }
     }
-    survivors.resize(kept);
+    survivors.resize(kept);  // keeps the capacity
     survivor_group.resize(kept);
     result.dropped_zero_variance = zero_variance;
     result.dropped_end_reason = end_reason;
@@ -233,30 +223,56 @@ class CpuScoringKernels final : public ScoringKernels {
       return result;
     }
 
-    // Rank: sort the groups that still have members by std (descending), give
-    // each distinct std a bucket, then counting-sort the survivors by bucket.
+    // Rank: give each distinct std among the surviving groups a bucket in
+    // descending order (a small hash set of the float64 bits, then a sort of
+    // the distinct values only), then counting-sort the survivors by bucket.
     // The counting sort is stable, so equal std keeps ascending index.
-    std::vector<uint8_t> alive(G, 0);
-    std::vector<uint32_t> alive_groups;
+    thread_local std::vector<uint32_t> bucket;  // [G] rank of the group's std; UINT32_MAX: not seen
+    bucket.assign(G, UINT32_MAX);
+    std::vector<uint64_t> distinct;
+    size_t capacity = 256;
+    std::vector<uint64_t> table(capacity, ~0ull);  // ~0 is a NaN pattern, never a std
+    auto insert = [&](uint64_t bits) {
+      size_t j = (bits * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
+      while (table[j] != ~0ull && table[j] != bits) j = (j + 1) & (capacity - 1);
+      if (table[j] == ~0ull) {
+        table[j] = bits;
+        distinct.push_back(bits);
+        if (distinct.size() * 2 > capacity) {
+          capacity *= 2;
+          table.assign(capacity, ~0ull);
+          for (uint64_t b : distinct) {
+            size_t k = (b * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
+            while (table[k] != ~0ull) k = (k + 1) & (capacity - 1);
+            table[k] = b;
+          }
+        }
+      }
+    };
     for (uint32_t g : survivor_group) {
-      if (!alive[g]) {
-        alive[g] = 1;
-        alive_groups.push_back(g);
+      if (bucket[g] == UINT32_MAX) {
+        bucket[g] = 0;
+        insert(DoubleBits(s.std[g]));
       }
     }
-    std::vector<uint64_t> key(G);
-    for (uint32_t g : alive_groups) key[g] = DoubleBits(s.std[g]);  // std >= 0: bits are monotonic
-    RadixSortDescending(alive_groups, key);
-    std::vector<uint32_t> bucket(G, 0);
-    uint32_t buckets = 0;
-    for (size_t j = 0; j < alive_groups.size(); ++j) {
-      if (j > 0 && key[alive_groups[j]] != key[alive_groups[j - 1]]) ++buckets;
-      bucket[alive_groups[j]] = buckets;
+    std::sort(distinct.begin(), distinct.end(), std::greater<uint64_t>());  // std >= 0: bits are monotonic
+    // The rank of each distinct value, then of each surviving group.
+    std::vector<uint32_t> rank_of_slot(capacity);
+    for (size_t r = 0; r < distinct.size(); ++r) {
+      size_t j = (distinct[r] * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
+      while (table[j] != distinct[r]) j = (j + 1) & (capacity - 1);
+      rank_of_slot[j] = static_cast<uint32_t>(r);
     }
-    ++buckets;
+    for (uint32_t g : survivor_group) {
+      const uint64_t bits = DoubleBits(s.std[g]);
+      size_t j = (bits * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
+      while (table[j] != bits) j = (j + 1) & (capacity - 1);
+      bucket[g] = rank_of_slot[j];
+    }
+    const size_t buckets = distinct.size();
     std::vector<size_t> slot(buckets + 1, 0);
     for (uint32_t g : survivor_group) ++slot[bucket[g] + 1];
-    for (uint32_t b = 0; b < buckets; ++b) slot[b + 1] += slot[b];
+    for (size_t b = 0; b < buckets; ++b) slot[b + 1] += slot[b];
     result.indices.resize(keep);
     for (size_t j = 0; j < survivors.size(); ++j) {
       const size_t at = slot[bucket[survivor_group[j]]]++;
