@@ -124,9 +124,16 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
       session: true,
     },
   ];
-  test.each(layouts)('attention forward and backward: $what', async ({ lengths, session }) => {
-    const r = rng(lengths.length * 31 + (session ? 1 : 0));
-    const C = 24, H = 3;
+  const heads = [
+    { C: 24, H: 3 }, // D = 8: the GEMM-tile path on AVX-512
+    { C: 64, H: 4 }, // D = 16
+    { C: 64, H: 2 }, // D = 32
+    { C: 128, H: 2 }, // D = 64
+    { C: 256, H: 2 }, // D = 128
+  ];
+  const attentionCases = layouts.flatMap((l) => heads.map((h) => ({ ...l, ...h, D: h.C / h.H })));
+  test.each(attentionCases)('attention forward and backward, head size $D: $what', async ({ lengths, session, C, H }) => {
+    const r = rng(lengths.length * 31 + (session ? 1 : 0) + C + H);
     const B = lengths.length;
     const queryOffsets = new Int32Array(B + 1);
     lengths.forEach((n, b) => (queryOffsets[b + 1] = queryOffsets[b] + n));

@@ -7,15 +7,13 @@
 // the tile in registers for the whole KC loop. Packing absorbs transposes and
 // zero-pads tails, so the micro-kernel only ever sees full panels.
 #include "cpu/policy_gemm.h"
+#include "cpu/simd.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -24,44 +22,17 @@ namespace pv {
 namespace cpu {
 namespace {
 
-// ---- the vector type of the micro-kernel ------------------------------------
+using simd::kW;
+using simd::Vec;
+using simd::VZero;
+using simd::VLoad;
+using simd::VStore;
+using simd::VSet1;
+using simd::VFma;
+using simd::VAdd;
 #if defined(__AVX512F__)
-constexpr size_t kW = 16;  // floats per vector
-using Vec = __m512;
-inline Vec VZero() { return _mm512_setzero_ps(); }
-inline Vec VLoad(const float* p) { return _mm512_loadu_ps(p); }
-inline void VStore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-inline Vec VSet1(float x) { return _mm512_set1_ps(x); }
-inline Vec VFma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline Vec VAdd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 constexpr size_t kMR = 12;
-#elif defined(__AVX2__) && defined(__FMA__)
-constexpr size_t kW = 8;
-using Vec = __m256;
-inline Vec VZero() { return _mm256_setzero_ps(); }
-inline Vec VLoad(const float* p) { return _mm256_loadu_ps(p); }
-inline void VStore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
-inline Vec VSet1(float x) { return _mm256_set1_ps(x); }
-inline Vec VFma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline Vec VAdd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-constexpr size_t kMR = 6;
 #else
-constexpr size_t kW = 4;
-struct Vec {
-  float v[4];
-};
-inline Vec VZero() { return Vec{{0, 0, 0, 0}}; }
-inline Vec VLoad(const float* p) { Vec r; std::memcpy(r.v, p, sizeof r.v); return r; }
-inline void VStore(float* p, Vec v) { std::memcpy(p, v.v, sizeof v.v); }
-inline Vec VSet1(float x) { return Vec{{x, x, x, x}}; }
-inline Vec VFma(Vec a, Vec b, Vec c) {
-  for (int i = 0; i < 4; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
-  return c;
-}
-inline Vec VAdd(Vec a, Vec b) {
-  for (int i = 0; i < 4; ++i) a.v[i] += b.v[i];
-  return a;
-}
 constexpr size_t kMR = 6;
 #endif
 

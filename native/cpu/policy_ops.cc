@@ -2,9 +2,11 @@
 // Matrix products go through cpu::Gemm (blocked, packed, FMA-vectorised,
 // OpenMP-threaded); everything else is row-parallel OpenMP with `omp simd`
 // inner loops and a vectorisable exp so that softmax and GELU vectorise.
-// Attention works per (sequence, head) on a block of query rows at a time:
-// its only temporaries are a per-thread [query block x keys] score tile and
-// the head's transposed K/V ([D x keys]), never a B x T x T tensor.
+// Attention works per (sequence, head) on a block of query rows at a time
+// (cpu/policy_attention.cc for head sizes of 1, 2, 4 or 8 vectors; packed-GEMM
+// tiles otherwise; a per-query loop for decode steps): its only temporaries
+// are a per-thread [query block x keys] tile and the head's transposed K/V
+// ([D x keys]), never a B x T x T tensor.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -14,7 +16,9 @@
 
 #include "core/device.h"
 #include "core/policy_ops.h"
+#include "cpu/policy_attention.h"
 #include "cpu/policy_gemm.h"
+#include "cpu/simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,30 +27,7 @@
 namespace pv {
 namespace {
 
-// exp(x) for x in float range, vectorisable (Cephes expf: range reduction by
-// ln 2 and a degree-6 polynomial; about 1 ulp). Inputs below -87.3 give ~0.
-// Check with -fopt-info-vec that the loops calling it vectorise.
-#pragma omp declare simd notinbranch
-inline float VecExp(float x) {
-  x = std::min(88.3762626647949f, std::max(-87.3365447505531f, x));
-  // n = round(x / ln 2) by the 1.5 * 2^23 trick (|x / ln 2| < 2^22): unlike
-  // std::floor, it vectorises without -ffast-math.
-  const float t = x * 1.44269504088896341f;
-  const float n = (t + 12582912.0f) - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
+using cpu::simd::VecExp;
 
 // tanh through the vectorisable exp; the small-|u| branch keeps the relative
 // error small near 0.
@@ -261,6 +242,11 @@ class CpuPolicyOps final : public PolicyOps {
         const size_t first = static_cast<size_t>(layout.first_position[b]);
         const size_t nk = first + nq;
         const size_t ks = static_cast<size_t>(layout.key_start[b]);
+        if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
+          cpu::AttentionHeadForward(out + q0 * C + h * D, C, lse ? lse + q0 * H + h : nullptr, H, q + q0 * ldq + h * D,
+                                    ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq, first, D, scale, s.e);
+          continue;
+        }
         if (nq >= kTileMinQueries) {
           AttentionForwardTiles(out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
           continue;
@@ -330,6 +316,13 @@ class CpuPolicyOps final : public PolicyOps {
         const size_t first = static_cast<size_t>(layout.first_position[b]);
         const size_t nk = first + nq;
         const size_t ks = static_cast<size_t>(layout.key_start[b]);
+        if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
+          cpu::AttentionHeadBackward(dq + q0 * ldq + h * D, dk + ks * ldkv + h * D, dv + ks * ldkv + h * D,
+                                     dout + q0 * C + h * D, out + q0 * C + h * D, C, lse + q0 * H + h, H,
+                                     q + q0 * ldq + h * D, ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq,
+                                     first, D, scale, s.e);
+          continue;
+        }
         if (nq >= kTileMinQueries) {
           AttentionBackwardTiles(dq, dk, dv, dout, out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
           continue;

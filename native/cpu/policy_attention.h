@@ -1,0 +1,33 @@
+// Register-blocked causal attention of one (sequence, head) on the CPU, for
+// head sizes that are a small multiple of the vector width: blocks of R query
+// rows against all their keys, with K^T and V^T of the head transposed once,
+// and no packing, no GEMM calls and no temporaries beyond an R x keys tile.
+// Used by cpu/policy_ops.cc for sequences of at least 16 queries.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace pv {
+namespace cpu {
+
+// Whether the kernels below handle head size D.
+bool AttentionHeadSupported(size_t D);
+
+// Query row i (0 <= i < nq) sits at position first + i and attends to keys
+// 0 .. first + i. Pointers are at the head's first column: q[i * ldq + d],
+// k[j * ldkv + d], v[j * ldkv + d], out[i * ldo + d] (written),
+// lse[i * lse_stride] (written when not null).
+void AttentionHeadForward(float* out, size_t ldo, float* lse, size_t lse_stride, const float* q, size_t ldq,
+                          const float* k, const float* v, size_t ldkv, size_t nq, size_t first, size_t D, float scale,
+                          std::vector<float>& scratch);
+
+// Gradients accumulated (+=) into dq (stride ldq), dk and dv (stride ldkv),
+// from dout and out (stride ldo) and the saved lse.
+void AttentionHeadBackward(float* dq, float* dk, float* dv, const float* dout, const float* out, size_t ldo,
+                           const float* lse, size_t lse_stride, const float* q, size_t ldq, const float* k,
+                           const float* v, size_t ldkv, size_t nq, size_t first, size_t D, float scale,
+                           std::vector<float>& scratch);
+
+}  // namespace cpu
+}  // namespace pv
