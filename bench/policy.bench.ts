@@ -138,6 +138,37 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     policy.dispose();
   }
 
+  // On a GPU machine: the train step on CUDA for small and for L=12, C=768,
+  // T=1024 (the fraction of the card's fp32 limit is printed by the native
+  // check: ./build-check-*/pyvision_check "policy train step").
+  const info = backendInfo();
+  if (info.compiled.cuda && info.devices.length > 0) {
+    const gpuConfigs: Record<string, PolicyConfig> = {
+      small: CONFIGS.small,
+      'L=12 C=768 T=1024': { vocabSize: 50304, patchDim: 48, maxSeqLen: 1024, layers: 12, heads: 12, dim: 768 },
+    };
+    for (const [name, cfg] of Object.entries(gpuConfigs)) {
+      const T = cfg.maxSeqLen;
+      const policy = await Policy.create({ ...cfg, seed: 0, backend: 'cuda' });
+      const batch = makeBatch(cfg, T, 2);
+      const mask = new Float32Array(B * T);
+      for (let t = 0; t < B * T; t++) mask[t] = batch.tokens[t] >= 0 && t % T !== 0 ? 1 : 0;
+      const train = await timeAsync(() => policy.trainStep(batch, { kind: 'sft', mask }, { lr: 1e-4, weightDecay: 0, gradClip: 0 }), samples);
+      rows.push({
+        name: `train step ${name} B=${B}`,
+        impl: `native cuda (${info.devices[0].name})`,
+        ms: train.ms,
+        rme: train.rme,
+        throughput: ((B * T) / train.ms) * 1e3,
+        unit: 'tokens',
+        note: `${policy.parameterCount} params; fraction of fp32 peak: see pyvision_check "policy train step"`,
+      });
+      policy.dispose();
+    }
+  } else {
+    console.log(`policy bench: CUDA rows skipped (${info.compiled.cuda ? 'no CUDA device' : 'no CUDA backend in this build'})`);
+  }
+
   rows.push(...peerRows(ctx, names));
   addSpeedups(rows, impl, 'pytorch cpu');
   addSpeedups(rows, impl, 'numpy openblas');
