@@ -42,3 +42,4 @@ export {
   type SftLoss,
   type TrainStepResult,
 } from './policy.js';
+export { selectFrames, frameRelevance, FRAME_MODES, FRAME_DEFAULTS, type FrameBatch, type FrameMode, type FrameRelevanceOptions, type FrameSelection, type SelectFramesOptions } from './frames.js';

@@ -151,6 +151,27 @@ export interface NativeAddon {
   ): Promise<NativePolicyLoss>;
 
   // ---- frame selection (lib/frames.ts) ----
+  frameRelevance(
+    device: DeviceCode,
+    embeddings: Float32Array,
+    frameOffsets: Int32Array,
+    queries: Float32Array,
+    dim: number,
+    normalize: boolean,
+  ): Promise<Float32Array>;
+  selectFrames(
+    device: DeviceCode,
+    embeddings: Float32Array,
+    frameOffsets: Int32Array,
+    queries: Float32Array,
+    dim: number,
+    k: number | Int32Array,
+    mode: 0 | 1 | 2 | 3 | 4,
+    minGap: number,
+    lambda: number,
+    alpha: number,
+    normalize: boolean,
+  ): Promise<{ indices: Int32Array; scores: Float32Array }>;
 
   // ---- policy engine (lib/policy.ts) ----
   policyTensorTable(
