@@ -89,7 +89,24 @@ int main(int argc, char** argv) {
   for (int i = 0; i < steps; ++i) {
     t->ms.clear();
     auto t0 = Clock::now();
-    model->TrainStep(batch, loss, optim);
+    if (getenv("GENERATE")) {
+      // Prompts of T/2 positions, then T/2 sampled tokens per sequence.
+      std::vector<int32_t> ptok, poff(B + 1);
+      for (size_t q = 0; q < B; ++q) {
+        for (size_t i = 0; i < T / 2; ++i) ptok.push_back(tokens[q * T + i]);
+        poff[q + 1] = int32_t((q + 1) * (T / 2));
+      }
+      PolicyBatch prompts{ptok.data(), ptok.size(), patches.data(), B * visual * c.patch_dim, poff.data(), B};
+      auto session = model->StartSession(prompts);
+      SampleOptions so;
+      so.max_new_tokens = T / 2;
+      session->Generate(so);
+    } else if (getenv("LOGPROBS")) {
+      std::vector<float> lp(B * T), en(B * T);
+      model->Logprobs(lp.data(), en.data(), batch);
+    } else {
+      model->TrainStep(batch, loss, optim);
+    }
     total = std::min(total, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     for (auto& kv : t->ms) best[kv.first] = i == 0 ? kv.second : std::min(best[kv.first], kv.second);
   }

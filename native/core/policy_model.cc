@@ -328,6 +328,8 @@ void PolicyModel::InitRandom(uint64_t seed) {
     const double stddev = residual ? residual_std : 0.02;
     // Element i of tensor ti: Box-Muller on two hashes of (seed, ti, i).
     const uint64_t stream = Mix64(seed ^ Mix64(0x5EEDull + ti));
+    // Element i depends on (seed, ti, i) only: the same values whatever the threads.
+#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (t.size > 65536)
     for (size_t i = 0; i < t.size; ++i) {
       const uint64_t h1 = Mix64(stream + 2 * i), h2 = Mix64(stream + 2 * i + 1);
       const double z = std::sqrt(-2.0 * std::log(UnitOpen(h1))) * std::cos(6.283185307179586 * UnitOpen(h2));

@@ -29,6 +29,7 @@ using simd::VecExp;
 using simd::VFma;
 using simd::VLoad;
 using simd::VMul;
+using simd::VReduceAdd;
 using simd::VSet1;
 using simd::VStore;
 using simd::VZero;
@@ -203,6 +204,41 @@ struct Head {
       Outer(dv, ldkv, P, ld, grow, mr, nkb);
     }
   }
+
+  static void Decode(float* out, size_t ldo, float* lse, size_t lse_stride, const float* q, size_t ldq, const float* k,
+                     const float* v, size_t ldkv, size_t nq, size_t first, float scale, std::vector<float>& scores) {
+    scores.resize(first + nq);
+    float* s = scores.data();
+    for (size_t i = 0; i < nq; ++i) {
+      const size_t len = first + i + 1;
+      Vec qv[DV];
+      for (size_t x = 0; x < DV; ++x) qv[x] = VMul(VLoad(q + i * ldq + x * kW), VSet1(scale));
+      float mx = -INFINITY;
+      for (size_t j = 0; j < len; ++j) {
+        const float* kr = k + j * ldkv;
+        Vec acc = VMul(qv[0], VLoad(kr));
+        for (size_t x = 1; x < DV; ++x) acc = VFma(qv[x], VLoad(kr + x * kW), acc);
+        s[j] = VReduceAdd(acc);
+        mx = std::max(mx, s[j]);
+      }
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (size_t j = 0; j < len; ++j) {
+        const float e = VecExp(s[j] - mx);
+        s[j] = e;
+        sum += e;
+      }
+      Vec acc[DV];
+      for (size_t x = 0; x < DV; ++x) acc[x] = VZero();
+      for (size_t j = 0; j < len; ++j) {
+        const Vec p = VSet1(s[j]);
+        for (size_t x = 0; x < DV; ++x) acc[x] = VFma(p, VLoad(v + j * ldkv + x * kW), acc[x]);
+      }
+      const Vec inv = VSet1(1.0f / sum);
+      for (size_t x = 0; x < DV; ++x) VStore(out + i * ldo + x * kW, VMul(acc[x], inv));
+      if (lse) lse[i * lse_stride] = mx + std::log(sum);
+    }
+  }
 };
 
 }  // namespace
@@ -237,6 +273,17 @@ void AttentionHeadBackward(float* dq, float* dk, float* dv, const float* dout, c
       return Head<4>::Backward(dq, dk, dv, dout, out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scratch);
     default:
       return Head<8>::Backward(dq, dk, dv, dout, out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scratch);
+  }
+}
+
+void AttentionHeadDecode(float* out, size_t ldo, float* lse, size_t lse_stride, const float* q, size_t ldq,
+                         const float* k, const float* v, size_t ldkv, size_t nq, size_t first, size_t D, float scale,
+                         std::vector<float>& scores) {
+  switch (D / kW) {
+    case 1: return Head<1>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
+    case 2: return Head<2>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
+    case 4: return Head<4>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
+    default: return Head<8>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
   }
 }
 

@@ -29,5 +29,12 @@ void AttentionHeadBackward(float* dq, float* dk, float* dv, const float* dout, c
                            const float* v, size_t ldkv, size_t nq, size_t first, size_t D, float scale,
                            std::vector<float>& scratch);
 
+// Few queries (decode steps): each query row against its keys by dot
+// products along D, without transposing the keys. Same arguments as
+// AttentionHeadForward; `scores` holds first + nq floats.
+void AttentionHeadDecode(float* out, size_t ldo, float* lse, size_t lse_stride, const float* q, size_t ldq,
+                         const float* k, const float* v, size_t ldkv, size_t nq, size_t first, size_t D, float scale,
+                         std::vector<float>& scores);
+
 }  // namespace cpu
 }  // namespace pv

@@ -251,6 +251,11 @@ class CpuPolicyOps final : public PolicyOps {
           AttentionForwardTiles(out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
           continue;
         }
+        if (cpu::AttentionHeadSupported(D)) {
+          cpu::AttentionHeadDecode(out + q0 * C + h * D, C, lse ? lse + q0 * H + h : nullptr, H, q + q0 * ldq + h * D,
+                                   ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq, first, D, scale, s.e);
+          continue;
+        }
         // K of this head, transposed: kt[d][j]
         s.a.resize(D * nk);
         float* kt = s.a.data();
@@ -516,18 +521,24 @@ class CpuPolicyOps final : public PolicyOps {
 
   // ---- elementwise -------------------------------------------------------------
   void GeluForward(float* out, const float* inp, size_t n) override {
-#pragma omp parallel for simd num_threads(threads_) schedule(dynamic, 16384) if (n > 65536)
-    for (size_t i = 0; i < n; ++i) out[i] = VecGelu(inp[i]);
+    Chunked(n, 65536, [&](size_t begin, size_t end) {
+#pragma omp simd
+      for (size_t i = begin; i < end; ++i) out[i] = VecGelu(inp[i]);
+    });
   }
 
   void GeluBackward(float* dinp, const float* dout, const float* inp, size_t n) override {
-#pragma omp parallel for simd num_threads(threads_) schedule(dynamic, 16384) if (n > 65536)
-    for (size_t i = 0; i < n; ++i) dinp[i] = dout[i] * VecGeluGrad(inp[i]);
+    Chunked(n, 65536, [&](size_t begin, size_t end) {
+#pragma omp simd
+      for (size_t i = begin; i < end; ++i) dinp[i] = dout[i] * VecGeluGrad(inp[i]);
+    });
   }
 
   void ResidualForward(float* out, const float* a, const float* b, size_t n) override {
-#pragma omp parallel for simd num_threads(threads_) schedule(dynamic, 16384) if (n > 262144)
-    for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+    Chunked(n, 262144, [&](size_t begin, size_t end) {
+#pragma omp simd
+      for (size_t i = begin; i < end; ++i) out[i] = a[i] + b[i];
+    });
   }
 
   void GatherRows(float* out, const float* inp, const int32_t* rows, size_t n, size_t width, size_t ld_in) override {
@@ -602,11 +613,28 @@ class CpuPolicyOps final : public PolicyOps {
 
   void AdamW(float* params, float* m, float* v, const float* grads, size_t n, const AdamWArgs& args) override {
     const AdamWArgs a = args;
-#pragma omp parallel for simd num_threads(threads_) schedule(dynamic, 16384) if (n > 262144)
-    for (size_t i = 0; i < n; ++i) AdamWElement(params + i, m + i, v + i, grads[i], a);
+    Chunked(n, 262144, [&](size_t begin, size_t end) {
+#pragma omp simd
+      for (size_t i = begin; i < end; ++i) AdamWElement(params + i, m + i, v + i, grads[i], a);
+    });
   }
 
  private:
+  // Runs body(begin, end) over [0, n) in chunks of 16384 elements, on the
+  // team when n > parallel_above (a plain loop otherwise), so that the inner
+  // loops are ordinary `omp simd` loops.
+  template <typename Body>
+  void Chunked(size_t n, size_t parallel_above, const Body& body) {
+    constexpr size_t kChunk = 16384;
+    const size_t chunks = (n + kChunk - 1) / kChunk;
+    if (n <= parallel_above || threads_ <= 1) {
+      body(0, n);
+      return;
+    }
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+    for (size_t c = 0; c < chunks; ++c) body(c * kChunk, std::min(n, (c + 1) * kChunk));
+  }
+
   struct RowStats {
     float lse;
     float entropy;

@@ -26,6 +26,7 @@ inline Vec VSet1(float x) { return _mm512_set1_ps(x); }
 inline Vec VFma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 inline Vec VAdd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 inline Vec VMul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+inline float VReduceAdd(Vec a) { return _mm512_reduce_add_ps(a); }
 #elif defined(__AVX2__) && defined(__FMA__)
 constexpr size_t kW = 8;
 using Vec = __m256;
@@ -36,6 +37,12 @@ inline Vec VSet1(float x) { return _mm256_set1_ps(x); }
 inline Vec VFma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec VAdd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
 inline Vec VMul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+inline float VReduceAdd(Vec a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
 #else
 constexpr size_t kW = 4;
 struct Vec {
@@ -57,6 +64,7 @@ inline Vec VMul(Vec a, Vec b) {
   for (int i = 0; i < 4; ++i) a.v[i] *= b.v[i];
   return a;
 }
+inline float VReduceAdd(Vec a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
 #endif
 
 
