@@ -15,19 +15,39 @@ namespace {
 
 // Maps arbitrary int32 group ids to dense ids 0..G-1 in order of first
 // appearance, as runs of equal consecutive ids (the usual layout puts a
-// group's samples together, so most batches have one run per group). Open
-// addressing with a growing power-of-two table; one lookup per run.
+// group's samples together, so most batches have one run per group). When the
+// run ids strictly increase (ids sorted, the common case) every run is its own
+// group and no lookup is needed; otherwise an open-addressing table with a
+// growing power-of-two size maps them, one lookup per run.
 struct GroupRuns {
   std::vector<uint32_t> start;  // [R + 1] run boundaries, start[R] = N
   std::vector<uint32_t> group;  // [R] dense group id of each run
   size_t groups = 0;            // G
+  std::vector<int32_t> run_key; // [R] the group id of each run
   std::vector<int32_t> keys;    // hash table scratch, reused across calls
   std::vector<uint32_t> values;
 };
 
 void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
   runs.start.clear();
-  runs.group.clear();
+  runs.run_key.clear();
+  bool increasing = true;
+  for (size_t i = 0; i < n;) {
+    const int32_t key = groups[i];
+    increasing &= runs.run_key.empty() || key > runs.run_key.back();
+    runs.start.push_back(static_cast<uint32_t>(i));
+    runs.run_key.push_back(key);
+    while (++i < n && groups[i] == key) {
+    }
+  }
+  runs.start.push_back(static_cast<uint32_t>(n));
+  const size_t R = runs.run_key.size();
+  runs.group.resize(R);
+  if (increasing) {
+    for (size_t r = 0; r < R; ++r) runs.group[r] = static_cast<uint32_t>(r);
+    runs.groups = R;
+    return;
+  }
   runs.groups = 0;
   size_t capacity = 1024;
   std::vector<int32_t>& keys = runs.keys;
@@ -50,24 +70,19 @@ void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
     values.swap(v2);
     capacity = cap;
   };
-  size_t i = 0;
-  while (i < n) {
-    const int32_t key = groups[i];
-    runs.start.push_back(static_cast<uint32_t>(i));
+  for (size_t r = 0; r < R; ++r) {
+    const int32_t key = runs.run_key[r];
     size_t j = slot_of(key, capacity);
     while (values[j] != UINT32_MAX && keys[j] != key) j = (j + 1) & (capacity - 1);
     if (values[j] == UINT32_MAX) {
       keys[j] = key;
       values[j] = static_cast<uint32_t>(runs.groups++);
-      runs.group.push_back(values[j]);
+      runs.group[r] = values[j];
       if (runs.groups * 2 > capacity) grow();
     } else {
-      runs.group.push_back(values[j]);
+      runs.group[r] = values[j];
     }
-    ++i;
-    while (i < n && groups[i] == key) ++i;
   }
-  runs.start.push_back(static_cast<uint32_t>(n));
 }
 
 // Two-pass group statistics in float64, summing each group in ascending
@@ -153,7 +168,11 @@ class CpuScoringKernels final : public ScoringKernels {
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
     const GroupStats& s = ComputeGroupStats(rewards, groups, n, false);
     const uint32_t* start = s.runs.start.data();
-    for (size_t r = 0; r < s.runs.group.size(); ++r) {
+    const size_t R = s.runs.group.size();
+    // Elementwise from here: parallel over runs (which also spreads the first-
+    // touch page faults of the fresh output arrays over the cores).
+#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+    for (size_t r = 0; r < R; ++r) {
       const uint32_t g = s.runs.group[r];
       const double mean = s.mean[g], stdev = s.std[g];
       const bool scaled = scale == AdvantageScale::kGroupStd, single = s.size[g] == 1;
