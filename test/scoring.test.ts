@@ -95,6 +95,26 @@ describe('groupAdvantages', () => {
     expectClose(r.advantages, ref.advantages, 1e-6, 1e-5, 'advantages');
   });
 
+  test('large batches (the parallel paths): contiguous sorted groups, contiguous unsorted, scattered', async () => {
+    const random = rng(8);
+    const n = 100_003; // above the parallel threshold, not a multiple of anything
+    const rewards = uniform(random, n, -1, 2);
+    const layouts = {
+      sorted: new Int32Array(n).map((_, i) => Math.floor(i / 7)),
+      unsorted: new Int32Array(n).map((_, i) => (Math.floor(i / 9) * 7919) % 10007),
+      scattered: scrambledGroups(random, n, 5000),
+    };
+    for (const [name, groups] of Object.entries(layouts)) {
+      const r = await groupAdvantages(rewards, groups, { scale: 'group-std' });
+      const ref = groupStatsRef(rewards, groups, 'group-std', 1e-6);
+      expectClose(r.groupStd, ref.groupStd, 1e-7, 1e-6, `${name} groupStd`);
+      expectClose(r.advantages, ref.advantages, 1e-6, 1e-5, `${name} advantages`);
+      const input = { rewards, groups, endReasons: new Uint8Array(n), toolImages: new Int32Array(n).fill(1) };
+      const got = await selectRollouts(input, { target: 70_000 });
+      expect(Array.from(got.indices)).toEqual(selectRef(input, { keepEndReasons: [0, 1, 2], requireToolImage: true, rank: 'std', target: 70_000 }).indices);
+    }
+  });
+
   test('stays exact for rewards with a large offset (no one-pass variance)', async () => {
     // 1000 + k * 2^-13: exactly representable, differences far below 1000 * float epsilon squared.
     const n = 64;

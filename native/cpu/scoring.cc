@@ -112,6 +112,44 @@ const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups,
     s.lo.assign(G, std::numeric_limits<float>::infinity());
     s.hi.assign(G, -std::numeric_limits<float>::infinity());
   }
+  if (G == R) {
+    // Every group is one contiguous run (the common layout): the groups are
+    // independent, so compute them in parallel, each in one visit of its
+    // members (same summation order as below and as the CUDA backend).
+    // Plain pointers: inside the parallel region `s` would name each worker
+    // thread's own thread_local instance.
+    double* mean_out = s.mean.data();
+    double* std_out = s.std.data();
+    uint32_t* size_out = s.size.data();
+    float* lo_out = s.lo.data();
+    float* hi_out = s.hi.data();
+#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+    for (size_t r = 0; r < R; ++r) {
+      const uint32_t g = run_group[r];
+      const size_t begin = start[r], end = start[r + 1];
+      double sum = 0;
+      for (size_t i = begin; i < end; ++i) sum += static_cast<double>(rewards[i]);
+      const double mean = sum / static_cast<double>(end - begin);
+      double sq = 0;
+      for (size_t i = begin; i < end; ++i) {
+        const double d = static_cast<double>(rewards[i]) - mean;
+        sq += d * d;
+      }
+      mean_out[g] = mean;
+      size_out[g] = static_cast<uint32_t>(end - begin);
+      std_out[g] = end - begin > 1 ? std::sqrt(sq / static_cast<double>(end - begin - 1)) : 0.0;
+      if (with_range) {
+        float lo = rewards[begin], hi = rewards[begin];
+        for (size_t i = begin; i < end; ++i) {
+          lo = std::min(lo, rewards[i]);
+          hi = std::max(hi, rewards[i]);
+        }
+        lo_out[g] = lo;
+        hi_out[g] = hi;
+      }
+    }
+    return s;
+  }
   for (size_t r = 0; r < R; ++r) {
     const uint32_t g = run_group[r];
     double acc = s.mean[g];
