@@ -334,20 +334,22 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
   }
   // Each part is a slice of C computed by the serial product with its own
   // packing: no barrier inside the product. Splitting C by rows makes every
-  // part pack all of B; by columns, every part reads (and, transposed,
-  // packs) all of A: split the way that duplicates the smaller operand. Two
-  // parts per thread, dynamically scheduled (a thread descheduled by another
-  // process then holds back at most a quarter of the work), unless that
-  // duplication would cost more than 1/64 of the product. Every element of C
-  // is computed by one part in a fixed order: the result does not depend on
+  // part pack all of B (a transposing pack when trans_b, a row copy
+  // otherwise); by columns, every part reads all of A (in place when A is
+  // row-major, a pack when trans_a). Split the way whose duplicated work is
+  // cheaper. Two parts per thread, dynamically scheduled (a thread descheduled
+  // by another process then holds back at most a quarter of the work), unless
+  // the duplication would cost more than 1/64 of the product. Every element of
+  // C is computed by one part in a fixed order: the result does not depend on
   // the schedule.
   const size_t t = static_cast<size_t>(threads);
-  const double a_size = static_cast<double>(M) * K, b_size = static_cast<double>(K) * N;
-  const bool split_columns = (b_size > a_size && N >= t * kNR) || M < t * kMR;
+  const double row_dup = static_cast<double>(K) * N * (trans_b ? 4.0 : 1.0);     // per extra part
+  const double col_dup = static_cast<double>(M) * K * (trans_a ? 4.0 : 0.5);
+  const bool split_columns = (col_dup < row_dup && N >= t * kNR) || M < t * kMR;
   const size_t unit = split_columns ? kNR : kMR;
   const size_t extent = split_columns ? N : M;
   const size_t units = (extent + unit - 1) / unit;
-  const double duplicated = split_columns ? a_size : b_size;
+  const double duplicated = split_columns ? col_dup : row_dup;
   const double work = static_cast<double>(M) * N * K;
   const size_t per_thread = duplicated * 2.0 * static_cast<double>(t) * 64.0 <= work ? 2 : 1;
   const size_t parts = std::min(per_thread * t, units);
