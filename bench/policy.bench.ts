@@ -10,6 +10,7 @@
  * Train step: SFT loss over the token positions + backward + AdamW (lr 1e-4,
  * no weight decay, no clipping: the peer's settings). Generation: a session on
  * T/2-position prompts, then T/2 sampled tokens per sequence (KV cache).
+ * The peer runs twice (before and after) and keeps its faster time per row.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -75,8 +76,25 @@ function peerRows(ctx: BenchContext, configs: string[]): BenchRow[] {
     });
 }
 
+/**
+ * The peer runs before and after this engine's rows, and each peer row keeps
+ * the faster of its two measurements: on a machine shared with other work the
+ * baseline gets the benefit of the doubt, never this engine.
+ */
+function bestOf(first: BenchRow[], second: BenchRow[]): BenchRow[] {
+  const out = first.map((row) => {
+    const again = second.find((r) => r.name === row.name && r.impl === row.impl);
+    if (!again || again.ms >= row.ms) return row;
+    return again;
+  });
+  for (const row of second) if (!out.some((r) => r.name === row.name && r.impl === row.impl)) out.push(row);
+  return out.map((row) => ({ ...row, note: `${row.note ?? ''}; best of two runs (before and after native)` }));
+}
+
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  const names = Object.keys(CONFIGS);
+  const peerBefore = peerRows(ctx, names);
   const threads = backendInfo('cpu').cpuThreads;
   const impl = 'native cpu';
   const samples = ctx.quick ? { minSamples: 2, maxTime: 1 } : { minSamples: 5, maxTime: 6 };
@@ -105,7 +123,6 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     });
   }
 
-  const names = Object.keys(CONFIGS);
   for (const name of names) {
     const cfg = CONFIGS[name];
     const T = cfg.maxSeqLen;
@@ -169,7 +186,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     console.log(`policy bench: CUDA rows skipped (${info.compiled.cuda ? 'no CUDA device' : 'no CUDA backend in this build'})`);
   }
 
-  rows.push(...peerRows(ctx, names));
+  rows.push(...bestOf(peerBefore, peerRows(ctx, names)));
   addSpeedups(rows, impl, 'pytorch cpu');
   addSpeedups(rows, impl, 'numpy openblas');
   const mm = rows.find((r) => r.impl === impl && r.name.startsWith('matmul'));
