@@ -18,6 +18,10 @@
 
 #include "cpu/simd.h"
 
+// GCC 12 reports its own _mm512_undefined_* inside the reduction intrinsics as
+// maybe-uninitialized (a false positive, as in policy_gemm.cc).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace pv {
 namespace cpu {
 namespace {
