@@ -39,6 +39,17 @@ export interface BenchContext {
   python: string | undefined;
 }
 
+/** A small seeded PRNG (mulberry32) for benchmark inputs. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Times an async function with benchmark.js (deferred mode). Returns mean ms and rme %. */
 export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: number; maxTime?: number } = {}): Promise<{ ms: number; rme: number }> {
   return new Promise((resolve, reject) => {

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Policy, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
 import { native, packageRoot } from '../lib/native.js';
-import { addSpeedups, timeAsync, type BenchContext, type BenchRow } from './harness.js';
+import { addSpeedups, random, timeAsync, type BenchContext, type BenchRow } from './harness.js';
 
 const CONFIGS: Record<string, PolicyConfig> = {
   tiny: { vocabSize: 128, patchDim: 48, maxSeqLen: 128, layers: 2, heads: 4, dim: 64 },
@@ -26,15 +26,6 @@ const CONFIGS: Record<string, PolicyConfig> = {
 };
 const B = 16;
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeBatch(cfg: PolicyConfig, length: number, seed: number): SequenceBatch {
   const r = random(seed);

@@ -9,18 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { accumulativeToolReward, backendInfo, groupAdvantages, policyLoss, selectRollouts } from '../lib/index.js';
-import { addSpeedups, runPython, timeAsync, timeSync, type BenchContext, type BenchRow } from './harness.js';
+import { addSpeedups, random, runPython, timeAsync, timeSync, type BenchContext, type BenchRow } from './harness.js';
 import { groupAdvantagesTs, policyLossTs, selectRolloutsTs, toolRewardTs } from './scoring-plain.js';
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NUMPY_PEER = String.raw`
 import json, sys, time
