@@ -238,38 +238,75 @@ class CpuScoringKernels final : public ScoringKernels {
     // is counted by the first filter that drops it. Survivors stay in index
     // order, with their group's dense id.
     SelectResult result;
-    thread_local std::vector<uint32_t> survivors, survivor_group;  // reused across calls
-    survivors.resize(n);
-    survivor_group.resize(n);
-    size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
+    thread_local std::vector<uint32_t> survivors_buffer, survivor_group_buffer;  // reused across calls
+    survivors_buffer.resize(n);
+    survivor_group_buffer.resize(n);
+    uint32_t* survivors_out = survivors_buffer.data();  // plain pointers for the parallel region
+    uint32_t* groups_out = survivor_group_buffer.data();
     uint32_t keep_mask = 0;
     for (int e = 0; e < kEndReasonCount; ++e) keep_mask |= options.keep_end_reason[e] ? 1u << e : 0u;
     const uint32_t require_image = options.require_tool_image ? 1 : 0;
-    const uint32_t check_length = options.max_length >= 0 && lengths != nullptr ? 1 : 0;
+    const bool check_length = options.max_length >= 0 && lengths != nullptr;
     const int64_t max_length = options.max_length;
-    for (size_t r = 0; r < R; ++r) {
-      const uint32_t g = s.runs.group[r];
-      if (s.hi[g] == s.lo[g]) {
-        zero_variance += start[r + 1] - start[r];
-        continue;
+    const uint32_t* run_group = s.runs.group.data();
+    const float* lo = s.lo.data();
+    const float* hi = s.hi.data();
+
+    // Chunks of runs, filtered in two parallel passes: count the survivors of
+    // each chunk, then write them at their offsets (index order is kept).
+    struct Counts {
+      size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
+    };
+    auto filter = [&](size_t run_begin, size_t run_end, uint32_t* out_index, uint32_t* out_group) {
+      Counts c;
+      for (size_t r = run_begin; r < run_end; ++r) {
+        const uint32_t g = run_group[r];
+        if (hi[g] == lo[g]) {
+          c.zero_variance += start[r + 1] - start[r];
+          continue;
+        }
+        // Branch-free: the outcomes are data-dependent and unpredictable.
+        for (size_t i = start[r]; i < start[r + 1]; ++i) {
+          const uint32_t bad_reason = ((keep_mask >> end_reasons[i]) & 1u) ^ 1u;
+          const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
+          const uint32_t too_long = check_length ? (lengths[i] > max_length ? 1u : 0u) : 0u;
+          const uint32_t bad_length = (bad_reason ^ 1u) & (bad_image ^ 1u) & too_long;
+          const uint32_t keep = (bad_reason | bad_image | bad_length) ^ 1u;
+          c.end_reason += bad_reason;
+          c.no_image += bad_image;
+          c.over_length += bad_length;
+          if (out_index) {
+            out_index[c.kept] = static_cast<uint32_t>(i);
+            out_group[c.kept] = g;
+          }
+          c.kept += keep;
+        }
       }
-      // Branch-free: the outcomes are data-dependent and unpredictable.
-      for (size_t i = start[r]; i < start[r + 1]; ++i) {
-        const uint32_t bad_reason = ((keep_mask >> end_reasons[i]) & 1u) ^ 1u;
-        const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
-        const uint32_t bad_length =
-            (bad_reason ^ 1u) & (bad_image ^ 1u) & check_length & (check_length && lengths[i] > max_length ? 1u : 0u);
-        const uint32_t keep = (bad_reason | bad_image | bad_length) ^ 1u;
-        end_reason += bad_reason;
-        no_image += bad_image;
-        over_length += bad_length;
-        survivors[kept] = static_cast<uint32_t>(i);
-        survivor_group[kept] = g;
-        kept += keep;
-      }
+      return c;
+    };
+    const int threads = n > 65536 ? CpuThreads() : 1;
+    const size_t chunks = static_cast<size_t>(threads) * 4;
+    std::vector<Counts> counts(chunks);
+    auto chunk_runs = [&](size_t c) { return std::make_pair(R * c / chunks, R * (c + 1) / chunks); };
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (size_t c = 0; c < chunks; ++c) counts[c] = filter(chunk_runs(c).first, chunk_runs(c).second, nullptr, nullptr);
+    std::vector<size_t> offset(chunks + 1, 0);
+    for (size_t c = 0; c < chunks; ++c) offset[c + 1] = offset[c] + counts[c].kept;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (size_t c = 0; c < chunks; ++c)
+      filter(chunk_runs(c).first, chunk_runs(c).second, survivors_out + offset[c], groups_out + offset[c]);
+    size_t zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
+    for (const Counts& c : counts) {
+      zero_variance += c.zero_variance;
+      end_reason += c.end_reason;
+      no_image += c.no_image;
+      over_length += c.over_length;
     }
-    survivors.resize(kept);  // keeps the capacity
-    survivor_group.resize(kept);
+    const size_t kept = offset[chunks];
+    const std::vector<uint32_t>& survivors = survivors_buffer;
+    const std::vector<uint32_t>& survivor_group = survivor_group_buffer;
+    survivors_buffer.resize(kept);  // keeps the capacity
+    survivor_group_buffer.resize(kept);
     result.dropped_zero_variance = zero_variance;
     result.dropped_end_reason = end_reason;
     result.dropped_no_tool_image = no_image;
