@@ -321,8 +321,9 @@ class CpuScoringKernels final : public ScoringKernels {
     // descending order (a small hash set of the float64 bits, then a sort of
     // the distinct values only), then counting-sort the survivors by bucket.
     // The counting sort is stable, so equal std keeps ascending index.
-    thread_local std::vector<uint32_t> bucket;  // [G] rank of the group's std; UINT32_MAX: not seen
-    bucket.assign(G, UINT32_MAX);
+    thread_local std::vector<uint32_t> bucket_buffer;  // reused across calls
+    bucket_buffer.assign(G, UINT32_MAX);
+    uint32_t* bucket = bucket_buffer.data();  // [G] rank of the group's std; UINT32_MAX: not seen
     std::vector<uint64_t> distinct;
     size_t capacity = 256;
     std::vector<uint64_t> table(capacity, ~0ull);  // ~0 is a NaN pattern, never a std
