@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "core/common.h"
+#include "core/exact_math.h"
 
 namespace pv {
 
@@ -104,42 +105,6 @@ void ValidateFrameOptions(const FrameBatch& batch, const FrameOptions& options, 
 
 // ---- arithmetic shared by both backends (bit-exact on host and device) ----
 
-PV_HD inline double FrameMul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-PV_HD inline double FrameAdd(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-PV_HD inline double FrameSub(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-PV_HD inline double FrameDiv(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __ddiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-PV_HD inline double FrameSqrt(double a) {
-#if defined(__CUDA_ARCH__)
-  return __dsqrt_rn(a);
-#else
-  return std::sqrt(a);
-#endif
-}
-
 // The float32 relevance from a float64 dot product (and norms when
 // normalizing): -0 becomes +0, a zero norm gives +0.
 PV_HD inline float RelevanceFromDot(double dot) {
@@ -148,16 +113,16 @@ PV_HD inline float RelevanceFromDot(double dot) {
 }
 PV_HD inline float CosineRelevance(double dot, double norm_a, double norm_b) {
   if (norm_a == 0.0 || norm_b == 0.0) return 0.0f;
-  return RelevanceFromDot(FrameDiv(dot, FrameMul(norm_a, norm_b)));
+  return RelevanceFromDot(ExactDiv(dot, ExactMul(norm_a, norm_b)));
 }
 // cos(e_i, e_j) of mmr, in float64 (norms are sqrt of the squared norms).
 PV_HD inline double FrameCosine(double dot, double norm_a, double norm_b) {
   if (norm_a == 0.0 || norm_b == 0.0) return 0.0;
-  return FrameDiv(dot, FrameMul(norm_a, norm_b));
+  return ExactDiv(dot, ExactMul(norm_a, norm_b));
 }
 // mmr objective: lambda * s - (1 - lambda) * maxcos, with one_minus_lambda = 1 - lambda.
 PV_HD inline double MmrObjective(float s, double maxcos, double lambda, double one_minus_lambda) {
-  return FrameSub(FrameMul(lambda, static_cast<double>(s)), FrameMul(one_minus_lambda, maxcos));
+  return ExactSub(ExactMul(lambda, static_cast<double>(s)), ExactMul(one_minus_lambda, maxcos));
 }
 
 // Order-preserving map of a float32 (not NaN, -0 already +0) to uint32.
@@ -197,11 +162,11 @@ PV_HD inline int32_t UniformFrame(int64_t j, int64_t n, int64_t k) {
 // the last one = stop), and 0.5 when k = 1.
 PV_HD inline double BoltTarget(int64_t j, int64_t k) {
   if (k == 1) return 0.5;
-  const double start = FrameDiv(1.0, static_cast<double>(k));
-  const double stop = FrameSub(1.0, start);
+  const double start = ExactDiv(1.0, static_cast<double>(k));
+  const double stop = ExactSub(1.0, start);
   if (j == k - 1) return stop;
-  const double step = FrameDiv(FrameSub(stop, start), static_cast<double>(k - 1));
-  return FrameAdd(FrameMul(static_cast<double>(j), step), start);
+  const double step = ExactDiv(ExactSub(stop, start), static_cast<double>(k - 1));
+  return ExactAdd(ExactMul(static_cast<double>(j), step), start);
 }
 
 // x^alpha for x in [0, 1] and alpha > 0, from correctly rounded operations
@@ -212,26 +177,26 @@ PV_HD inline double FrameLog(double x) {  // x > 0, finite
   int e = 0;
   double m = frexp(x, &e);  // x = m * 2^e, m in [0.5, 1)
   if (m < 0.70710678118654752440) {
-    m = FrameMul(m, 2.0);
+    m = ExactMul(m, 2.0);
     e -= 1;
   }
   // log(m) = 2 atanh(f), f = (m - 1) / (m + 1), |f| <= 0.1716
-  const double f = FrameDiv(FrameSub(m, 1.0), FrameAdd(m, 1.0));
-  const double f2 = FrameMul(f, f);
+  const double f = ExactDiv(ExactSub(m, 1.0), ExactAdd(m, 1.0));
+  const double f2 = ExactMul(f, f);
   double series = 1.0 / 27.0;
-  for (int n = 12; n >= 0; --n) series = FrameAdd(FrameDiv(1.0, static_cast<double>(2 * n + 1)), FrameMul(f2, series));
-  const double log_m = FrameMul(FrameMul(2.0, f), series);
+  for (int n = 12; n >= 0; --n) series = ExactAdd(ExactDiv(1.0, static_cast<double>(2 * n + 1)), ExactMul(f2, series));
+  const double log_m = ExactMul(ExactMul(2.0, f), series);
   const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
   const double de = static_cast<double>(e);
-  return FrameAdd(FrameAdd(FrameMul(de, ln2_hi), log_m), FrameMul(de, ln2_lo));
+  return ExactAdd(ExactAdd(ExactMul(de, ln2_hi), log_m), ExactMul(de, ln2_lo));
 }
 PV_HD inline double FrameExp(double y) {  // y <= 0
   if (y < -745.2) return 0.0;
   const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-  const double n = rint(FrameMul(y, 1.44269504088896338700));
-  const double r = FrameSub(FrameSub(y, FrameMul(n, ln2_hi)), FrameMul(n, ln2_lo));  // |r| <= 0.35
+  const double n = rint(ExactMul(y, 1.44269504088896338700));
+  const double r = ExactSub(ExactSub(y, ExactMul(n, ln2_hi)), ExactMul(n, ln2_lo));  // |r| <= 0.35
   double p = 1.0;
-  for (int t = 17; t >= 1; --t) p = FrameAdd(1.0, FrameMul(FrameDiv(r, static_cast<double>(t)), p));
+  for (int t = 17; t >= 1; --t) p = ExactAdd(1.0, ExactMul(ExactDiv(r, static_cast<double>(t)), p));
   return ldexp(p, static_cast<int>(n));
 }
 PV_HD inline double FramePow(double x, double alpha) {
@@ -241,21 +206,21 @@ PV_HD inline double FramePow(double x, double alpha) {
     uint32_t n = static_cast<uint32_t>(alpha);
     double result = 1.0, base = x;
     for (;;) {
-      if (n & 1u) result = FrameMul(result, base);
+      if (n & 1u) result = ExactMul(result, base);
       n >>= 1;
       if (n == 0) break;
-      base = FrameMul(base, base);
+      base = ExactMul(base, base);
     }
     return result;
   }
-  return FrameExp(FrameMul(alpha, FrameLog(x)));
+  return FrameExp(ExactMul(alpha, FrameLog(x)));
 }
 
 // bolt weight of a frame with relevance s in a video with relevance range [lo, hi].
 PV_HD inline double BoltWeight(float s, float lo, float hi, double alpha) {
   if (hi == lo) return 1.0;
-  const double x = FrameDiv(FrameSub(static_cast<double>(s), static_cast<double>(lo)),
-                            FrameSub(static_cast<double>(hi), static_cast<double>(lo)));
+  const double x = ExactDiv(ExactSub(static_cast<double>(s), static_cast<double>(lo)),
+                            ExactSub(static_cast<double>(hi), static_cast<double>(lo)));
   return FramePow(x, alpha);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/common.h"
+#include "core/exact_math.h"
 #include "core/scoring.h"
 
 namespace pv {
@@ -19,39 +20,21 @@ struct TokenLoss {
 
 PV_HD inline float ClampF(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-// Non-contracted float multiply and add: the host build uses -ffp-contract=off;
-// on the device the intrinsics keep nvcc from fusing them into FMAs, so both
-// backends round identically.
-PV_HD inline float MulF(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-PV_HD inline float AddF(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-
 // exp(x) for x in [-20, 20] (callers clamp first): Cody-Waite range reduction
 // and the Cephes degree-6 polynomial, within 2 ulp of the true value. Written
 // with plain arithmetic so that the CPU loop vectorises and both backends
 // produce the same bits.
 PV_HD inline float ExpF(float x) {
-  const float n = floorf(AddF(MulF(x, 1.44269504088896341f), 0.5f));
-  float r = AddF(x, MulF(n, -0.693359375f));
-  r = AddF(r, MulF(n, 2.12194440e-4f));
+  const float n = floorf(ExactAdd(ExactMul(x, 1.44269504088896341f), 0.5f));
+  float r = ExactAdd(x, ExactMul(n, -0.693359375f));
+  r = ExactAdd(r, ExactMul(n, 2.12194440e-4f));
   float p = 1.9875691500e-4f;
-  p = AddF(MulF(p, r), 1.3981999507e-3f);
-  p = AddF(MulF(p, r), 8.3334519073e-3f);
-  p = AddF(MulF(p, r), 4.1665795894e-2f);
-  p = AddF(MulF(p, r), 1.6666665459e-1f);
-  p = AddF(MulF(p, r), 5.0000001201e-1f);
-  const float y = AddF(AddF(MulF(MulF(p, r), r), r), 1.0f);
+  p = ExactAdd(ExactMul(p, r), 1.3981999507e-3f);
+  p = ExactAdd(ExactMul(p, r), 8.3334519073e-3f);
+  p = ExactAdd(ExactMul(p, r), 4.1665795894e-2f);
+  p = ExactAdd(ExactMul(p, r), 1.6666665459e-1f);
+  p = ExactAdd(ExactMul(p, r), 5.0000001201e-1f);
+  const float y = ExactAdd(ExactAdd(ExactMul(ExactMul(p, r), r), r), 1.0f);
   const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
 #if defined(__CUDA_ARCH__)
@@ -59,7 +42,7 @@ PV_HD inline float ExpF(float x) {
 #else
   __builtin_memcpy(&scale, &e, sizeof scale);
 #endif
-  return MulF(y, scale);
+  return ExactMul(y, scale);
 }
 // Gradient gate of clamp: passes strictly inside the bounds.
 PV_HD inline bool Inside(float x, float lo, float hi) { return x > lo && x < hi; }

@@ -453,7 +453,7 @@ __global__ void BoltKernel(int32_t* indices, float* scores, double* cumulative_a
       size_t a = 0, b = v.n;
       while (a < b) {
         const size_t mid = a + (b - a) / 2;
-        if (FrameDiv(cum[mid], total) >= u) b = mid; else a = mid + 1;
+        if (ExactDiv(cum[mid], total) >= u) b = mid; else a = mid + 1;
       }
       const size_t i = a < v.n - 1 ? a : v.n - 1;
       row[j] = static_cast<int32_t>(i);
