@@ -7,6 +7,9 @@
 
 namespace pv {
 
+// Validation scans longer than this run on all CPU threads.
+constexpr size_t kParallelScan = 1 << 18;
+
 ScoringKernels& Scoring(Device device) {
   RequireDevice(device);
 #ifdef PV_WITH_CUDA
@@ -18,6 +21,7 @@ ScoringKernels& Scoring(Device device) {
 void CheckFinite(const float* values, size_t n, const char* name) {
   // A vectorisable scan of the exponent bits first (all ones: NaN or inf).
   uint32_t bad = 0;
+#pragma omp parallel for simd num_threads(CpuThreads()) reduction(| : bad) if (n > kParallelScan)
   for (size_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, &values[i], sizeof bits);
@@ -56,9 +60,9 @@ void ValidateSelectInputs(const float* rewards, const uint8_t* end_reasons, cons
   // Rewards are checked by the group statistics (CheckFinite). A vectorisable
   // scan first; the detailed scan only to name the culprit.
   int bad = 0;
-  for (size_t i = 0; i < n; ++i) bad |= (end_reasons[i] >= kEndReasonCount) | (tool_images[i] < 0);
-  if (lengths)
-    for (size_t i = 0; i < n; ++i) bad |= lengths[i] < 0;
+#pragma omp parallel for simd num_threads(CpuThreads()) reduction(| : bad) if (n > kParallelScan)
+  for (size_t i = 0; i < n; ++i)
+    bad |= (end_reasons[i] >= kEndReasonCount) | (tool_images[i] < 0) | (lengths != nullptr && lengths[i] < 0);
   if (!bad) return;
   for (size_t i = 0; i < n; ++i) {
     if (end_reasons[i] >= kEndReasonCount)
