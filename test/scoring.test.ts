@@ -115,6 +115,19 @@ describe('groupAdvantages', () => {
     }
   });
 
+  test('large inputs (parallel validation) still name the first bad element', async () => {
+    const n = 300_001;
+    const rewards = new Float32Array(n).fill(1);
+    rewards[250_001] = NaN;
+    rewards[270_000] = Infinity;
+    const groups = new Int32Array(n).map((_, i) => i >> 3);
+    await expectCode(groupAdvantages(rewards, groups), 'E_NONFINITE', 'rewards[250001]');
+    const endReasons = new Uint8Array(n);
+    endReasons[299_999] = 5;
+    const input = { rewards: new Float32Array(n), groups, endReasons, toolImages: new Int32Array(n) };
+    await expectCode(selectRollouts(input, { target: 1 }), 'E_ARG', 'endReasons[299999]');
+  });
+
   test('stays exact for rewards with a large offset (no one-pass variance)', async () => {
     // 1000 + k * 2^-13: exactly representable, differences far below 1000 * float epsilon squared.
     const n = 64;
