@@ -85,6 +85,21 @@ void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
   }
 }
 
+// Mean and unbiased std of one group whose members are rewards[begin, end),
+// two-pass in float64 in index order (the order the CUDA backend uses too).
+inline void RunMeanStd(const float* rewards, size_t begin, size_t end, double* mean, double* stdev) {
+  double sum = 0;
+  for (size_t i = begin; i < end; ++i) sum += static_cast<double>(rewards[i]);
+  const double m = sum / static_cast<double>(end - begin);
+  double sq = 0;
+  for (size_t i = begin; i < end; ++i) {
+    const double d = static_cast<double>(rewards[i]) - m;
+    sq += d * d;
+  }
+  *mean = m;
+  *stdev = end - begin > 1 ? std::sqrt(sq / static_cast<double>(end - begin - 1)) : 0.0;
+}
+
 // Two-pass group statistics in float64, summing each group in ascending
 // trajectory order (the CUDA backend sums in the same order and gets the same
 // bits). Also the min and max reward of each group, for the zero-variance test.
@@ -127,17 +142,8 @@ const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups,
     for (size_t r = 0; r < R; ++r) {
       const uint32_t g = run_group[r];
       const size_t begin = start[r], end = start[r + 1];
-      double sum = 0;
-      for (size_t i = begin; i < end; ++i) sum += static_cast<double>(rewards[i]);
-      const double mean = sum / static_cast<double>(end - begin);
-      double sq = 0;
-      for (size_t i = begin; i < end; ++i) {
-        const double d = static_cast<double>(rewards[i]) - mean;
-        sq += d * d;
-      }
-      mean_out[g] = mean;
+      RunMeanStd(rewards, begin, end, &mean_out[g], &std_out[g]);
       size_out[g] = static_cast<uint32_t>(end - begin);
-      std_out[g] = end - begin > 1 ? std::sqrt(sq / static_cast<double>(end - begin - 1)) : 0.0;
       if (with_range) {
         float lo = rewards[begin], hi = rewards[begin];
         for (size_t i = begin; i < end; ++i) {
@@ -204,6 +210,36 @@ class CpuScoringKernels final : public ScoringKernels {
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
+    {
+      // Every group one contiguous run (the common layout): statistics and
+      // outputs in one parallel visit of each group, which is still in cache.
+      thread_local GroupRuns runs_buffer;
+      IndexGroups(runs_buffer, groups, n);
+      const GroupRuns& runs = runs_buffer;
+      if (runs.groups == runs.group.size()) {
+        CheckFinite(rewards, n, "rewards");
+        const uint32_t* start = runs.start.data();
+        const size_t R = runs.groups;
+        const bool scaled = scale == AdvantageScale::kGroupStd;
+#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+        for (size_t r = 0; r < R; ++r) {
+          const size_t begin = start[r], end = start[r + 1];
+          double mean, stdev;
+          RunMeanStd(rewards, begin, end, &mean, &stdev);
+          const bool single = end - begin == 1;
+          const double denom = stdev + static_cast<double>(eps);
+          const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
+          for (size_t i = begin; i < end; ++i) {
+            const double centered = static_cast<double>(rewards[i]) - mean;
+            const double a = single ? 0.0 : (scaled ? centered / denom : centered);
+            advantages[i] = static_cast<float>(a);
+            group_mean[i] = mean_f;
+            group_std[i] = std_f;
+          }
+        }
+        return;
+      }
+    }
     const GroupStats& s = ComputeGroupStats(rewards, groups, n, false);
     const uint32_t* start = s.runs.start.data();
     const size_t R = s.runs.group.size();
