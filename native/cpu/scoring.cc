@@ -380,9 +380,14 @@ class CpuScoringKernels final : public ScoringKernels {
         }
       }
     };
+    std::vector<uint32_t> alive_groups;  // groups with survivors, each once
+    uint32_t previous = UINT32_MAX;
     for (uint32_t g : survivor_group) {
+      if (g == previous) continue;  // survivors of a group are mostly adjacent
+      previous = g;
       if (bucket[g] == UINT32_MAX) {
         bucket[g] = 0;
+        alive_groups.push_back(g);
         insert(DoubleBits(s.std[g]));
       }
     }
@@ -394,7 +399,7 @@ class CpuScoringKernels final : public ScoringKernels {
       while (table[j] != distinct[r]) j = (j + 1) & (capacity - 1);
       rank_of_slot[j] = static_cast<uint32_t>(r);
     }
-    for (uint32_t g : survivor_group) {
+    for (uint32_t g : alive_groups) {
       const uint64_t bits = DoubleBits(s.std[g]);
       size_t j = (bits * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
       while (table[j] != bits) j = (j + 1) & (capacity - 1);
