@@ -425,10 +425,7 @@ void PolicyModel::UploadPlan(Workspace& ws, const Plan& plan, const float* patch
 
 // ---- the layer sequence --------------------------------------------------------------
 
-void PolicyModel::Forward(Workspace& ws, const Plan& plan, float* const* kcache, float* const* vcache) {
-  PolicyOps& o = *ops_;
-  const Params& p = *p_;
-  const size_t N = plan.N, C = config_.dim, H = config_.heads, V = config_.vocab_size, P = config_.patch_dim;
+AttentionLayout PolicyModel::LayoutOf(const Workspace& ws, const Plan& plan) {
   AttentionLayout layout;
   layout.query_offsets = ws.query_offsets;
   layout.key_start = ws.key_start;
@@ -436,6 +433,14 @@ void PolicyModel::Forward(Workspace& ws, const Plan& plan, float* const* kcache,
   layout.sequences = plan.B;
   layout.max_queries = plan.max_queries;
   layout.max_keys = plan.max_keys;
+  return layout;
+}
+
+void PolicyModel::Forward(Workspace& ws, const Plan& plan, float* const* kcache, float* const* vcache) {
+  PolicyOps& o = *ops_;
+  const Params& p = *p_;
+  const size_t N = plan.N, C = config_.dim, H = config_.heads, V = config_.vocab_size, P = config_.patch_dim;
+  const AttentionLayout layout = LayoutOf(ws, plan);
 
   if (plan.Np > 0) o.MatmulForward(ws.patch_out, ws.patches, p.patch_w, p.patch_b, plan.Np, P, C);
   o.EmbeddingForward(ws.emb, ws.tokens, ws.patch_rows, ws.positions, p.tok_emb, p.pos_emb,
@@ -478,13 +483,7 @@ void PolicyModel::Backward(Workspace& ws, const Plan& plan) {
   const Params& p = *p_;
   const Params& g = *g_;
   const size_t N = plan.N, C = config_.dim, H = config_.heads, V = config_.vocab_size, P = config_.patch_dim;
-  AttentionLayout layout;
-  layout.query_offsets = ws.query_offsets;
-  layout.key_start = ws.key_start;
-  layout.first_position = ws.first_position;
-  layout.sequences = plan.B;
-  layout.max_queries = plan.max_queries;
-  layout.max_keys = plan.max_keys;
+  const AttentionLayout layout = LayoutOf(ws, plan);
 
   o.MatmulBackward(ws.dlnf, g.lm_head, nullptr, ws.logits, ws.lnf, p.lm_head, plan.Nt, C, V);
   o.Zero(ws.dlnf_in, plan.Nt * C * sizeof(float));

@@ -149,6 +149,8 @@ class PolicyModel : public std::enable_shared_from_this<PolicyModel> {
   // The layer sequence: embedding, L blocks, then the head on plan.head_rows.
   void Forward(Workspace& ws, const Plan& plan, float* const* kcache, float* const* vcache);
   void Backward(Workspace& ws, const Plan& plan);
+  // The attention layout of a planned batch (the same for forward and backward).
+  static AttentionLayout LayoutOf(const Workspace& ws, const Plan& plan);
   PolicyMetrics ComputeGradients(const PolicyBatch& batch, const PolicyLossSpec& loss);
 
   PolicyConfig config_;
