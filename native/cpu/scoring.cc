@@ -113,9 +113,18 @@ struct GroupStats {
 
 // The returned statistics live in a per-thread buffer reused by the next call
 // on the same thread (large batches otherwise pay page faults on every call).
-const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n, bool with_range) {
+// `indexed`, when given, holds the runs of `groups` already (its contents are
+// taken over), so a caller that indexed first does not index twice.
+const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n, bool with_range,
+                                    GroupRuns* indexed = nullptr) {
   thread_local GroupStats s;
-  IndexGroups(s.runs, groups, n);
+  if (indexed) {
+    s.runs.start.swap(indexed->start);
+    s.runs.group.swap(indexed->group);
+    s.runs.groups = indexed->groups;
+  } else {
+    IndexGroups(s.runs, groups, n);
+  }
   const size_t G = s.runs.groups, R = s.runs.group.size();
   const uint32_t* start = s.runs.start.data();
   const uint32_t* run_group = s.runs.group.data();
@@ -210,11 +219,11 @@ class CpuScoringKernels final : public ScoringKernels {
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
+    thread_local GroupRuns runs_buffer;
+    IndexGroups(runs_buffer, groups, n);
     {
       // Every group one contiguous run (the common layout): statistics and
       // outputs in one parallel visit of each group, which is still in cache.
-      thread_local GroupRuns runs_buffer;
-      IndexGroups(runs_buffer, groups, n);
       const GroupRuns& runs = runs_buffer;
       if (runs.groups == runs.group.size()) {
         CheckFinite(rewards, n, "rewards");
@@ -240,7 +249,7 @@ class CpuScoringKernels final : public ScoringKernels {
         return;
       }
     }
-    const GroupStats& s = ComputeGroupStats(rewards, groups, n, false);
+    const GroupStats& s = ComputeGroupStats(rewards, groups, n, false, &runs_buffer);
     const uint32_t* start = s.runs.start.data();
     const size_t R = s.runs.group.size();
     // Elementwise from here: parallel over runs (which also spreads the first-
