@@ -15,7 +15,7 @@ export interface BenchRow {
   name: string;
   /** who computed it, e.g. "native cpu", "plain TypeScript", "numpy" */
   impl: string;
-  /** mean milliseconds per call */
+  /** milliseconds per call: the mean, unless the row's note names another statistic (median, best of N) */
   ms: number;
   /** relative margin of error of the mean, in percent (0 when not sampled by benchmark) */
   rme: number;
@@ -50,8 +50,28 @@ export function random(seed: number): () => number {
   };
 }
 
-/** Times an async function with benchmark.js (deferred mode). Returns mean ms and rme %. */
-export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: number; maxTime?: number } = {}): Promise<{ ms: number; rme: number }> {
+/**
+ * A timing: mean, median and minimum milliseconds per call over the samples,
+ * and the relative margin of error of the mean (%). Compare a row with a peer
+ * by the statistic the peer reports (numpy and faiss peers: best of N, i.e.
+ * `minMs`; the PyTorch peer: median, i.e. `medianMs`).
+ */
+export interface Timing {
+  ms: number;
+  medianMs: number;
+  minMs: number;
+  rme: number;
+}
+
+function timingOf(stats: { mean: number; rme: number; sample: number[] }): Timing {
+  const sorted = [...stats.sample].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const median = sorted.length === 0 ? stats.mean : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { ms: stats.mean * 1000, medianMs: median * 1000, minMs: (sorted[0] ?? stats.mean) * 1000, rme: stats.rme };
+}
+
+/** Times an async function with benchmark.js (deferred mode). */
+export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: number; maxTime?: number } = {}): Promise<Timing> {
   return new Promise((resolve, reject) => {
     const bench = new Benchmark('b', {
       defer: true,
@@ -63,7 +83,7 @@ export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: numbe
           (error) => reject(error),
         );
       },
-      onComplete: () => resolve({ ms: bench.stats.mean * 1000, rme: bench.stats.rme }),
+      onComplete: () => resolve(timingOf(bench.stats)),
       onError: (event: { target: { error: unknown } }) => reject(event.target.error),
     });
     bench.run({ async: true });
@@ -71,10 +91,10 @@ export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: numbe
 }
 
 /** Times a synchronous function with benchmark.js. */
-export function timeSync(fn: () => unknown, opts: { minSamples?: number; maxTime?: number } = {}): { ms: number; rme: number } {
+export function timeSync(fn: () => unknown, opts: { minSamples?: number; maxTime?: number } = {}): Timing {
   const bench = new Benchmark('b', { fn, minSamples: opts.minSamples ?? 5, maxTime: opts.maxTime ?? 2 });
   bench.run();
-  return { ms: bench.stats.mean * 1000, rme: bench.stats.rme };
+  return timingOf(bench.stats);
 }
 
 /**

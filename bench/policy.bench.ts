@@ -18,13 +18,18 @@ import { fileURLToPath } from 'node:url';
 
 import { Policy, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
 import { native, packageRoot } from '../lib/native.js';
-import { addSpeedups, random, timeAsync, type BenchContext, type BenchRow } from './harness.js';
+import { addSpeedups, random, timeAsync, type BenchContext, type BenchRow, type Timing } from './harness.js';
 
 const CONFIGS: Record<string, PolicyConfig> = {
   tiny: { vocabSize: 128, patchDim: 48, maxSeqLen: 128, layers: 2, heads: 4, dim: 64 },
   small: { vocabSize: 512, patchDim: 48, maxSeqLen: 512, layers: 4, heads: 8, dim: 256 },
 };
 const B = 16;
+
+/** The median of the samples: the statistic the PyTorch peer reports. */
+function median(t: Timing): { ms: number; rme: number } {
+  return { ms: t.medianMs, rme: t.rme };
+}
 
 
 function makeBatch(cfg: PolicyConfig, length: number, seed: number): SequenceBatch {
@@ -124,24 +129,24 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (let t = 0; t < B * T; t++) mask[t] = batch.tokens[t] >= 0 && t % T !== 0 ? 1 : 0;
     const optim = { lr: 1e-4, weightDecay: 0, gradClip: 0 };
 
-    const train = await timeAsync(() => policy.trainStep(batch, { kind: 'sft', mask }, optim), samples);
+    const train = median(await timeAsync(() => policy.trainStep(batch, { kind: 'sft', mask }, optim), samples));
     rows.push({ name: `train step ${name} B=${B}`, impl, ms: train.ms, rme: train.rme, throughput: (B * T) / train.ms * 1e3, unit: 'tokens', note: `${note}, SFT loss + backward + AdamW; target >= 1.5x PyTorch` });
 
-    const lp = await timeAsync(() => policy.logprobs(batch), samples);
+    const lp = median(await timeAsync(() => policy.logprobs(batch), samples));
     rows.push({ name: `logprobs ${name} B=${B}`, impl, ms: lp.ms, rme: lp.rme, throughput: (B * T) / lp.ms * 1e3, unit: 'tokens', note });
 
     const prompt = T / 2;
     const fresh = T - prompt;
     const prompts = makeBatch(cfg, prompt, 3);
     let seed = 0;
-    const gen = await timeAsync(
+    const gen = median(await timeAsync(
       async () => {
         const session = await policy.startSession(prompts);
         await session.generate({ maxNewTokens: fresh, temperature: 1, seed: seed++ });
         session.dispose();
       },
       ctx.quick ? { minSamples: 1, maxTime: 1 } : { minSamples: 2, maxTime: 10 },
-    );
+    ));
     rows.push({ name: `generate ${name} B=${B}`, impl, ms: gen.ms, rme: gen.rme, throughput: (B * fresh) / gen.ms * 1e3, unit: 'tokens', note: `${note}, prefill ${prompt} then ${fresh} sampled tokens per sequence, KV cache` });
     policy.dispose();
   }
