@@ -261,6 +261,11 @@ PackBuffer& ThreadBufferB() {
   thread_local PackBuffer buffer;
   return buffer;
 }
+// The calling thread's scratch for LinearBackward's second half.
+PackBuffer& ThreadBufferPartial() {
+  thread_local PackBuffer buffer;
+  return buffer;
+}
 
 // One thread, no parallel region: small products and products issued from
 // inside another parallel region (attention tiles).
@@ -421,6 +426,56 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     }
   }
   if (failed) throw std::bad_alloc();
+}
+
+void LinearBackward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight, size_t N,
+                    size_t I, size_t O, int threads) {
+  if (threads < 1) threads = 1;
+  const bool split = N >= 2 * kKC && I > 0 && O > 0;
+  if (!split) {
+    if (dinp) Gemm(dinp, I, dout, O, false, weight, I, false, N, I, O, false, threads);
+    Gemm(dweight, I, dout, O, true, inp, I, false, O, I, N, true, threads);
+    return;
+  }
+  // The weight gradient's halves: rows [0, half) accumulate into dweight,
+  // rows [half, N) into `partial`, added afterwards. Each half is cut by
+  // columns of dweight (same bits) when there are threads to spare; dinp is
+  // cut by rows (same bits) into one part per thread.
+  const size_t half = (N / 2 + kKC - 1) / kKC * kKC;
+  const size_t t = static_cast<size_t>(threads);
+  const size_t w_cols = std::max<size_t>(1, std::min(t / 2, (I + kNR - 1) / kNR));
+  const size_t x_rows = dinp ? std::max<size_t>(1, std::min(t, (N + kMR - 1) / kMR)) : 0;
+  const size_t tasks = 2 * w_cols + x_rows;
+  float* partial = ThreadBufferPartial().Reserve(O * I);
+  bool failed = false;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
+  for (size_t task = 0; task < tasks; ++task) {
+    try {
+      if (task < 2 * w_cols) {
+        const size_t part = task % w_cols, second = task / w_cols;
+        const size_t c0 = (I + kNR - 1) / kNR * part / w_cols * kNR;
+        const size_t c1 = std::min(I, (I + kNR - 1) / kNR * (part + 1) / w_cols * kNR);
+        if (c0 >= c1) continue;
+        const size_t r0 = second ? half : 0, r1 = second ? N : half;
+        GemmSerial(second ? partial + c0 : dweight + c0, I, dout + r0 * O, O, true, inp + r0 * I + c0, I, false, O,
+                   c1 - c0, r1 - r0, !second, nullptr);
+      } else {
+        const size_t part = task - 2 * w_cols;
+        const size_t units = (N + kMR - 1) / kMR;
+        const size_t r0 = std::min(N, units * part / x_rows * kMR);
+        const size_t r1 = std::min(N, units * (part + 1) / x_rows * kMR);
+        if (r0 >= r1) continue;
+        GemmSerial(dinp + r0 * I, I, dout + r0 * O, O, false, weight, I, false, r1 - r0, I, O, false, nullptr);
+      }
+    } catch (...) {
+#pragma omp atomic write
+      failed = true;
+    }
+  }
+  if (failed) throw std::bad_alloc();
+  const size_t count = O * I;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count >= 65536)
+  for (size_t i = 0; i < count; ++i) dweight[i] += partial[i];
 }
 
 }  // namespace cpu

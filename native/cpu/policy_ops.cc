@@ -215,8 +215,7 @@ class CpuPolicyOps final : public PolicyOps {
 
   void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                       const float* weight, size_t N, size_t I, size_t O) override {
-    if (dinp) cpu::Gemm(dinp, I, dout, O, false, weight, I, false, N, I, O, false, threads_);
-    cpu::Gemm(dweight, I, dout, O, true, inp, I, false, O, I, N, true, threads_);
+    cpu::LinearBackward(dinp, dweight, dout, inp, weight, N, I, O, threads_);
     if (dbias) ColumnSums(dbias, dout, N, O);
   }
 
