@@ -56,51 +56,131 @@ struct Head {
   static constexpr size_t D = DV * kW;
   // Rows per block: R * DV accumulators (at most 24 vector registers).
   static constexpr size_t R = DV >= 8 ? 3 : (DV >= 4 ? 6 : 12);
+  // Score tiles (R rows x n keys) are stored chunk-interleaved: the kW keys
+  // of chunk c for row r at tile + (c * R + r) * kW. A key's R values then sit
+  // at constant offsets from one pointer (the broadcasts of Combine and Outer
+  // use a single base register), and each row is still a run of full vectors.
+  static float* At(float* tile, size_t r, size_t j) { return tile + ((j / kW) * R + r) * kW + j % kW; }
 
-  // S[r * lds + j] = sum_d a_r[d] bt[d * ldbt + j] for j < n (n a multiple of kW).
-  static void Scores(float* S, size_t lds, const float* const* a, const float* bt, size_t ldbt, size_t n) {
-    for (size_t j = 0; j < n; j += kW) {
-      Vec acc[R];
-      for (size_t r = 0; r < R; ++r) acc[r] = VZero();
+  // Packs rows a_r (r < R; rows past mr repeat the last) as [d][R] (for
+  // Scores) and as [R][D] (for Outer).
+  static void PackRows(float* by_d, float* by_r, const float* a, size_t lda, size_t mr) {
+    for (size_t r = 0; r < R; ++r) {
+      const float* row = a + std::min(r, mr - 1) * lda;
       for (size_t d = 0; d < D; ++d) {
-        const Vec b = VLoad(bt + d * ldbt + j);
-#pragma GCC unroll 12
-        for (size_t r = 0; r < R; ++r) acc[r] = VFma(VSet1(a[r][d]), b, acc[r]);
+        by_d[d * R + r] = row[d];
+        if (by_r) by_r[r * D + d] = row[d];
       }
-      for (size_t r = 0; r < R; ++r) VStore(S + r * lds + j, acc[r]);
     }
   }
 
-  // acc[r] = sum_{j < n} P[r * ldp + j] b[j * ldb + 0 .. D).
-  static void Combine(Vec (&acc)[R][DV], const float* P, size_t ldp, const float* b, size_t ldb, size_t n) {
+  // S tile = A B for chunks [0, chunks): A packed [d][R], B^T given as
+  // bt[d * ldbt + j]. Two chunks per pass (2R accumulators) share each
+  // broadcast of A.
+  static void Scores(float* S, const float* a, const float* bt, size_t ldbt, size_t chunks) {
+    size_t c = 0;
+    for (; c + 2 <= chunks; c += 2) {
+      Vec acc0[R], acc1[R];
+      for (size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = VZero();
+      const float* b = bt + c * kW;
+      for (size_t d = 0; d < D; ++d) {
+        const Vec b0 = VLoad(b + d * ldbt), b1 = VLoad(b + d * ldbt + kW);
+        const float* ad = a + d * R;
+#pragma GCC unroll 12
+        for (size_t r = 0; r < R; ++r) {
+          const Vec x = VSet1(ad[r]);
+          acc0[r] = VFma(x, b0, acc0[r]);
+          acc1[r] = VFma(x, b1, acc1[r]);
+        }
+      }
+      for (size_t r = 0; r < R; ++r) {
+        VStore(S + (c * R + r) * kW, acc0[r]);
+        VStore(S + ((c + 1) * R + r) * kW, acc1[r]);
+      }
+    }
+    if (c < chunks) {
+      Vec acc[R];
+      for (size_t r = 0; r < R; ++r) acc[r] = VZero();
+      const float* b = bt + c * kW;
+      for (size_t d = 0; d < D; ++d) {
+        const Vec b0 = VLoad(b + d * ldbt);
+        const float* ad = a + d * R;
+#pragma GCC unroll 12
+        for (size_t r = 0; r < R; ++r) acc[r] = VFma(VSet1(ad[r]), b0, acc[r]);
+      }
+      for (size_t r = 0; r < R; ++r) VStore(S + (c * R + r) * kW, acc[r]);
+    }
+  }
+
+  // acc[r] = sum_{j < n} P(r, j) b[j * ldb + 0 .. D).
+  static void Combine(Vec (&acc)[R][DV], const float* P, const float* b, size_t ldb, size_t n) {
     for (size_t r = 0; r < R; ++r)
       for (size_t v = 0; v < DV; ++v) acc[r][v] = VZero();
     for (size_t j = 0; j < n; ++j) {
       Vec bv[DV];
       for (size_t v = 0; v < DV; ++v) bv[v] = VLoad(b + j * ldb + v * kW);
+      const float* pj = P + (j / kW) * R * kW + j % kW;
 #pragma GCC unroll 12
       for (size_t r = 0; r < R; ++r) {
-        const Vec p = VSet1(P[r * ldp + j]);
+        const Vec p = VSet1(pj[r * kW]);
         for (size_t v = 0; v < DV; ++v) acc[r][v] = VFma(p, bv[v], acc[r][v]);
       }
     }
   }
 
-  // dst[j * ldd + 0 .. D) += sum_{r < mr} P[r * ldp + j] a_r[0 .. D) for j < n.
-  static void Outer(float* dst, size_t ldd, const float* P, size_t ldp, const float* const* a, size_t mr, size_t n) {
-    Vec av[R][DV];
-    for (size_t r = 0; r < R; ++r)
-      for (size_t v = 0; v < DV; ++v) av[r][v] = r < mr ? VLoad(a[r] + v * kW) : VZero();
-    for (size_t j = 0; j < n; ++j) {
+  // dst[j * ldd + 0 .. D) += sum_{r < mr} P(r, j) a[r * D + 0 .. D) for j < n
+  // (a packed [R][D]). JB keys at a time: JB * DV = 8 independent
+  // accumulators, each taking one FMA per row r, so the FMA latency is hidden
+  // (one key at a time chains R dependent FMAs per accumulator).
+  static constexpr size_t JB = DV >= 8 ? 1 : 8 / DV;
+  static void Outer(float* dst, size_t ldd, const float* P, const float* a, size_t mr, size_t n) {
+    size_t j = 0;
+    for (; j + JB <= n; j += JB) {  // JB divides kW: the JB keys share a chunk
+      Vec acc[JB][DV];
+      for (size_t b = 0; b < JB; ++b)
+        for (size_t v = 0; v < DV; ++v) acc[b][v] = VZero();
+      const float* pj = P + (j / kW) * R * kW + j % kW;
+      for (size_t r = 0; r < mr; ++r) {
+        Vec av[DV];
+        for (size_t v = 0; v < DV; ++v) av[v] = VLoad(a + r * D + v * kW);
+        for (size_t b = 0; b < JB; ++b) {
+          const Vec p = VSet1(pj[r * kW + b]);
+          for (size_t v = 0; v < DV; ++v) acc[b][v] = VFma(p, av[v], acc[b][v]);
+        }
+      }
+      for (size_t b = 0; b < JB; ++b) {
+        float* row = dst + (j + b) * ldd;
+        for (size_t v = 0; v < DV; ++v) VStore(row + v * kW, VAdd(VLoad(row + v * kW), acc[b][v]));
+      }
+    }
+    for (; j < n; ++j) {
       Vec acc[DV];
       for (size_t v = 0; v < DV; ++v) acc[v] = VZero();
-#pragma GCC unroll 12
-      for (size_t r = 0; r < R; ++r) {
-        const Vec p = VSet1(P[r * ldp + j]);
-        for (size_t v = 0; v < DV; ++v) acc[v] = VFma(p, av[r][v], acc[v]);
+      const float* pj = P + (j / kW) * R * kW + j % kW;
+      for (size_t r = 0; r < mr; ++r) {
+        const Vec p = VSet1(pj[r * kW]);
+        for (size_t v = 0; v < DV; ++v) acc[v] = VFma(p, VLoad(a + r * D + v * kW), acc[v]);
       }
       float* row = dst + j * ldd;
       for (size_t v = 0; v < DV; ++v) VStore(row + v * kW, VAdd(VLoad(row + v * kW), acc[v]));
+    }
+  }
+
+  // Row r of a tile over chunks [0, chunks): keys j < len keep f(j, value),
+  // keys len <= j get 0. f is applied a vector at a time (lanes j .. j+kW-1).
+  template <typename F>
+  static void MapRow(float* tile, size_t r, size_t len, size_t chunks, F&& f) {
+    for (size_t c = 0; c < chunks; ++c) {
+      float* x = tile + (c * R + r) * kW;
+      const size_t j0 = c * kW;
+      if (j0 + kW <= len) {
+        f(x, kW);
+      } else if (j0 < len) {
+        f(x, len - j0);
+        std::fill(x + (len - j0), x + kW, 0.0f);
+      } else {
+        std::fill(x, x + kW, 0.0f);
+      }
     }
   }
 
@@ -109,41 +189,56 @@ struct Head {
                       std::vector<float>& scratch) {
     const size_t nk = first + nq;
     const size_t ld = RoundUp(nk, kW);
-    scratch.resize(D * ld + R * ld);
+    scratch.resize(D * ld + R * ld + D * R);
     float* kt = scratch.data();
     float* S = kt + D * ld;
+    float* qpack = S + R * ld;
     TransposeHead(kt, ld, k, ldkv, nk, D);
     for (size_t i0 = 0; i0 < nq; i0 += R) {
       const size_t mr = std::min(R, nq - i0);
       const size_t nkb = first + i0 + mr;
-      const float* qrow[R];
-      for (size_t r = 0; r < R; ++r) qrow[r] = q + (i0 + std::min(r, mr - 1)) * ldq;
-      Scores(S, ld, qrow, kt, ld, RoundUp(nkb, kW));
+      const size_t chunks = (nkb + kW - 1) / kW;
+      PackRows(qpack, nullptr, q + i0 * ldq, ldq, mr);
+      Scores(S, qpack, kt, ld, chunks);
       float inv[R];
       for (size_t r = 0; r < R; ++r) {
-        float* row = S + r * ld;
         if (r >= mr) {
-          std::fill(row, row + nkb, 0.0f);
+          MapRow(S, r, 0, chunks, [](float*, size_t) {});
           inv[r] = 0;
           continue;
         }
         const size_t len = first + i0 + r + 1;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (size_t j = 0; j < len; ++j) mx = std::max(mx, row[j] * scale);
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (size_t j = 0; j < len; ++j) {
-          const float e = VecExp(row[j] * scale - mx);
-          row[j] = e;
-          sum += e;
+        float* row = S + r * kW;  // chunk c of the row at row + c * R * kW
+        // Per lane across the chunks (one vector op per chunk), then across
+        // the lanes in a fixed order.
+        alignas(64) float lane[kW];
+        std::fill(lane, lane + kW, -INFINITY);
+        for (size_t c = 0; c < chunks; ++c) {
+          const float* x = row + c * R * kW;
+          const size_t j0 = c * kW;
+#pragma omp simd
+          for (size_t l = 0; l < kW; ++l) lane[l] = std::max(lane[l], j0 + l < len ? x[l] * scale : -INFINITY);
         }
-        std::fill(row + len, row + nkb, 0.0f);
+        float mx = lane[0];
+        for (size_t l = 1; l < kW; ++l) mx = std::max(mx, lane[l]);
+        std::fill(lane, lane + kW, 0.0f);
+        for (size_t c = 0; c < chunks; ++c) {
+          float* x = row + c * R * kW;
+          const size_t j0 = c * kW;
+#pragma omp simd
+          for (size_t l = 0; l < kW; ++l) {
+            const float e = j0 + l < len ? VecExp(x[l] * scale - mx) : 0.0f;
+            x[l] = e;
+            lane[l] += e;
+          }
+        }
+        float sum = 0;
+        for (size_t l = 0; l < kW; ++l) sum += lane[l];
         inv[r] = 1.0f / sum;
         if (lse) lse[(i0 + r) * lse_stride] = mx + std::log(sum);
       }
       Vec acc[R][DV];
-      Combine(acc, S, ld, v, ldkv, nkb);
+      Combine(acc, S, v, ldkv, nkb);
       for (size_t r = 0; r < mr; ++r) {
         const Vec s = VSet1(inv[r]);
         for (size_t x = 0; x < DV; ++x) VStore(out + (i0 + r) * ldo + x * kW, VMul(acc[r][x], s));
@@ -156,31 +251,29 @@ struct Head {
                        const float* v, size_t ldkv, size_t nq, size_t first, float scale, std::vector<float>& scratch) {
     const size_t nk = first + nq;
     const size_t ld = RoundUp(nk, kW);
-    scratch.resize(2 * D * ld + 2 * R * ld);
+    scratch.resize(2 * D * ld + 2 * R * ld + 4 * D * R);
     float* kt = scratch.data();
     float* vt = kt + D * ld;
     float* P = vt + D * ld;
     float* dS = P + R * ld;
+    float* qpack = dS + R * ld;  // [d][R]
+    float* qrows = qpack + D * R;  // [R][D]
+    float* gpack = qrows + D * R;
+    float* grows = gpack + D * R;
     TransposeHead(kt, ld, k, ldkv, nk, D);
     TransposeHead(vt, ld, v, ldkv, nk, D);
     for (size_t i0 = 0; i0 < nq; i0 += R) {
       const size_t mr = std::min(R, nq - i0);
       const size_t nkb = first + i0 + mr;
-      const size_t nkb_pad = RoundUp(nkb, kW);
-      const float* qrow[R];
-      const float* grow[R];
+      const size_t chunks = (nkb + kW - 1) / kW;
+      PackRows(qpack, qrows, q + i0 * ldq, ldq, mr);
+      PackRows(gpack, grows, dout + i0 * ldo, ldo, mr);
+      Scores(P, qpack, kt, ld, chunks);
+      Scores(dS, gpack, vt, ld, chunks);  // dP = dO V^T
       for (size_t r = 0; r < R; ++r) {
-        qrow[r] = q + (i0 + std::min(r, mr - 1)) * ldq;
-        grow[r] = dout + (i0 + std::min(r, mr - 1)) * ldo;
-      }
-      Scores(P, ld, qrow, kt, ld, nkb_pad);
-      Scores(dS, ld, grow, vt, ld, nkb_pad);  // dP = dO V^T
-      for (size_t r = 0; r < R; ++r) {
-        float* p = P + r * ld;
-        float* ds = dS + r * ld;
         if (r >= mr) {
-          std::fill(p, p + nkb_pad, 0.0f);
-          std::fill(ds, ds + nkb_pad, 0.0f);
+          MapRow(P, r, 0, chunks, [](float*, size_t) {});
+          MapRow(dS, r, 0, chunks, [](float*, size_t) {});
           continue;
         }
         const size_t len = first + i0 + r + 1;
@@ -189,23 +282,29 @@ struct Head {
         const float* o = out + (i0 + r) * ldo;
         float di = 0;
         for (size_t d = 0; d < D; ++d) di += g[d] * o[d];
+        for (size_t c = 0; c < chunks; ++c) {
+          float* p = P + (c * R + r) * kW;
+          float* ds = dS + (c * R + r) * kW;
+          const size_t j0 = c * kW;
+          const size_t m = j0 >= len ? 0 : std::min(kW, len - j0);
 #pragma omp simd
-        for (size_t j = 0; j < len; ++j) {
-          const float pj = VecExp(p[j] * scale - l);
-          p[j] = pj;
-          ds[j] = pj * (ds[j] - di) * scale;
+          for (size_t x = 0; x < m; ++x) {
+            const float pj = VecExp(p[x] * scale - l);
+            p[x] = pj;
+            ds[x] = pj * (ds[x] - di) * scale;
+          }
+          std::fill(p + m, p + kW, 0.0f);
+          std::fill(ds + m, ds + kW, 0.0f);
         }
-        std::fill(p + len, p + nkb_pad, 0.0f);
-        std::fill(ds + len, ds + nkb_pad, 0.0f);
       }
       Vec acc[R][DV];
-      Combine(acc, dS, ld, k, ldkv, nkb);  // dQ
+      Combine(acc, dS, k, ldkv, nkb);  // dQ
       for (size_t r = 0; r < mr; ++r) {
         float* row = dq + (i0 + r) * ldq;
         for (size_t x = 0; x < DV; ++x) VStore(row + x * kW, VAdd(VLoad(row + x * kW), acc[r][x]));
       }
-      Outer(dk, ldkv, dS, ld, qrow, mr, nkb);
-      Outer(dv, ldkv, P, ld, grow, mr, nkb);
+      Outer(dk, ldkv, dS, qrows, mr, nkb);
+      Outer(dv, ldkv, P, grows, mr, nkb);
     }
   }
 

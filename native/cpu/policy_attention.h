@@ -1,7 +1,8 @@
 // Register-blocked causal attention of one (sequence, head) on the CPU, for
 // head sizes that are a small multiple of the vector width: blocks of R query
 // rows against all their keys, with K^T and V^T of the head transposed once,
-// and no packing, no GEMM calls and no temporaries beyond an R x keys tile.
+// with the block's R query rows packed once, no GEMM calls and no temporaries
+// beyond R x keys tiles.
 // Used by cpu/policy_ops.cc for sequences of at least 16 queries.
 #pragma once
 
