@@ -14,6 +14,10 @@
 #include <new>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "core/device.h"
 #include "core/policy_ops.h"
 #include "cpu/policy_attention.h"
@@ -69,11 +73,21 @@ class CpuPolicyOps final : public PolicyOps {
 
   Device device() const override { return Device::kCpu; }
 
+  // Blocks of 4 MiB and more (the workspace, parameters, optimizer state)
+  // are 2 MiB aligned and marked for transparent huge pages where the kernel
+  // offers them: the products stream tens of MB of activations, and with
+  // 4 KiB pages their tiles touch a new page every few rows.
   void* Alloc(size_t bytes) override {
     void* p = nullptr;
-    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-    if (posix_memalign(&p, 64, rounded) != 0 || p == nullptr)
+    constexpr size_t kHuge = size_t(2) << 20;
+    const bool huge = bytes >= 2 * kHuge;
+    const size_t align = huge ? kHuge : 64;
+    const size_t rounded = std::max<size_t>(64, (bytes + align - 1) / align * align);
+    if (posix_memalign(&p, align, rounded) != 0 || p == nullptr)
       Fail("E_OOM", "cannot allocate ", bytes, " bytes of host memory for the policy");
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (huge) madvise(p, rounded, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+#endif
     std::memset(p, 0, rounded);
     return p;
   }
