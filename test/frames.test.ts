@@ -255,6 +255,34 @@ describe('determinism', () => {
   });
 });
 
+describe('concurrent calls', () => {
+  test('many calls in flight at once (some failing) settle exactly as the same calls one after another', async () => {
+    const batches = Array.from({ length: 12 }, (_, i) => randomBatch(100 + i, [3000 + 17 * i, 5, 400], 24));
+    const opts = (i: number): SelectFramesOptions => ({ mode: MODES[i % MODES.length], k: 9, minGap: 4, backend: 'cpu' });
+    const sequential = [];
+    for (let i = 0; i < batches.length; i++) sequential.push(await selectFrames(batches[i], opts(i)));
+    const bad = { ...batches[0], embeddings: batches[0].embeddings.slice() };
+    bad.embeddings[5] = Number.NaN;
+    const settled = await Promise.allSettled([
+      ...batches.map((b, i) => selectFrames(b, opts(i))),
+      selectFrames(bad, opts(0)),
+    ]);
+    for (let i = 0; i < batches.length; i++) {
+      const s = settled[i];
+      expect(s.status).toBe('fulfilled');
+      if (s.status !== 'fulfilled') continue;
+      expect(s.value.indices).toEqual(sequential[i].indices);
+      expect(Buffer.from(s.value.scores.buffer).equals(Buffer.from(sequential[i].scores.buffer))).toBe(true);
+    }
+    const failed = settled[batches.length];
+    expect(failed.status).toBe('rejected');
+    if (failed.status === 'rejected') {
+      expect(failed.reason).toBeInstanceOf(PyVisionError);
+      expect((failed.reason as PyVisionError).code).toBe('E_NONFINITE');
+    }
+  });
+});
+
 describe('bad input', () => {
   const good = (): FrameBatch => randomBatch(3, [4, 2], 3);
 

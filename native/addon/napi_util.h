@@ -86,7 +86,8 @@ int64_t GetInteger(const Napi::Value& value, const char* name, int64_t min, int6
 bool GetBool(const Napi::Value& value, const char* name);
 Device GetDevice(const Napi::Value& value);
 
-// Runs `execute` on a libuv worker thread; resolves with
+// Runs `execute` off the JavaScript thread (on the addon's single compute
+// thread, one task at a time, see napi_util.cc); resolves with
 // `resolve(env, outputs)` on the JavaScript thread, or rejects with a
 // PyVisionError carrying the code thrown. `inputs` and `outputs` stay alive
 // (persistent references) until the task settles; `outputs` are handed back to
