@@ -355,6 +355,43 @@ void GemmSmallM(float* c, size_t ldc, const float* a, size_t lda, const float* b
   }
 }
 
+// The same product for M <= kW rows, transposed: A's rows are packed as
+// at[k * kW + i] (one vector holds element k of every row, zero past M), and
+// each group of kSmallNR columns of C (rows of B, contiguous along K) keeps
+// one accumulator vector per column: per k, one load of at and one broadcast
+// of B per column. No horizontal sums, and B is read exactly once.
+constexpr size_t kSmallNR = 12;
+
+void GemmSmallMT(float* c, size_t ldc, const float* at, const float* b, size_t ldb, size_t M, size_t n0, size_t n1,
+                 size_t K, bool accumulate, const float* bias) {
+  for (size_t n = n0; n < n1; n += kSmallNR) {
+    const size_t nb = std::min(kSmallNR, n1 - n);
+    const float* w[kSmallNR];
+    for (size_t j = 0; j < kSmallNR; ++j) w[j] = b + (n + std::min(j, nb - 1)) * ldb;
+    Vec acc[kSmallNR];
+    for (size_t j = 0; j < kSmallNR; ++j) acc[j] = VZero();
+    for (size_t k = 0; k < K; ++k) {
+      const Vec x = VLoad(at + k * kW);
+#pragma GCC unroll 12
+      for (size_t j = 0; j < kSmallNR; ++j) acc[j] = VFma(VSet1(w[j][k]), x, acc[j]);
+    }
+    alignas(64) float lanes[kW];
+    for (size_t j = 0; j < nb; ++j) {
+      VStore(lanes, acc[j]);
+      for (size_t i = 0; i < M; ++i) {
+        float* out = c + i * ldc + n + j;
+        *out = accumulate ? *out + lanes[i] : lanes[i] + (bias ? bias[n + j] : 0.0f);
+      }
+    }
+  }
+}
+
+// The calling thread's buffer for GemmSmallMT's packed rows.
+PackBuffer& ThreadBufferSmallM() {
+  thread_local PackBuffer buffer;
+  return buffer;
+}
+
 }  // namespace
 
 void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const float* b, size_t ldb, bool trans_b,
@@ -373,6 +410,21 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     return;
   }
   if (threads < 1) threads = 1;
+  if (M <= kW && trans_b && !trans_a) {
+    float* at = ThreadBufferSmallM().Reserve(K * kW);
+    for (size_t k = 0; k < K; ++k) {
+      for (size_t i = 0; i < M; ++i) at[k * kW + i] = a[i * lda + k];
+      for (size_t i = M; i < kW; ++i) at[k * kW + i] = 0.0f;
+    }
+    const size_t groups = (N + kSmallNR - 1) / kSmallNR;
+    const size_t chunks = std::min<size_t>(static_cast<size_t>(threads) * 4, (groups + 3) / 4);
+    const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 262144.0 && chunks > 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
+    for (size_t part = 0; part < chunks; ++part)
+      GemmSmallMT(c, ldc, at, b, ldb, M, std::min(N, groups * part / chunks * kSmallNR),
+                  std::min(N, groups * (part + 1) / chunks * kSmallNR), K, accumulate, bias);
+    return;
+  }
   if (M <= kSmallM && trans_b && !trans_a) {
     const size_t chunks = std::min<size_t>(static_cast<size_t>(threads) * 4, (N + 63) / 64);
     const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 262144.0 && chunks > 1;
