@@ -27,6 +27,8 @@ using simd::Vec;
 using simd::VZero;
 using simd::VLoad;
 using simd::VStore;
+using simd::VStream;
+using simd::VStreamFence;
 using simd::VSet1;
 using simd::VFma;
 using simd::VAdd;
@@ -40,6 +42,7 @@ constexpr size_t kNR = 2 * kW;  // two vectors per tile row
 constexpr size_t kKC = 256;      // K block: an NR-panel of B (KC x NR) stays in L1
 constexpr size_t kMC = kMR * 20; // M block: the packed A block (MC x KC) stays in L2
 constexpr size_t kNC = 3072;     // N block: the packed B block (KC x NC) stays in L3
+constexpr size_t kStreamFloats = size_t(1) << 20;  // outputs of 4 MiB and more are streamed
 
 // Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-tall panels: panel r holds
 // rows r*MR .. r*MR+MR-1 as [kc][MR] (zero rows past mc).
@@ -144,9 +147,10 @@ void PackBPanels(float* dst, const float* b, size_t ldb, bool trans_b, size_t p0
 // Stores the accumulated MR x NR tile into C (adding to C when `load_c`);
 // a tile cut by the edge of C (rows < MR or cols < NR) goes through a buffer.
 // `bias` (the tile's NR columns of it, or null) is added when storing
-// without load_c: the first K block of a product with a bias.
+// without load_c: the first K block of a product with a bias. With `stream`,
+// full tiles with aligned rows bypass the caches (non-temporal stores).
 inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, size_t rows, size_t cols, bool load_c,
-                      const float* bias) {
+                      const float* bias, bool stream) {
   if (rows == kMR && cols == kNR) {
     const Vec bias0 = bias ? VLoad(bias) : VZero(), bias1 = bias ? VLoad(bias + kW) : VZero();
 #pragma GCC unroll 16
@@ -155,6 +159,9 @@ inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, si
       if (load_c) {
         VStore(row, VAdd(VLoad(row), acc0[i]));
         VStore(row + kW, VAdd(VLoad(row + kW), acc1[i]));
+      } else if (stream && reinterpret_cast<uintptr_t>(row) % sizeof(Vec) == 0) {
+        VStream(row, VAdd(acc0[i], bias0));
+        VStream(row + kW, VAdd(acc1[i], bias1));
       } else {
         VStore(row, VAdd(acc0[i], bias0));
         VStore(row + kW, VAdd(acc1[i], bias1));
@@ -186,7 +193,7 @@ inline void StoreTile(const Vec* acc0, const Vec* acc1, float* c, size_t ldc, si
 // A's element (i, k) is a[i + k * a_k] (MR consecutive floats per k): a
 // packed panel (a_k = MR) or, unpacked, op(A) with trans_a (a_k = lda).
 void MicroKernel(size_t kc, const float* __restrict a, size_t a_k, const float* __restrict bp, float* c, size_t ldc,
-                 size_t rows, size_t cols, bool load_c, const float* bias) {
+                 size_t rows, size_t cols, bool load_c, const float* bias, bool stream) {
   Vec acc0[kMR], acc1[kMR];
 #pragma GCC unroll 16
   for (size_t i = 0; i < kMR; ++i) {
@@ -204,13 +211,13 @@ void MicroKernel(size_t kc, const float* __restrict a, size_t a_k, const float* 
       acc1[i] = VFma(ai, b1, acc1[i]);
     }
   }
-  StoreTile(acc0, acc1, c, ldc, rows, cols, load_c, bias);
+  StoreTile(acc0, acc1, c, ldc, rows, cols, load_c, bias, stream);
 }
 
 // The same with A unpacked and row-major (no trans_a): element (i, k) is
 // a[i * lda + k], read through MR row pointers (full tiles only).
 void MicroKernelRows(size_t kc, const float* __restrict a, size_t lda, const float* __restrict bp, float* c,
-                     size_t ldc, size_t cols, bool load_c, const float* bias) {
+                     size_t ldc, size_t cols, bool load_c, const float* bias, bool stream) {
   Vec acc0[kMR], acc1[kMR];
   const float* row[kMR];
 #pragma GCC unroll 16
@@ -229,7 +236,7 @@ void MicroKernelRows(size_t kc, const float* __restrict a, size_t lda, const flo
       acc1[i] = VFma(ai, b1, acc1[i]);
     }
   }
-  StoreTile(acc0, acc1, c, ldc, kMR, cols, load_c, bias);
+  StoreTile(acc0, acc1, c, ldc, kMR, cols, load_c, bias, stream);
 }
 
 
@@ -273,6 +280,11 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
                 bool trans_b, size_t M, size_t N, size_t K, bool accumulate, const float* bias) {
   const size_t kc_max = std::min(kKC, K);
   const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
+  // A fresh product in one K block writes each element of C once: when C is
+  // far larger than the L2 cache, non-temporal stores skip reading C's lines
+  // before writing them and keep the packed blocks in cache (5-17% on the
+  // model's 8192 x 768 and 8192 x 1024 outputs, their first read included).
+  const bool stream = !accumulate && K <= kKC && M * N >= kStreamFloats;
   float* packed_b = ThreadBufferB().Reserve(nc_max * kc_max);
   float* packed_a = ThreadBufferA().Reserve(std::min(kMC, (M + kMR - 1) / kMR * kMR) * kc_max);
   for (size_t jc = 0; jc < N; jc += kNC) {
@@ -299,16 +311,17 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
           for (size_t ir = 0; ir < mc; ir += kMR) {
             float* ct = c + (ic + ir) * ldc + jc + j;
             if (ir < direct_rows) {
-              MicroKernelRows(kc, a + (ic + ir) * lda + pc, lda, bp, ct, ldc, cols, load_c, tile_bias);
+              MicroKernelRows(kc, a + (ic + ir) * lda + pc, lda, bp, ct, ldc, cols, load_c, tile_bias, stream);
             } else {
               MicroKernel(kc, packed_a + (ir - direct_rows) * kc, kMR, bp, ct, ldc, std::min(kMR, mc - ir), cols,
-                          load_c, tile_bias);
+                          load_c, tile_bias, stream);
             }
           }
         }
       }
     }
   }
+  if (stream) VStreamFence();  // the streamed stores are visible before C is read
 }
 
 

@@ -22,6 +22,9 @@ using Vec = __m512;
 inline Vec VZero() { return _mm512_setzero_ps(); }
 inline Vec VLoad(const float* p) { return _mm512_loadu_ps(p); }
 inline void VStore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+// Non-temporal store (p aligned to the vector size); VStreamFence orders it.
+inline void VStream(float* p, Vec v) { _mm512_stream_ps(p, v); }
+inline void VStreamFence() { _mm_sfence(); }
 inline Vec VSet1(float x) { return _mm512_set1_ps(x); }
 inline Vec VFma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 inline Vec VAdd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
@@ -33,6 +36,8 @@ using Vec = __m256;
 inline Vec VZero() { return _mm256_setzero_ps(); }
 inline Vec VLoad(const float* p) { return _mm256_loadu_ps(p); }
 inline void VStore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline void VStream(float* p, Vec v) { _mm256_stream_ps(p, v); }
+inline void VStreamFence() { _mm_sfence(); }
 inline Vec VSet1(float x) { return _mm256_set1_ps(x); }
 inline Vec VFma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec VAdd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
@@ -51,6 +56,8 @@ struct Vec {
 inline Vec VZero() { return Vec{{0, 0, 0, 0}}; }
 inline Vec VLoad(const float* p) { Vec r; std::memcpy(r.v, p, sizeof r.v); return r; }
 inline void VStore(float* p, Vec v) { std::memcpy(p, v.v, sizeof v.v); }
+inline void VStream(float* p, Vec v) { VStore(p, v); }
+inline void VStreamFence() {}
 inline Vec VSet1(float x) { return Vec{{x, x, x, x}}; }
 inline Vec VFma(Vec a, Vec b, Vec c) {
   for (int i = 0; i < 4; ++i) c.v[i] = a.v[i] * b.v[i] + c.v[i];
