@@ -287,12 +287,7 @@ struct Head {
           float* ds = dS + (c * R + r) * kW;
           const size_t j0 = c * kW;
           const size_t m = j0 >= len ? 0 : std::min(kW, len - j0);
-#pragma omp simd
-          for (size_t x = 0; x < m; ++x) {
-            const float pj = VecExp(p[x] * scale - l);
-            p[x] = pj;
-            ds[x] = pj * (ds[x] - di) * scale;
-          }
+          SoftmaxBackwardRow(p, ds, m, scale, l, di);
           std::fill(p + m, p + kW, 0.0f);
           std::fill(ds + m, ds + kW, 0.0f);
         }

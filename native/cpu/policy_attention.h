@@ -9,11 +9,27 @@
 #include <cstddef>
 #include <vector>
 
+#include "cpu/simd.h"
+
 namespace pv {
 namespace cpu {
 
 // Whether the kernels below handle head size D.
 bool AttentionHeadSupported(size_t D);
+
+// The softmax backward of one query row, in place, for its n visible keys:
+// on entry p[j] holds the raw score q.k_j and ds[j] holds dP_j = dO.v_j; on
+// exit p[j] = exp(p[j] * scale - lse) (the probability, recomputed from the
+// saved log-sum-exp) and ds[j] = p[j] * (dP_j - di) * scale, where di is
+// dO.O of the row.
+inline void SoftmaxBackwardRow(float* p, float* ds, size_t n, float scale, float lse, float di) {
+#pragma omp simd
+  for (size_t j = 0; j < n; ++j) {
+    const float pj = simd::VecExp(p[j] * scale - lse);
+    p[j] = pj;
+    ds[j] = pj * (ds[j] - di) * scale;
+  }
+}
 
 // Query row i (0 <= i < nq) sits at position first + i and attends to keys
 // 0 .. first + i. Pointers are at the head's first column: q[i * ldq + d],

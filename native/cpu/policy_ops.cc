@@ -517,12 +517,7 @@ class CpuPolicyOps final : public PolicyOps {
         const float* o = out + row_index * C + h * D;
         float di = 0;
         for (size_t d = 0; d < D; ++d) di += g[d] * o[d];
-#pragma omp simd
-        for (size_t j = 0; j < len; ++j) {
-          const float pj = VecExp(p[j] * scale - l);
-          p[j] = pj;
-          ds[j] = pj * (ds[j] - di) * scale;
-        }
+        cpu::SoftmaxBackwardRow(p, ds, len, scale, l, di);
         std::fill(p + len, p + nkb, 0.0f);
         std::fill(ds + len, ds + nkb, 0.0f);
       }
