@@ -1,6 +1,9 @@
 // Scratch: time per PolicyOps op over training steps of the small config on
 // the CPU (a timing decorator around the CPU backend).
-//   g++ -O3 -march=native -fopenmp -std=c++17 -Inative dev/policy_profile.cc native/core/*.cc native/cpu/*.cc -o /tmp/policy_profile
+//   g++ -O3 -march=native -fopenmp -ffp-contract=off -fno-trapping-math -fno-math-errno -std=c++17 -Inative \
+//       dev/policy_profile.cc native/core/*.cc native/cpu/*.cc -o /tmp/policy_profile
+// (the flags of the core library in CMakeLists.txt: without -fno-math-errno
+// the sqrt of AdamW and LayerNorm does not vectorise)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
