@@ -244,6 +244,43 @@ describe('AdamW step', () => {
   });
 });
 
+describe('thread counts', () => {
+  test('log-probs, gradients and a train step have the same bits on 1 thread and on all threads', async () => {
+    // 640 positions: above the row count at which the linear layers' weight
+    // gradients are summed in two fixed halves, and above every parallel threshold.
+    const config: PolicyConfig = { vocabSize: 40, patchDim: 6, maxSeqLen: 160, layers: 2, heads: 2, dim: 32 };
+    const r = rng(31);
+    const lengths = [160, 157, 160, 163 - 3];
+    const seqOffsets = new Int32Array(lengths.length + 1);
+    lengths.forEach((n, b) => (seqOffsets[b + 1] = seqOffsets[b] + n));
+    const tokens = new Int32Array(seqOffsets[lengths.length]);
+    for (let b = 0; b < lengths.length; b++) {
+      for (let t = seqOffsets[b]; t < seqOffsets[b + 1]; t++) tokens[t] = t - seqOffsets[b] < 12 ? -1 : Math.floor(r() * config.vocabSize);
+    }
+    const visual = tokens.filter((t) => t < 0).length;
+    const batch: SequenceBatch = { tokens, patches: uniform(r, visual * config.patchDim, -1, 1), seqOffsets };
+    const mask = fullMask(batch);
+    const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const results = [];
+    for (const threads of [1, 0]) {
+      const policy = await Policy.create({ ...config, seed: 5, backend: 'cpu', ...(threads ? { threads } : {}) });
+      const lp = await policy.logprobs(batch);
+      const grads = await policy.gradients(batch, { kind: 'sft', mask });
+      const step = await policy.trainStep(batch, { kind: 'sft', mask }, { lr: 1e-3 });
+      const after = await policy.tensors();
+      results.push({ lp, grads, step, after });
+      policy.dispose();
+    }
+    const [one, all] = results;
+    expect(bits(all.lp.logp).equals(bits(one.lp.logp))).toBe(true);
+    expect(bits(all.lp.entropy).equals(bits(one.lp.entropy))).toBe(true);
+    expect([...all.grads.keys()]).toEqual([...one.grads.keys()]);
+    for (const [name, g] of one.grads) expect({ name, same: bits(all.grads.get(name)!).equals(bits(g)) }).toEqual({ name, same: true });
+    expect(all.step).toEqual(one.step);
+    for (const [name, t] of one.after) expect({ name, same: bits(all.after.get(name)!).equals(bits(t)) }).toEqual({ name, same: true });
+  });
+});
+
 describe('save and load', () => {
   let dir: string;
   beforeAll(() => {
