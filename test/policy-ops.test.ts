@@ -90,6 +90,11 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
     { N: 37, I: 53, O: 71, bias: true },
     { N: 130, I: 260, O: 33, bias: false },
     { N: 5, I: 300, O: 517, bias: true },
+    // N >= 512: the weight gradient summed in two fixed halves (LinearBackward)
+    { N: 1100, I: 40, O: 24, bias: true },
+    // outputs of 4 MiB and more per thread's slice, one K block: non-temporal
+    // stores (rows of 1030 floats: some rows 64-byte aligned, some not)
+    { N: 4100, I: 3, O: 1030, bias: true },
   ])('matmul forward and backward N=$N I=$I O=$O bias=$bias', async ({ N, I, O, bias }) => {
     const r = rng(N + 7 * I + 13 * O);
     const inp = uniform(r, N * I, -1, 1);
