@@ -3,9 +3,11 @@
  * `run(ctx: BenchContext): Promise<BenchRow[]>`; bench/run.ts runs them all,
  * prints one table and writes bench/results/<date>-<host>.json.
  *
- * Timing uses the `benchmark` package (adaptive sampling, mean and relative
- * margin of error) for every candidate and its baseline in the same run, so a
- * speed-up is a ratio of two numbers measured under the same conditions.
+ * Timing uses the `benchmark` package (adaptive sampling; mean, median and
+ * best sample, and the relative margin of error of the mean) for every
+ * candidate and its baseline in the same run, so a speed-up is a ratio of two
+ * numbers measured under the same conditions. Rows compared with an external
+ * peer use the statistic that peer reports (see Timing).
  */
 import Benchmark from 'benchmark';
 import { spawnSync } from 'node:child_process';
