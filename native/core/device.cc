@@ -47,4 +47,20 @@ void SetCpuThreads(int threads) {
   g_default_threads = threads > 0 ? threads : 0;
 }
 
+int TeamThreadIndex() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+int TeamSize() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace pv

@@ -37,4 +37,9 @@ void RequireDevice(Device device);
 int CpuThreads();
 void SetCpuThreads(int threads);
 
+// The calling thread's index in its OpenMP team and the team's size (0 and 1
+// outside a parallel region, or in a build without OpenMP).
+int TeamThreadIndex();
+int TeamSize();
+
 }  // namespace pv

@@ -17,9 +17,6 @@
 #include <limits>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -327,10 +324,7 @@ ScoreFlags ScoreAll(float* relevance, double* norms, const FrameBatch& batch, bo
   const long count = static_cast<long>(segments.size());
 #pragma omp parallel num_threads(threads) reduction(min : nonfinite, overflow)
   {
-    int t = 0;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-#endif
+    const int t = TeamThreadIndex();
     double* qd = qd_all.data() + static_cast<size_t>(t) * batch.dim;
 #pragma omp for schedule(dynamic, 1)
     for (long s = 0; s < count; ++s) {
@@ -443,10 +437,7 @@ class CpuFrameKernels final : public FrameKernels {
     const long count = static_cast<long>(S);
 #pragma omp parallel num_threads(threads) reduction(min : nonfinite, overflow)
     {
-      int t = 0;
-#ifdef _OPENMP
-      t = omp_get_thread_num();
-#endif
+      const int t = TeamThreadIndex();
       double* qd = qd_all.data() + static_cast<size_t>(t) * batch.dim;
       uint64_t* heap = heaps.data() + static_cast<size_t>(t) * heap_size;
 #pragma omp for schedule(dynamic, 1)
@@ -590,10 +581,7 @@ class CpuFrameKernels final : public FrameKernels {
     const long count = static_cast<long>(segments.size());
 #pragma omp parallel num_threads(threads)
     {
-      int t = 0;
-#ifdef _OPENMP
-      t = omp_get_thread_num();
-#endif
+      const int t = TeamThreadIndex();
       double* pick = pick_all.data() + static_cast<size_t>(t) * D;
 #pragma omp for schedule(dynamic, 1)
       for (long s = 0; s < count; ++s) {

@@ -24,10 +24,6 @@
 #include "cpu/policy_gemm.h"
 #include "cpu/simd.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace pv {
 namespace {
 
@@ -129,11 +125,7 @@ class CpuPolicyOps final : public PolicyOps {
     const int team = N * C > 65536 ? threads_ : 1;
 #pragma omp parallel num_threads(team)
     {
-      int tid = 0, nt = 1;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-      nt = omp_get_num_threads();
-#endif
+      const int tid = TeamThreadIndex(), nt = TeamSize();
       const size_t c0 = C * static_cast<size_t>(tid) / static_cast<size_t>(nt);
       const size_t c1 = C * static_cast<size_t>(tid + 1) / static_cast<size_t>(nt);
       for (size_t t = 0; t < N; ++t) {
@@ -240,77 +232,63 @@ class CpuPolicyOps final : public PolicyOps {
     if (N == 0) return;
     const size_t D = C / H;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-    const size_t B = layout.sequences;
-    const size_t items = B * H;
-    const int team = N * layout.max_keys * C > 1000000 ? threads_ : 1;
-#pragma omp parallel num_threads(team)
-    {
-      Scratch& s = ThreadScratch();
-#pragma omp for schedule(dynamic, 1)
-      for (size_t item = 0; item < items; ++item) {
-        const size_t b = item / H, h = item % H;
-        const size_t q0 = static_cast<size_t>(layout.query_offsets[b]);
-        const size_t nq = static_cast<size_t>(layout.query_offsets[b + 1]) - q0;
-        if (nq == 0) continue;
-        const size_t first = static_cast<size_t>(layout.first_position[b]);
-        const size_t nk = first + nq;
-        const size_t ks = static_cast<size_t>(layout.key_start[b]);
-        if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
-          cpu::AttentionHeadForward(out + q0 * C + h * D, C, lse ? lse + q0 * H + h : nullptr, H, q + q0 * ldq + h * D,
-                                    ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq, first, D, scale, s.e);
-          continue;
-        }
-        if (nq >= kTileMinQueries) {
-          AttentionForwardTiles(out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
-          continue;
-        }
-        if (cpu::AttentionHeadSupported(D)) {
-          cpu::AttentionHeadDecode(out + q0 * C + h * D, C, lse ? lse + q0 * H + h : nullptr, H, q + q0 * ldq + h * D,
-                                   ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq, first, D, scale, s.e);
-          continue;
-        }
-        // K of this head, transposed: kt[d][j]
-        s.a.resize(D * nk);
-        float* kt = s.a.data();
-        for (size_t j = 0; j < nk; ++j) {
-          const float* kr = k + (ks + j) * ldkv + h * D;
-          for (size_t d = 0; d < D; ++d) kt[d * nk + j] = kr[d];
-        }
-        s.b.resize(nk);
-        float* srow = s.b.data();
-        for (size_t i = 0; i < nq; ++i) {
-          const size_t len = first + i + 1;
-          const float* qr = q + (q0 + i) * ldq + h * D;
-          std::fill(srow, srow + len, 0.0f);
-          for (size_t d = 0; d < D; ++d) {
-            const float qd = qr[d] * scale;
-            const float* kd = kt + d * nk;
-#pragma omp simd
-            for (size_t j = 0; j < len; ++j) srow[j] += qd * kd[j];
-          }
-          float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-          for (size_t j = 0; j < len; ++j) mx = std::max(mx, srow[j]);
-          float sum = 0;
-#pragma omp simd reduction(+ : sum)
-          for (size_t j = 0; j < len; ++j) {
-            const float e = VecExp(srow[j] - mx);
-            srow[j] = e;
-            sum += e;
-          }
-          const float inv = 1.0f / sum;
-          float* o = out + (q0 + i) * C + h * D;
-          std::fill(o, o + D, 0.0f);
-          for (size_t j = 0; j < len; ++j) {
-            const float p = srow[j] * inv;
-            const float* vr = v + (ks + j) * ldkv + h * D;
-#pragma omp simd
-            for (size_t d = 0; d < D; ++d) o[d] += p * vr[d];
-          }
-          if (lse) lse[(q0 + i) * H + h] = mx + std::log(sum);
-        }
+    ForEachHead(layout, N, C, H, [&](const HeadItem& it, Scratch& s) {
+      const size_t h = it.h, q0 = it.q0, nq = it.nq, first = it.first, nk = it.nk, ks = it.ks;
+      if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
+        cpu::AttentionHeadForward(out + q0 * C + h * D, C, lse ? lse + q0 * H + h : nullptr, H, q + q0 * ldq + h * D,
+                                  ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq, first, D, scale, s.e);
+        return;
       }
-    }
+      if (nq >= kTileMinQueries) {
+        AttentionForwardTiles(out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
+        return;
+      }
+      if (cpu::AttentionHeadSupported(D)) {
+        cpu::AttentionHeadDecode(out + q0 * C + h * D, C, lse ? lse + q0 * H + h : nullptr, H, q + q0 * ldq + h * D,
+                                 ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq, first, D, scale, s.e);
+        return;
+      }
+      // K of this head, transposed: kt[d][j]
+      s.a.resize(D * nk);
+      float* kt = s.a.data();
+      for (size_t j = 0; j < nk; ++j) {
+        const float* kr = k + (ks + j) * ldkv + h * D;
+        for (size_t d = 0; d < D; ++d) kt[d * nk + j] = kr[d];
+      }
+      s.b.resize(nk);
+      float* srow = s.b.data();
+      for (size_t i = 0; i < nq; ++i) {
+        const size_t len = first + i + 1;
+        const float* qr = q + (q0 + i) * ldq + h * D;
+        std::fill(srow, srow + len, 0.0f);
+        for (size_t d = 0; d < D; ++d) {
+          const float qd = qr[d] * scale;
+          const float* kd = kt + d * nk;
+#pragma omp simd
+          for (size_t j = 0; j < len; ++j) srow[j] += qd * kd[j];
+        }
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (size_t j = 0; j < len; ++j) mx = std::max(mx, srow[j]);
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = 0; j < len; ++j) {
+          const float e = VecExp(srow[j] - mx);
+          srow[j] = e;
+          sum += e;
+        }
+        const float inv = 1.0f / sum;
+        float* o = out + (q0 + i) * C + h * D;
+        std::fill(o, o + D, 0.0f);
+        for (size_t j = 0; j < len; ++j) {
+          const float p = srow[j] * inv;
+          const float* vr = v + (ks + j) * ldkv + h * D;
+#pragma omp simd
+          for (size_t d = 0; d < D; ++d) o[d] += p * vr[d];
+        }
+        if (lse) lse[(q0 + i) * H + h] = mx + std::log(sum);
+      }
+    });
   }
 
   void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
@@ -319,102 +297,120 @@ class CpuPolicyOps final : public PolicyOps {
     if (N == 0) return;
     const size_t D = C / H;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-    const size_t B = layout.sequences;
-    const size_t items = B * H;
+    ForEachHead(layout, N, C, H, [&](const HeadItem& it, Scratch& s) {
+      const size_t h = it.h, q0 = it.q0, nq = it.nq, first = it.first, nk = it.nk, ks = it.ks;
+      if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
+        cpu::AttentionHeadBackward(dq + q0 * ldq + h * D, dk + ks * ldkv + h * D, dv + ks * ldkv + h * D,
+                                   dout + q0 * C + h * D, out + q0 * C + h * D, C, lse + q0 * H + h, H,
+                                   q + q0 * ldq + h * D, ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq,
+                                   first, D, scale, s.e);
+        return;
+      }
+      if (nq >= kTileMinQueries) {
+        AttentionBackwardTiles(dq, dk, dv, dout, out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
+        return;
+      }
+      // Transposed K and V of this head, and their gradients: [D][nk].
+      s.a.resize(4 * D * nk);
+      float* kt = s.a.data();
+      float* vt = kt + D * nk;
+      float* dkt = vt + D * nk;
+      float* dvt = dkt + D * nk;
+      std::fill(dkt, dkt + 2 * D * nk, 0.0f);
+      for (size_t j = 0; j < nk; ++j) {
+        const float* kr = k + (ks + j) * ldkv + h * D;
+        const float* vr = v + (ks + j) * ldkv + h * D;
+        for (size_t d = 0; d < D; ++d) {
+          kt[d * nk + j] = kr[d];
+          vt[d * nk + j] = vr[d];
+        }
+      }
+      s.b.resize(2 * nk);
+      float* prow = s.b.data();
+      float* dsrow = prow + nk;
+      for (size_t i = 0; i < nq; ++i) {
+        const size_t len = first + i + 1;
+        const size_t row = q0 + i;
+        const float* qr = q + row * ldq + h * D;
+        const float* gr = dout + row * C + h * D;
+        const float* orow = out + row * C + h * D;
+        const float l = lse[row * H + h];
+        // P = exp(q.k * scale - lse) and dP = dout . v
+        std::fill(prow, prow + len, 0.0f);
+        std::fill(dsrow, dsrow + len, 0.0f);
+        for (size_t d = 0; d < D; ++d) {
+          const float qd = qr[d] * scale, gd = gr[d];
+          const float* kd = kt + d * nk;
+          const float* vd = vt + d * nk;
+#pragma omp simd
+          for (size_t j = 0; j < len; ++j) {
+            prow[j] += qd * kd[j];
+            dsrow[j] += gd * vd[j];
+          }
+        }
+        float di = 0;
+        for (size_t d = 0; d < D; ++d) di += gr[d] * orow[d];
+#pragma omp simd
+        for (size_t j = 0; j < len; ++j) {
+          const float p = VecExp(prow[j] - l);
+          prow[j] = p;
+          dsrow[j] = p * (dsrow[j] - di) * scale;
+        }
+        float* dqr = dq + row * ldq + h * D;
+        for (size_t d = 0; d < D; ++d) {
+          const float* kd = kt + d * nk;
+          float* dkd = dkt + d * nk;
+          float* dvd = dvt + d * nk;
+          const float qd = qr[d], gd = gr[d];
+          float acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (size_t j = 0; j < len; ++j) {
+            acc += dsrow[j] * kd[j];
+            dkd[j] += dsrow[j] * qd;
+            dvd[j] += prow[j] * gd;
+          }
+          dqr[d] += acc;
+        }
+      }
+      for (size_t j = 0; j < nk; ++j) {
+        float* dkr = dk + (ks + j) * ldkv + h * D;
+        float* dvr = dv + (ks + j) * ldkv + h * D;
+        for (size_t d = 0; d < D; ++d) {
+          dkr[d] += dkt[d * nk + j];
+          dvr[d] += dvt[d * nk + j];
+        }
+      }
+    });
+  }
+
+  // One (sequence, head) of an attention layout: queries q0 .. q0 + nq - 1 at
+  // positions first .. first + nq - 1, attending to the nk = first + nq keys
+  // from key row ks.
+  struct HeadItem {
+    size_t h, q0, nq, first, nk, ks;
+  };
+
+  // body(item, thread scratch) for every (sequence, head) with queries,
+  // dynamically scheduled on the team when the attention is large enough.
+  template <typename Body>
+  void ForEachHead(const AttentionLayout& layout, size_t N, size_t C, size_t H, const Body& body) {
+    const size_t items = layout.sequences * H;
     const int team = N * layout.max_keys * C > 1000000 ? threads_ : 1;
 #pragma omp parallel num_threads(team)
     {
       Scratch& s = ThreadScratch();
 #pragma omp for schedule(dynamic, 1)
       for (size_t item = 0; item < items; ++item) {
-        const size_t b = item / H, h = item % H;
-        const size_t q0 = static_cast<size_t>(layout.query_offsets[b]);
-        const size_t nq = static_cast<size_t>(layout.query_offsets[b + 1]) - q0;
-        if (nq == 0) continue;
-        const size_t first = static_cast<size_t>(layout.first_position[b]);
-        const size_t nk = first + nq;
-        const size_t ks = static_cast<size_t>(layout.key_start[b]);
-        if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
-          cpu::AttentionHeadBackward(dq + q0 * ldq + h * D, dk + ks * ldkv + h * D, dv + ks * ldkv + h * D,
-                                     dout + q0 * C + h * D, out + q0 * C + h * D, C, lse + q0 * H + h, H,
-                                     q + q0 * ldq + h * D, ldq, k + ks * ldkv + h * D, v + ks * ldkv + h * D, ldkv, nq,
-                                     first, D, scale, s.e);
-          continue;
-        }
-        if (nq >= kTileMinQueries) {
-          AttentionBackwardTiles(dq, dk, dv, dout, out, lse, q, k, v, s, q0, nq, first, ks, h, C, H, D, ldq, ldkv, scale);
-          continue;
-        }
-        // Transposed K and V of this head, and their gradients: [D][nk].
-        s.a.resize(4 * D * nk);
-        float* kt = s.a.data();
-        float* vt = kt + D * nk;
-        float* dkt = vt + D * nk;
-        float* dvt = dkt + D * nk;
-        std::fill(dkt, dkt + 2 * D * nk, 0.0f);
-        for (size_t j = 0; j < nk; ++j) {
-          const float* kr = k + (ks + j) * ldkv + h * D;
-          const float* vr = v + (ks + j) * ldkv + h * D;
-          for (size_t d = 0; d < D; ++d) {
-            kt[d * nk + j] = kr[d];
-            vt[d * nk + j] = vr[d];
-          }
-        }
-        s.b.resize(2 * nk);
-        float* prow = s.b.data();
-        float* dsrow = prow + nk;
-        for (size_t i = 0; i < nq; ++i) {
-          const size_t len = first + i + 1;
-          const size_t row = q0 + i;
-          const float* qr = q + row * ldq + h * D;
-          const float* gr = dout + row * C + h * D;
-          const float* orow = out + row * C + h * D;
-          const float l = lse[row * H + h];
-          // P = exp(q.k * scale - lse) and dP = dout . v
-          std::fill(prow, prow + len, 0.0f);
-          std::fill(dsrow, dsrow + len, 0.0f);
-          for (size_t d = 0; d < D; ++d) {
-            const float qd = qr[d] * scale, gd = gr[d];
-            const float* kd = kt + d * nk;
-            const float* vd = vt + d * nk;
-#pragma omp simd
-            for (size_t j = 0; j < len; ++j) {
-              prow[j] += qd * kd[j];
-              dsrow[j] += gd * vd[j];
-            }
-          }
-          float di = 0;
-          for (size_t d = 0; d < D; ++d) di += gr[d] * orow[d];
-#pragma omp simd
-          for (size_t j = 0; j < len; ++j) {
-            const float p = VecExp(prow[j] - l);
-            prow[j] = p;
-            dsrow[j] = p * (dsrow[j] - di) * scale;
-          }
-          float* dqr = dq + row * ldq + h * D;
-          for (size_t d = 0; d < D; ++d) {
-            const float* kd = kt + d * nk;
-            float* dkd = dkt + d * nk;
-            float* dvd = dvt + d * nk;
-            const float qd = qr[d], gd = gr[d];
-            float acc = 0;
-#pragma omp simd reduction(+ : acc)
-            for (size_t j = 0; j < len; ++j) {
-              acc += dsrow[j] * kd[j];
-              dkd[j] += dsrow[j] * qd;
-              dvd[j] += prow[j] * gd;
-            }
-            dqr[d] += acc;
-          }
-        }
-        for (size_t j = 0; j < nk; ++j) {
-          float* dkr = dk + (ks + j) * ldkv + h * D;
-          float* dvr = dv + (ks + j) * ldkv + h * D;
-          for (size_t d = 0; d < D; ++d) {
-            dkr[d] += dkt[d * nk + j];
-            dvr[d] += dvt[d * nk + j];
-          }
-        }
+        const size_t b = item / H;
+        HeadItem it;
+        it.h = item % H;
+        it.q0 = static_cast<size_t>(layout.query_offsets[b]);
+        it.nq = static_cast<size_t>(layout.query_offsets[b + 1]) - it.q0;
+        if (it.nq == 0) continue;
+        it.first = static_cast<size_t>(layout.first_position[b]);
+        it.nk = it.first + it.nq;
+        it.ks = static_cast<size_t>(layout.key_start[b]);
+        body(it, s);
       }
     }
   }
@@ -670,11 +666,7 @@ class CpuPolicyOps final : public PolicyOps {
     const int team = N * O > 65536 ? threads_ : 1;
 #pragma omp parallel num_threads(team)
     {
-      int tid = 0, nt = 1;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-      nt = omp_get_num_threads();
-#endif
+      const int tid = TeamThreadIndex(), nt = TeamSize();
       const size_t c0 = O * static_cast<size_t>(tid) / static_cast<size_t>(nt);
       const size_t c1 = O * static_cast<size_t>(tid + 1) / static_cast<size_t>(nt);
       if (c1 > c0) {
