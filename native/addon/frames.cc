@@ -46,7 +46,7 @@ Napi::Value FrameRelevance(const Napi::CallbackInfo& info) {
     float* relevance = out.Data();
     return Task::Start(env, {info[1], info[2], info[3]}, {out},
                        [=, &kernels] { kernels.FrameRelevance(relevance, batch, normalize); },
-                       [](Napi::Env, const std::vector<Napi::Value>& outputs) { return outputs[0]; });
+                       ResolveFirstOutput);
   });
 }
 PV_BINDING("frameRelevance", FrameRelevance);

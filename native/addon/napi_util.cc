@@ -172,6 +172,9 @@ void Task::Execute() {
   }
 }
 
+Napi::Value ResolveFirstOutput(Napi::Env, const std::vector<Napi::Value>& outputs) { return outputs[0]; }
+Napi::Value ResolveUndefined(Napi::Env env, const std::vector<Napi::Value>&) { return env.Undefined(); }
+
 void Task::OnOK() {
   try {
     std::vector<Napi::Value> outputs;

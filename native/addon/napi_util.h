@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <functional>
 #include <new>
 #include <string>
@@ -116,6 +117,19 @@ class Task : public Napi::AsyncWorker {
   std::vector<Napi::Reference<Napi::Value>> inputs_;
   std::vector<Napi::Reference<Napi::Value>> outputs_;
 };
+
+// Resolvers for Task::Start: the first output, or undefined.
+Napi::Value ResolveFirstOutput(Napi::Env env, const std::vector<Napi::Value>& outputs);
+Napi::Value ResolveUndefined(Napi::Env env, const std::vector<Napi::Value>& outputs);
+
+// A new typed array (Napi::Int32Array, Napi::Float32Array, Napi::Uint8Array)
+// holding a copy of `values`.
+template <typename TypedArray, typename T>
+TypedArray CopyToTypedArray(Napi::Env env, const std::vector<T>& values) {
+  TypedArray out = TypedArray::New(env, values.size());
+  std::copy(values.begin(), values.end(), out.Data());
+  return out;
+}
 
 }  // namespace napi
 }  // namespace pv

@@ -140,7 +140,7 @@ Napi::Value ReleaseAsync(Napi::Env env, std::shared_ptr<void> victim) {
   auto holder = std::make_shared<std::shared_ptr<void>>(std::move(victim));
   return Task::Start(
       env, {}, {}, [holder] { holder->reset(); },
-      [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+      ResolveUndefined);
 }
 
 // ---- tensor table (sync, O(L)) -------------------------------------------------
@@ -221,7 +221,7 @@ Napi::Value PolicyParameters(const Napi::CallbackInfo& info) {
     Napi::Float32Array out = Napi::Float32Array::New(env, model->parameter_count());
     float* dst = out.Data();
     return Task::Start(env, {}, {out}, [model, dst] { model->GetParameters(dst); },
-                       [](Napi::Env, const std::vector<Napi::Value>& outputs) { return outputs[0]; });
+                       ResolveFirstOutput);
   });
 }
 PV_BINDING("policyParameters", PolicyParameters);
@@ -232,7 +232,7 @@ Napi::Value PolicySetParameters(const Napi::CallbackInfo& info) {
     std::shared_ptr<PolicyModel> model = GetModel(info[0]);
     const Array<float> params = GetArray<float>(info[1], "parameters", model->parameter_count());
     return Task::Start(env, {info[1]}, {}, [model, params] { model->SetParameters(params.data); },
-                       [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+                       ResolveUndefined);
   });
 }
 PV_BINDING("policySetParameters", PolicySetParameters);
@@ -266,7 +266,7 @@ Napi::Value PolicySetOptimizerState(const Napi::CallbackInfo& info) {
     const Array<float> v = GetArray<float>(info[2], "optimizer.v", model->parameter_count());
     const int64_t step = GetInteger(info[3], "optimizer.step", 0, INT64_C(9007199254740991));
     return Task::Start(env, {info[1], info[2]}, {}, [model, m, v, step] { model->SetOptimizerState(m.data, v.data, step); },
-                       [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+                       ResolveUndefined);
   });
 }
 PV_BINDING("policySetOptimizerState", PolicySetOptimizerState);
@@ -378,14 +378,10 @@ Napi::Value PolicySessionGenerate(const Napi::CallbackInfo& info) {
     return Task::Start(
         env, {}, {}, [session, o, result] { *result = session->Generate(o); },
         [result](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
-          Napi::Int32Array tokens = Napi::Int32Array::New(env, result->tokens.size());
-          std::copy(result->tokens.begin(), result->tokens.end(), tokens.Data());
-          Napi::Float32Array logp = Napi::Float32Array::New(env, result->logp.size());
-          std::copy(result->logp.begin(), result->logp.end(), logp.Data());
-          Napi::Int32Array offsets = Napi::Int32Array::New(env, result->offsets.size());
-          std::copy(result->offsets.begin(), result->offsets.end(), offsets.Data());
-          Napi::Uint8Array stopped = Napi::Uint8Array::New(env, result->stopped.size());
-          std::copy(result->stopped.begin(), result->stopped.end(), stopped.Data());
+          Napi::Int32Array tokens = CopyToTypedArray<Napi::Int32Array>(env, result->tokens);
+          Napi::Float32Array logp = CopyToTypedArray<Napi::Float32Array>(env, result->logp);
+          Napi::Int32Array offsets = CopyToTypedArray<Napi::Int32Array>(env, result->offsets);
+          Napi::Uint8Array stopped = CopyToTypedArray<Napi::Uint8Array>(env, result->stopped);
           Napi::Object out = Napi::Object::New(env);
           out.Set("tokens", tokens);
           out.Set("logp", logp);
@@ -406,8 +402,7 @@ Napi::Value PolicySessionAppend(const Napi::CallbackInfo& info) {
     return Task::Start(
         env, {info[1], info[2], info[3]}, {}, [session, obs, overflow] { *overflow = session->Append(obs); },
         [overflow](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
-          Napi::Uint8Array out = Napi::Uint8Array::New(env, overflow->size());
-          std::copy(overflow->begin(), overflow->end(), out.Data());
+          Napi::Uint8Array out = CopyToTypedArray<Napi::Uint8Array>(env, *overflow);
           return out;
         });
   });
@@ -430,10 +425,8 @@ Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {
           *forwarded = session->Forwarded();
         },
         [live, lengths, forwarded](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
-          Napi::Uint8Array l = Napi::Uint8Array::New(env, live->size());
-          std::copy(live->begin(), live->end(), l.Data());
-          Napi::Int32Array n = Napi::Int32Array::New(env, lengths->size());
-          std::copy(lengths->begin(), lengths->end(), n.Data());
+          Napi::Uint8Array l = CopyToTypedArray<Napi::Uint8Array>(env, *live);
+          Napi::Int32Array n = CopyToTypedArray<Napi::Int32Array>(env, *lengths);
           Napi::Object out = Napi::Object::New(env);
           out.Set("live", l);
           out.Set("lengths", n);

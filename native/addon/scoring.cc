@@ -26,7 +26,7 @@ Napi::Value AccumulativeToolReward(const Napi::CallbackInfo& info) {
     const size_t n = acc.length;
     return Task::Start(env, {info[1], info[2]}, {out},
                        [=, &kernels] { kernels.AccumulativeToolReward(reward, acc.data, calls.data, n, coef, threshold); },
-                       [](Napi::Env, const std::vector<Napi::Value>& outputs) { return outputs[0]; });
+                       ResolveFirstOutput);
   });
 }
 PV_BINDING("accumulativeToolReward", AccumulativeToolReward);
@@ -87,8 +87,7 @@ Napi::Value SelectRollouts(const Napi::CallbackInfo& info) {
                                            lengths.data, n, options);
         },
         [result](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
-          Napi::Int32Array indices = Napi::Int32Array::New(env, result->indices.size());
-          std::copy(result->indices.begin(), result->indices.end(), indices.Data());
+          Napi::Int32Array indices = CopyToTypedArray<Napi::Int32Array>(env, result->indices);
           Napi::Object dropped = Napi::Object::New(env);
           dropped.Set("zeroVariance", static_cast<double>(result->dropped_zero_variance));
           dropped.Set("endReason", static_cast<double>(result->dropped_end_reason));
