@@ -6,6 +6,8 @@
 // Used by cpu/policy_ops.cc for sequences of at least 16 queries.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -16,6 +18,26 @@ namespace cpu {
 
 // Whether the kernels below handle head size D.
 bool AttentionHeadSupported(size_t D);
+
+// The softmax of one query row over its n visible keys, unnormalised and in
+// place: x[j] = exp(x[j] * scale - max) with max = max_j x[j] * scale.
+// Returns max and the sum of the x[j] (lse = max + log(sum)).
+struct SoftmaxRowStats {
+  float max, sum;
+};
+inline SoftmaxRowStats SoftmaxForwardRow(float* x, size_t n, float scale) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (size_t j = 0; j < n; ++j) mx = std::max(mx, x[j] * scale);
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (size_t j = 0; j < n; ++j) {
+    const float e = simd::VecExp(x[j] * scale - mx);
+    x[j] = e;
+    sum += e;
+  }
+  return {mx, sum};
+}
 
 // The softmax backward of one query row, in place, for its n visible keys:
 // on entry p[j] holds the raw score q.k_j and ds[j] holds dP_j = dO.v_j; on

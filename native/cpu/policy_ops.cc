@@ -267,17 +267,8 @@ class CpuPolicyOps final : public PolicyOps {
 #pragma omp simd
           for (size_t j = 0; j < len; ++j) srow[j] += qd * kd[j];
         }
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (size_t j = 0; j < len; ++j) mx = std::max(mx, srow[j]);
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (size_t j = 0; j < len; ++j) {
-          const float e = VecExp(srow[j] - mx);
-          srow[j] = e;
-          sum += e;
-        }
-        const float inv = 1.0f / sum;
+        const cpu::SoftmaxRowStats st = cpu::SoftmaxForwardRow(srow, len, 1.0f);  // scale is in qd
+        const float inv = 1.0f / st.sum;
         float* o = out + (q0 + i) * C + h * D;
         std::fill(o, o + D, 0.0f);
         for (size_t j = 0; j < len; ++j) {
@@ -286,7 +277,7 @@ class CpuPolicyOps final : public PolicyOps {
 #pragma omp simd
           for (size_t d = 0; d < D; ++d) o[d] += p * vr[d];
         }
-        if (lse) lse[(q0 + i) * H + h] = mx + std::log(sum);
+        if (lse) lse[(q0 + i) * H + h] = st.max + std::log(st.sum);
       }
     });
   }
@@ -454,19 +445,10 @@ class CpuPolicyOps final : public PolicyOps {
       for (size_t r = 0; r < mq; ++r) {
         float* row = S + r * nkb;
         const size_t len = first + i0 + r + 1;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (size_t j = 0; j < len; ++j) mx = std::max(mx, row[j] * scale);
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (size_t j = 0; j < len; ++j) {
-          const float e = VecExp(row[j] * scale - mx);
-          row[j] = e;
-          sum += e;
-        }
+        const cpu::SoftmaxRowStats st = cpu::SoftmaxForwardRow(row, len, scale);
         std::fill(row + len, row + nkb, 0.0f);
-        inv_sum[r] = 1.0f / sum;  // applied to the output row (D values, not nkb)
-        if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
+        inv_sum[r] = 1.0f / st.sum;  // applied to the output row (D values, not nkb)
+        if (lse) lse[(q0 + i0 + r) * H + h] = st.max + std::log(st.sum);
       }
       float* o = out + (q0 + i0) * C + h * D;
       cpu::Gemm(o, C, S, nkb, false, vh, ldkv, false, mq, D, nkb, false, 1);
