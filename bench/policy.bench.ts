@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Policy, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
-import { native, packageRoot } from '../lib/native.js';
+import { native, packageRoot } from '../lib/native/addon.js';
 import { addSpeedups, random, timeAsync, type BenchContext, type BenchRow, type Timing } from './harness.js';
 
 const CONFIGS: Record<string, PolicyConfig> = {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { backendInfo } from '../lib/index.js';
-import { packageRoot } from '../lib/native.js';
+import { packageRoot } from '../lib/native/addon.js';
 import type { BenchContext, BenchRow } from './harness.js';
 
 function measureReadBandwidth(): number {

@@ -1,6 +1,6 @@
 /** pyvision-rl: reinforcement learning for agentic vision policies. */
-export { PyVisionError, ERROR_CODES, type ErrorCode } from './errors.js';
-export { backendInfo, setCpuThreads, BACKENDS, type Backend, type BackendInfo } from './backend.js';
+export { PyVisionError, ERROR_CODES, type ErrorCode } from './util/errors.js';
+export { backendInfo, setCpuThreads, BACKENDS, type Backend, type BackendInfo } from './native/backend.js';
 export {
   accumulativeToolReward,
   groupAdvantages,
@@ -22,7 +22,7 @@ export {
   type SelectionResult,
   type SelectOptions,
   type ToolRewardOptions,
-} from './scoring.js';
+} from './kernels/scoring.js';
 export {
   Policy,
   PolicySession,
@@ -41,5 +41,5 @@ export {
   type SequenceBatch,
   type SftLoss,
   type TrainStepResult,
-} from './policy.js';
-export { selectFrames, frameRelevance, FRAME_MODES, FRAME_DEFAULTS, type FrameBatch, type FrameMode, type FrameRelevanceOptions, type FrameSelection, type SelectFramesOptions } from './frames.js';
+} from './policy/policy.js';
+export { selectFrames, frameRelevance, FRAME_MODES, FRAME_DEFAULTS, type FrameBatch, type FrameMode, type FrameRelevanceOptions, type FrameSelection, type SelectFramesOptions } from './kernels/frames.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { packageRoot } from '../lib/native.js';
+import { packageRoot } from '../lib/native/addon.js';
 
 const root = packageRoot();
 const built = existsSync(join(root, 'dist', 'lib', 'index.js'));
@@ -55,7 +55,7 @@ maybe('imports from another project that installs it by path', () => {
 });
 
 maybe('pyvision-rl doctor prints the backend report, --json for scripts', () => {
-  const cli = join(root, 'dist', 'lib', 'cli.js');
+  const cli = join(root, 'dist', 'lib', 'cli', 'main.js');
   const text = spawnSync(process.execPath, [cli, 'doctor'], { encoding: 'utf8' });
   expect(text.status).toBe(0);
   expect(text.stdout).toContain('chosen backend');

@@ -1,5 +1,5 @@
 // Bindings of frame selection. Arguments arrive positionally from
-// lib/frames.ts (typed in lib/native.ts); each is re-checked here as a safety
+// lib/kernels/frames.ts (typed in lib/native/addon.ts); each is re-checked here as a safety
 // net, outputs are allocated on the JavaScript thread, and the kernel runs on
 // a worker thread.
 #include <algorithm>

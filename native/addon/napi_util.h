@@ -16,7 +16,7 @@
 namespace pv {
 namespace napi {
 
-// Per-environment state: the PyVisionError class handed over by lib/native.ts.
+// Per-environment state: the PyVisionError class handed over by lib/native/addon.ts.
 struct AddonData {
   Napi::FunctionReference error_class;
 };

@@ -1,4 +1,4 @@
-// Bindings of the policy engine (lib/policy.ts; typed in lib/native.ts).
+// Bindings of the policy engine (lib/policy/policy.ts; typed in lib/native/addon.ts).
 // A policy and a session are JS externals holding a shared_ptr; every task
 // copies the shared_ptr, so disposing while a task runs is safe, and the
 // release itself runs on a worker thread (it may wait for the model's lock).
@@ -73,7 +73,7 @@ PolicyBatch GetBatch(const Napi::Value& tokens_v, const Napi::Value& patches_v, 
   return b;
 }
 
-// The loss object of lib/policy.ts (already resolved to numbers there).
+// The loss object of lib/policy/policy.ts (already resolved to numbers there).
 PolicyLossSpec GetLoss(const Napi::Value& value, size_t N, size_t B, std::vector<Napi::Value>& keep) {
   if (!value.IsObject()) Fail("E_ARG", "loss must be an object");
   Napi::Object o = value.As<Napi::Object>();

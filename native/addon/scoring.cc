@@ -1,5 +1,5 @@
 // Bindings of the trajectory scoring kernels. Arguments arrive positionally
-// from lib/scoring.ts (typed in lib/native.ts); each is re-checked here as a
+// from lib/kernels/scoring.ts (typed in lib/native/addon.ts); each is re-checked here as a
 // safety net, outputs are allocated on the JavaScript thread, and the kernel
 // runs on a worker thread.
 #include <memory>

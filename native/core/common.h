@@ -17,7 +17,7 @@
 namespace pv {
 
 // The one error type of the native core. `code` is one of the stable codes of
-// lib/errors.ts (E_ARG, E_SHAPE, E_DTYPE, E_NONFINITE, E_BACKEND, E_CUDA, ...).
+// lib/util/errors.ts (E_ARG, E_SHAPE, E_DTYPE, E_NONFINITE, E_BACKEND, E_CUDA, ...).
 // Native code reports every failure by throwing this; the addon turns it into
 // a rejected Promise carrying a PyVisionError. Nothing ever exits or aborts.
 class Error : public std::runtime_error {

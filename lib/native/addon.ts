@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { PyVisionError } from './errors.js';
+import { PyVisionError } from '../util/errors.js';
 
 export type DeviceCode = 0 | 1;
 
@@ -53,7 +53,7 @@ export interface NativePolicyLoss {
   approxKl: number;
 }
 
-/** Opaque native handles of lib/policy.ts. */
+/** Opaque native handles of lib/policy/policy.ts. */
 export type NativePolicyHandle = { readonly __brand: 'NativePolicyHandle' };
 export type NativeSessionHandle = { readonly __brand: 'NativeSessionHandle' };
 
@@ -67,7 +67,7 @@ export interface NativePolicyTensor {
   decay: boolean;
 }
 
-/** A policy loss resolved by lib/policy.ts: kind 0 = pg, 1 = sft. */
+/** A policy loss resolved by lib/policy/policy.ts: kind 0 = pg, 1 = sft. */
 export interface NativePolicyTrainingLoss {
   kind: 0 | 1;
   mask: Uint8Array | Float32Array;
@@ -150,7 +150,7 @@ export interface NativeAddon {
     klType: 0 | 1 | 2,
   ): Promise<NativePolicyLoss>;
 
-  // ---- frame selection (lib/frames.ts) ----
+  // ---- frame selection (lib/kernels/frames.ts) ----
   frameRelevance(
     device: DeviceCode,
     embeddings: Float32Array,
@@ -173,7 +173,7 @@ export interface NativeAddon {
     normalize: boolean,
   ): Promise<{ indices: Int32Array; scores: Float32Array }>;
 
-  // ---- policy engine (lib/policy.ts) ----
+  // ---- policy engine (lib/policy/policy.ts) ----
   policyTensorTable(
     vocabSize: number,
     patchDim: number,

@@ -4,11 +4,11 @@
  * frames a tool call needs. Many videos of different lengths go through one
  * native call; CPU and CUDA return identical indices (see docs/frames.md).
  */
-import type { Backend } from './backend.js';
-import { resolveDevice } from './backend.js';
-import { PyVisionError, describe, withCallSite } from './errors.js';
-import { native } from './native.js';
-import * as v from './validate.js';
+import type { Backend } from '../native/backend.js';
+import { resolveDevice } from '../native/backend.js';
+import { PyVisionError, describe, withCallSite } from '../util/errors.js';
+import { native } from '../native/addon.js';
+import * as v from '../util/validate.js';
 
 export type FrameMode = 'uniform' | 'topk' | 'topk-gap' | 'mmr' | 'bolt';
 /** The selection modes, in the order of their native codes. */

@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import type { Backend } from './backend.js';
-import { resolveDevice } from './backend.js';
-import { PyVisionError, describe, withCallSite } from './errors.js';
+import type { Backend } from '../native/backend.js';
+import { resolveDevice } from '../native/backend.js';
+import { PyVisionError, describe, withCallSite } from '../util/errors.js';
 import {
   native,
   type NativeAdamW,
@@ -22,10 +22,10 @@ import {
   type NativePolicyTrainingLoss,
   type NativePolicyTensor,
   type NativeSessionHandle,
-} from './native.js';
+} from '../native/addon.js';
 import { encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeFileAtomic } from './safetensors.js';
-import { resolveLossOptions, type PolicyLossOptions } from './scoring.js';
-import * as v from './validate.js';
+import { resolveLossOptions, type PolicyLossOptions } from '../kernels/scoring.js';
+import * as v from '../util/validate.js';
 
 /** The network's shape (policy.md). */
 export interface PolicyConfig {

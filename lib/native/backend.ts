@@ -3,8 +3,8 @@
  * the default comes from PYVISION_RL_BACKEND, else 'auto'. 'auto' runs on CUDA
  * only when the CUDA backend is compiled in and a device is present.
  */
-import { PyVisionError, describe } from './errors.js';
-import { native, type DeviceCode, type NativeCudaDevice } from './native.js';
+import { PyVisionError, describe } from '../util/errors.js';
+import { native, type DeviceCode, type NativeCudaDevice } from './addon.js';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
 export const BACKENDS: readonly Backend[] = ['auto', 'cpu', 'cuda'];

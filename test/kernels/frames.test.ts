@@ -8,10 +8,10 @@
  * Indices must match the reference exactly. Relevance must match within one
  * float32 rounding step (relevanceTolerance explains the bound).
  */
-import { PyVisionError, backendInfo, frameRelevance, selectFrames, setCpuThreads } from '../lib/index.js';
-import type { FrameBatch, SelectFramesOptions } from '../lib/index.js';
-import { type Mode, canonicalRelevance, referenceSelectFrames, relevance32, relevanceTolerance } from './reference/frames.js';
-import { cudaStatus, expectClose, rng, snapshot } from './util.js';
+import { PyVisionError, backendInfo, frameRelevance, selectFrames, setCpuThreads } from '../../lib/index.js';
+import type { FrameBatch, SelectFramesOptions } from '../../lib/index.js';
+import { type Mode, canonicalRelevance, referenceSelectFrames, relevance32, relevanceTolerance } from '../reference/frames.js';
+import { cudaStatus, expectClose, rng, snapshot } from '../helpers.js';
 
 const MODES: Mode[] = ['uniform', 'topk', 'topk-gap', 'mmr', 'bolt'];
 

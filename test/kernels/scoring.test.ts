@@ -14,7 +14,7 @@ import {
   selectRollouts,
   type LossAggregation,
   type PolicyLossOptions,
-} from '../lib/index.js';
+} from '../../lib/index.js';
 import {
   groupStatsRef,
   lossGradientFD,
@@ -24,8 +24,8 @@ import {
   toolRewardRef,
   type LossRefInput,
   type LossRefOptions,
-} from './reference/scoring.js';
-import { cudaStatus, expectClose, expectScalarClose, ints, rng, snapshot, uniform } from './util.js';
+} from '../reference/scoring.js';
+import { cudaStatus, expectClose, expectScalarClose, ints, rng, snapshot, uniform } from '../helpers.js';
 
 async function expectCode(promise: Promise<unknown>, code: string, messagePart?: string): Promise<void> {
   let caught: unknown;

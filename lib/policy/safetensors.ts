@@ -9,7 +9,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
-import { PyVisionError } from './errors.js';
+import { PyVisionError } from '../util/errors.js';
 
 export interface SafetensorsFile {
   metadata: Record<string, string>;

@@ -3,8 +3,8 @@
  * `npx pyvision-rl doctor [--json]`: what this installation was built with,
  * which devices it sees, and which backend kernels will run on (and why).
  */
-import { backendInfo } from './backend.js';
-import { PyVisionError } from './errors.js';
+import { backendInfo } from '../native/backend.js';
+import { PyVisionError } from '../util/errors.js';
 
 function doctor(json: boolean): void {
   const info = backendInfo();

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Policy, backendInfo, type SequenceBatch } from '../lib/index.js';
+import { Policy, backendInfo, type SequenceBatch } from '../../lib/index.js';
 
 const FIXTURE = join(process.cwd(), 'test', 'fixtures', 'policy');
 
@@ -69,7 +69,7 @@ const LOGP_TOL = { atol: 2e-5, rtol: 1e-4 };
 const GRAD_TOL = { atol: 2e-6, rtol: 2e-3 };
 
 /**
- * The batch as lib/policy.ts takes it: the fixture stores patches densely
+ * The batch as lib/policy/policy.ts takes it: the fixture stores patches densely
  * ([N, P], zero at token positions); the library takes P floats per visual
  * position, in position order.
  */

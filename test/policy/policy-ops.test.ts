@@ -5,10 +5,10 @@
  * (tails of every vector and tile width); attention runs on ragged packed
  * sequences and on a KV-cache layout with a non-zero first position.
  */
-import { backendInfo } from '../lib/index.js';
-import { native } from '../lib/native.js';
-import * as ref from './reference/policy.js';
-import { expectClose, rng, uniform } from './util.js';
+import { backendInfo } from '../../lib/index.js';
+import { native } from '../../lib/native/addon.js';
+import * as ref from '../reference/policy.js';
+import { expectClose, rng, uniform } from '../helpers.js';
 
 type Arrays = Record<string, Float32Array | Int32Array>;
 

@@ -4,11 +4,11 @@
  * loss with its gradient (semantics.md sections 1-5). Each function validates
  * its arguments here, then runs natively off the JavaScript thread.
  */
-import type { Backend } from './backend.js';
-import { resolveDevice } from './backend.js';
-import { PyVisionError, withCallSite } from './errors.js';
-import { native } from './native.js';
-import * as v from './validate.js';
+import type { Backend } from '../native/backend.js';
+import { resolveDevice } from '../native/backend.js';
+import { PyVisionError, withCallSite } from '../util/errors.js';
+import { native } from '../native/addon.js';
+import * as v from '../util/validate.js';
 
 /** Why a trajectory ended (semantics.md section 3). */
 export enum EndReason {

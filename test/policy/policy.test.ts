@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Policy, PyVisionError, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
-import * as ref from './reference/policy.js';
-import { expectClose, rng, snapshot, uniform } from './util.js';
+import { Policy, PyVisionError, backendInfo, type PolicyConfig, type SequenceBatch } from '../../lib/index.js';
+import * as ref from '../reference/policy.js';
+import { expectClose, rng, snapshot, uniform } from '../helpers.js';
 
 const CONFIG: PolicyConfig = { vocabSize: 23, patchDim: 6, maxSeqLen: 20, layers: 2, heads: 2, dim: 16 };
 

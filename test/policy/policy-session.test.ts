@@ -5,8 +5,8 @@
  * network once; sampling is reproducible from its seed and obeys temperature 0
  * and top-k; maxSeqLen ends a sequence without failing the batch.
  */
-import { Policy, PyVisionError, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
-import { expectClose, rng, snapshot, uniform } from './util.js';
+import { Policy, PyVisionError, type PolicyConfig, type SequenceBatch } from '../../lib/index.js';
+import { expectClose, rng, snapshot, uniform } from '../helpers.js';
 
 const CONFIG: PolicyConfig = { vocabSize: 29, patchDim: 5, maxSeqLen: 48, layers: 2, heads: 2, dim: 16 };
 

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Policy } from '../lib/index.js';
+import { Policy } from '../../lib/index.js';
 
 const root = process.cwd();
 const out = join(root, 'build-policy-save-test');
