@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { PyVisionError } from '../../lib/util/errors.js';
+import { VideoFile, locateFfmpeg, requireFfmpeg } from '../../lib/video/ffmpeg.js';
+import { FIXTURE, fixtureFrame } from './fixture-frames.js';
+
+const found = locateFfmpeg();
+const haveFfmpeg = 'tools' in found;
+if (!haveFfmpeg) console.log(`skipping the ffmpeg decoding tests: ${found.reason}`);
+const withFfmpeg = haveFfmpeg ? describe : describe.skip;
+
+const FILES = ['counter.mkv', 'counter.mp4'].map((name) => join(process.cwd(), 'test/fixtures/video', name));
+
+/** ffmpeg's own decode of the whole file, frame by frame. */
+function fullDecode(path: string): Uint8Array[] {
+  const tools = requireFfmpeg();
+  const raw = execFileSync(tools.ffmpeg, ['-nostdin', '-loglevel', 'error', '-i', path, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    maxBuffer: 1 << 26,
+  });
+  const size = FIXTURE.width * FIXTURE.height * 3;
+  return Array.from({ length: raw.length / size }, (_, i) => new Uint8Array(raw.buffer, raw.byteOffset + i * size, size));
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): string {
+  if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
+  for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return `byte ${j}: ${a[j]} against ${b[j]}`;
+  return 'none';
+}
+
+withFfmpeg.each(FILES)('VideoFile %s', (path) => {
+  test('metadata from ffprobe', async () => {
+    const video = await VideoFile.open(path);
+    expect([video.frameCount, video.fps, video.width, video.height]).toEqual([FIXTURE.frames, FIXTURE.fps, FIXTURE.width, FIXTURE.height]);
+  });
+
+  test("every fetched frame equals ffmpeg's full decode of that frame (and the known source frame)", async () => {
+    const reference = fullDecode(path);
+    expect(reference.length).toBe(FIXTURE.frames);
+    // Single frames (each a fresh seek: no cache) at and around the keyframes (every 12 frames), then runs that
+    // together cover every frame, each starting with a seek, then a batch with repeats in no order.
+    const video = await VideoFile.open(path, { cacheBytes: 0 });
+    const check = (i: number, data: Uint8Array): void => {
+      expect(`frame ${i}: ${firstDifference(data, reference[i])}`).toBe(`frame ${i}: none`);
+      expect(`frame ${i}: ${firstDifference(data, fixtureFrame(i))}`).toBe(`frame ${i}: none`);
+    };
+    for (const i of [0, 1, 11, 12, 13, 23, 37, 50, 71, 74]) check(i, (await video.frames([i]))[0].data);
+    for (const [first, last] of [[0, 6], [7, 29], [30, 74]]) {
+      const indices = Array.from({ length: last - first + 1 }, (_, j) => first + j);
+      (await video.frames(indices)).forEach((frame, j) => check(indices[j], frame.data));
+    }
+    const batch = [74, 3, 4, 5, 40, 3, 0, 73, 12, 11, 13];
+    (await video.frames(batch)).forEach((frame, j) => check(batch[j], frame.data));
+  });
+
+  test('nearby frames share one decode; cached frames need none', async () => {
+    const video = await VideoFile.open(path, { runGap: 4 });
+    await video.frames([10, 12, 14, 40]);
+    expect(video.decodeCalls).toBe(2);
+    await video.frames([11, 14, 40]);
+    expect(video.decodeCalls).toBe(2);
+    expect(video.cache.stats().hits).toBe(3);
+  });
+
+  test('bad indices are E_ARG errors naming the index', async () => {
+    const video = await VideoFile.open(path);
+    await expect(video.frames([75])).rejects.toThrow(/indices\[0\] must be a frame index in \[0, 74\].*got 75/);
+    await expect(video.frames([1, -1])).rejects.toThrow(/indices\[1\]/);
+    await expect(video.frames([1.5])).rejects.toMatchObject({ code: 'E_ARG' });
+  });
+});
+
+withFfmpeg('VideoFile errors', () => {
+  test('a missing file and a file that is not a video are E_IO', async () => {
+    await expect(VideoFile.open('/nonexistent/video.mkv')).rejects.toMatchObject({ code: 'E_IO' });
+    const dir = mkdtempSync(join(tmpdir(), 'pyvision-video-'));
+    try {
+      writeFileSync(join(dir, 'not-a-video.mkv'), 'hello');
+      await expect(VideoFile.open(join(dir, 'not-a-video.mkv'))).rejects.toMatchObject({ code: 'E_IO' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ffmpeg missing', () => {
+  test('a clear E_IO error naming the fix, from PYVISION_RL_FFMPEG and from PATH', async () => {
+    const saved = { ffmpeg: process.env.PYVISION_RL_FFMPEG, path: process.env.PATH };
+    const dir = mkdtempSync(join(tmpdir(), 'pyvision-video-'));
+    try {
+      process.env.PYVISION_RL_FFMPEG = join(dir, 'no-ffmpeg');
+      expect(() => requireFfmpeg()).toThrow(PyVisionError);
+      expect(() => requireFfmpeg()).toThrow(/PYVISION_RL_FFMPEG=.*no-ffmpeg is not an executable.*apt-get install ffmpeg/);
+      delete process.env.PYVISION_RL_FFMPEG;
+      process.env.PATH = dir;
+      expect(() => requireFfmpeg()).toThrow(/ffmpeg was not found on PATH; install ffmpeg/);
+      await expect(VideoFile.open(FILES[0])).rejects.toMatchObject({ code: 'E_IO' });
+      // An executable named by PYVISION_RL_FFMPEG without an ffprobe beside it or on PATH.
+      writeFileSync(join(dir, 'ffmpeg'), '#!/bin/sh\nexit 1\n');
+      chmodSync(join(dir, 'ffmpeg'), 0o755);
+      process.env.PYVISION_RL_FFMPEG = join(dir, 'ffmpeg');
+      expect(() => requireFfmpeg()).toThrow(/ffprobe was not found next to PYVISION_RL_FFMPEG/);
+    } finally {
+      if (saved.ffmpeg === undefined) delete process.env.PYVISION_RL_FFMPEG;
+      else process.env.PYVISION_RL_FFMPEG = saved.ffmpeg;
+      process.env.PATH = saved.path;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
