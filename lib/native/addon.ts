@@ -233,7 +233,10 @@ export interface NativeAddon {
     topK: number,
     stopTokens: Int32Array,
     seed: number,
+    seeds: number[] | undefined,
   ): Promise<{ tokens: Int32Array; logp: Float32Array; offsets: Int32Array; stopped: Uint8Array }>;
+  /** Ends the given sequences of a session (indices in [0, B)). */
+  policySessionEnd(session: NativeSessionHandle, sequences: Int32Array): Promise<void>;
   policySessionAppend(
     session: NativeSessionHandle,
     tokens: Int32Array,

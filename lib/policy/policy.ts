@@ -130,6 +130,13 @@ export interface GenerateOptions {
   stopTokens?: Int32Array | readonly number[];
   /** Seed of the sampling; the same seed reproduces the same tokens on a given backend. Default 0. */
   seed?: number;
+  /**
+   * One seed per sequence of the session (B, ended ones included), instead of `seed`: sequence b
+   * then draws what sequence 0 of a call with `seed: seeds[b]` draws at the same positions, whatever
+   * its index and the other sequences of the batch (a rollout's trajectory keeps its tokens when the
+   * batch around it changes).
+   */
+  seeds?: readonly number[];
 }
 
 export interface GenerateResult {
@@ -626,7 +633,15 @@ export class PolicySession {
           throw new PyVisionError('E_ARG', `options.stopTokens[${i}] must be a token id in [0, ${V}), got ${t}`);
         }
       });
-      return native().policySessionGenerate(handle, maxNewTokens, temperature, topK, stops, seed);
+      let seeds: number[] | undefined;
+      if (o.seeds !== undefined) {
+        if (!Array.isArray(o.seeds)) throw new PyVisionError('E_DTYPE', `options.seeds must be an array of integers, got ${describe(o.seeds)}`);
+        if (o.seeds.length !== this.sequences) {
+          throw new PyVisionError('E_SHAPE', `options.seeds must hold one seed per sequence (${this.sequences}), got ${o.seeds.length}`);
+        }
+        seeds = (o.seeds as unknown[]).map((x, i) => seedOf(x, `options.seeds[${i}]`));
+      }
+      return native().policySessionGenerate(handle, maxNewTokens, temperature, topK, stops, seed, seeds);
     });
   }
 
@@ -641,6 +656,28 @@ export class PolicySession {
       const b = validateBatch(observations, 'observations', this.#policy.config);
       const overflowed = await native().policySessionAppend(handle, b.tokens, b.patches, b.seqOffsets);
       return { overflowed };
+    });
+  }
+
+  /**
+   * Ends sequences (indices in [0, B)): they sample nothing more and take no entry in later
+   * `append` calls (`generate` reports them as stopped 2, `state()` as not live; their lengths
+   * stay). Ending an ended sequence does nothing.
+   */
+  end(sequences: readonly number[] | Int32Array): Promise<void> {
+    return withCallSite(async () => {
+      const handle = this.#live();
+      const list = isTyped(sequences, 'Int32Array') ? sequences : Array.isArray(sequences) ? sequences : undefined;
+      if (list === undefined) throw new PyVisionError('E_DTYPE', `sequences must be an Int32Array or an array of sequence indices, got ${describe(sequences)}`);
+      const out = new Int32Array(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const b = list[i];
+        if (!Number.isInteger(b) || b < 0 || b >= this.sequences) {
+          throw new PyVisionError('E_ARG', `sequences[${i}] must be a sequence index in [0, ${this.sequences}), got ${describe(b)}`);
+        }
+        out[i] = b;
+      }
+      await native().policySessionEnd(handle, out);
     });
   }
 

@@ -374,6 +374,13 @@ Napi::Value PolicySessionGenerate(const Napi::CallbackInfo& info) {
     const Array<int32_t> stops = GetArray<int32_t>(info[4], "options.stopTokens");
     o.stop_tokens.assign(stops.data, stops.data + stops.length);
     o.seed = static_cast<uint64_t>(GetInteger(info[5], "options.seed", 0, INT64_C(9007199254740991)));
+    if (!info[6].IsUndefined()) {
+      if (!info[6].IsArray()) Fail("E_DTYPE", "options.seeds must be an array of integers");
+      const Napi::Array seeds = info[6].As<Napi::Array>();
+      o.seeds.resize(seeds.Length());
+      for (uint32_t i = 0; i < seeds.Length(); ++i)
+        o.seeds[i] = static_cast<uint64_t>(GetInteger(seeds.Get(i), "options.seeds[i]", 0, INT64_C(9007199254740991)));
+    }
     auto result = std::make_shared<GenerateResult>();
     return Task::Start(
         env, {}, {}, [session, o, result] { *result = session->Generate(o); },
@@ -408,6 +415,23 @@ Napi::Value PolicySessionAppend(const Napi::CallbackInfo& info) {
   });
 }
 PV_BINDING("policySessionAppend", PolicySessionAppend);
+
+Napi::Value PolicySessionEnd(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::shared_ptr<PolicySession> session = GetSession(info[0]);
+    const Array<int32_t> which = GetArray<int32_t>(info[1], "sequences");
+    std::vector<size_t> slots;
+    for (size_t i = 0; i < which.length; ++i) {
+      if (which.data[i] < 0) Fail("E_ARG", "sequences[", i, "] must be >= 0, got ", which.data[i]);
+      slots.push_back(static_cast<size_t>(which.data[i]));
+    }
+    return Task::Start(
+        env, {}, {}, [session, slots] { session->End(slots); },
+        [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+PV_BINDING("policySessionEnd", PolicySessionEnd);
 
 // Which sequences are live and their lengths (after every call issued before).
 Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {

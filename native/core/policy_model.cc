@@ -879,6 +879,8 @@ GenerateResult PolicySession::Generate(const SampleOptions& options) {
   const PolicyConfig& cfg = m.config();
   const size_t V = cfg.vocab_size, T = cfg.max_seq_len;
   std::lock_guard<std::mutex> lock(m.mutex_);
+  if (!options.seeds.empty() && options.seeds.size() != slots_)
+    Fail("E_SHAPE", "options.seeds must hold one seed per sequence (", slots_, "), got ", options.seeds.size());
   std::vector<std::vector<int32_t>> tokens(slots_);
   std::vector<std::vector<float>> logps(slots_);
   GenerateResult result;
@@ -900,7 +902,9 @@ GenerateResult PolicySession::Generate(const SampleOptions& options) {
         result.stopped[s] = 2;
         continue;
       }
-      const uint64_t h = Mix64(options.seed ^ Mix64(0xC0FFEEull + s) ^ Mix64(static_cast<uint64_t>(cached_[s]) << 20));
+      const uint64_t h = options.seeds.empty()
+                             ? Mix64(options.seed ^ Mix64(0xC0FFEEull + s) ^ Mix64(static_cast<uint64_t>(cached_[s]) << 20))
+                             : Mix64(options.seeds[s] ^ Mix64(0xC0FFEEull) ^ Mix64(static_cast<uint64_t>(cached_[s]) << 20));
       const Sampled x = SampleToken(logits_.data() + s * V, V, options.temperature, options.top_k, UnitOpen(h), order);
       tokens[s].push_back(x.token);
       logps[s].push_back(x.logp);
@@ -959,6 +963,16 @@ std::vector<uint8_t> PolicySession::Append(const PolicyBatch& obs) {
     if (end > begin) logits_valid_[s] = 0;
   }
   return overflow;
+}
+
+void PolicySession::End(const std::vector<size_t>& slots) {
+  std::lock_guard<std::mutex> lock(model_->mutex_);
+  for (size_t s : slots)
+    if (s >= slots_) Fail("E_ARG", "sequences to end must be in [0, ", slots_, "), got ", s);
+  for (size_t s : slots) {
+    ended_[s] = 1;
+    logits_valid_[s] = 0;
+  }
 }
 
 }  // namespace pv

@@ -96,6 +96,10 @@ struct SampleOptions {
   size_t top_k = 0;          // 0: whole vocabulary
   std::vector<int32_t> stop_tokens;
   uint64_t seed = 0;
+  // Empty, or one seed per sequence of the session: sequence b then draws
+  // from (seeds[b], position) alone, as sequence 0 of a call with that seed,
+  // whatever the batch it is in.
+  std::vector<uint64_t> seeds;
 };
 
 struct GenerateResult {
@@ -193,6 +197,9 @@ class PolicySession {
   // One entry per live sequence (in order); returns, per entry, 1 when the
   // observation did not fit in maxSeqLen (the sequence then ends), else 0.
   std::vector<uint8_t> Append(const PolicyBatch& observations);
+  // Ends the given sequences (indices in [0, B)): they sample nothing more,
+  // and take no entry in later Append calls (their lengths stay as they are).
+  void End(const std::vector<size_t>& slots);
 
  private:
   struct Pending {

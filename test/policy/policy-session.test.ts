@@ -194,3 +194,74 @@ test('bad session inputs are rejected with their code; inputs unchanged', async 
   await expectCode(session.state(), 'E_DISPOSED');
   policy.dispose();
 });
+
+test('per-sequence seeds: a sequence draws the same tokens at any batch index and beside any other sequences', async () => {
+  const policy = await sharpPolicy(6);
+  const a = { tokens: [1, 2, 3], patches: [] };
+  const b = { tokens: [4], patches: [] };
+  const c = { tokens: [5, 6], patches: [] };
+  const run = async (seqs: Seq[], seeds: number[]) => {
+    const s = await policy.startSession(pack(seqs));
+    const first = await s.generate({ maxNewTokens: 5, temperature: 1.5, stopTokens: [], seeds });
+    // A second turn after an observation: positions continue, so do the draws.
+    await s.append(pack(seqs.map(() => ({ tokens: [7, 8], patches: [] }))));
+    const second = await s.generate({ maxNewTokens: 4, temperature: 1.5, stopTokens: [], seeds });
+    s.dispose();
+    const per = (out: typeof first, i: number) => Array.from(out.tokens.subarray(out.offsets[i], out.offsets[i + 1]));
+    return seqs.map((_, i) => [...per(first, i), ...per(second, i)]);
+  };
+  const alone = await run([a], [1234]);
+  const mixed = await run([b, c, a], [77, 78, 1234]);
+  const other = await run([c, a], [5, 1234]);
+  expect(mixed[2]).toEqual(alone[0]);
+  expect(other[1]).toEqual(alone[0]);
+  // seeds: [x] draws what seed: x draws for sequence 0.
+  const single = await policy.startSession(pack([a]));
+  const bySeed = await single.generate({ maxNewTokens: 5, temperature: 1.5, stopTokens: [], seed: 1234 });
+  expect(Array.from(bySeed.tokens)).toEqual(alone[0].slice(0, 5));
+  single.dispose();
+  // Another seed, another stream.
+  const changed = await run([b, c, a], [77, 78, 4321]);
+  expect(changed[2]).not.toEqual(alone[0]);
+  expect(changed[0]).toEqual(mixed[0]);
+  const s = await policy.startSession(pack([a, b]));
+  await expectCode(s.generate({ maxNewTokens: 1, seeds: [1] }), 'E_SHAPE', /options\.seeds must hold one seed per sequence \(2\)/);
+  await expectCode(s.generate({ maxNewTokens: 1, seeds: [1, -2] }), 'E_ARG', /options\.seeds\[1\]/);
+  await expectCode(s.generate({ maxNewTokens: 1, seeds: 'x' as never }), 'E_DTYPE', /options\.seeds/);
+  s.dispose();
+  policy.dispose();
+});
+
+test('end(): ended sequences sample nothing, take no observation entry and keep their length', async () => {
+  const policy = await sharpPolicy(7);
+  const session = await policy.startSession(
+    pack([
+      { tokens: [1, 2], patches: [] },
+      { tokens: [3], patches: [] },
+      { tokens: [4, 5, 6], patches: [] },
+    ]),
+  );
+  await session.generate({ maxNewTokens: 2, temperature: 1, stopTokens: [], seed: 1 });
+  const before = await session.state();
+  await session.end([1]);
+  await session.end(Int32Array.from([1]));
+  const after = await session.state();
+  expect(Array.from(after.live)).toEqual([1, 0, 1]);
+  expect(Array.from(after.lengths)).toEqual(Array.from(before.lengths));
+  await expectCode(session.append(pack([{ tokens: [1], patches: [] }, { tokens: [2], patches: [] }, { tokens: [3], patches: [] }])), 'E_SHAPE', /one entry per live sequence \(2\)/);
+  await session.append(pack([{ tokens: [9], patches: [] }, { tokens: [], patches: [] }]));
+  const out = await session.generate({ maxNewTokens: 3, temperature: 1, stopTokens: [], seed: 2 });
+  expect(Array.from(out.stopped)).toEqual([0, 2, 0]);
+  expect(out.offsets[2] - out.offsets[1]).toBe(0);
+  const forwarded = (await session.state()).forwarded;
+  // Positions run: seq 0 its prompt (2), its first sample, then the pending [sample, 9] and two more
+  // samples; seq 1 its prompt and first sample only (the second was pending when it ended); seq 2
+  // its prompt (3), its first sample, its pending sample and two more.
+  expect(forwarded).toBe(2 + 1 + 2 + 2 + (1 + 1) + (3 + 1 + 1 + 2));
+  await expectCode(session.end([3]), 'E_ARG', /sequences\[0\] must be a sequence index in \[0, 3\)/);
+  await expectCode(session.end([0.5]), 'E_ARG', /sequences\[0\]/);
+  await expectCode(session.end('x' as never), 'E_DTYPE', /sequences/);
+  session.dispose();
+  await expectCode(session.end([0]), 'E_DISPOSED');
+  policy.dispose();
+});
