@@ -43,3 +43,18 @@ export {
   type TrainStepResult,
 } from './policy/policy.js';
 export { selectFrames, frameRelevance, FRAME_MODES, FRAME_DEFAULTS, type FrameBatch, type FrameMode, type FrameRelevanceOptions, type FrameSelection, type SelectFramesOptions } from './kernels/frames.js';
+export {
+  MetricsLogger,
+  JsonlSink,
+  TensorBoardSink,
+  ProgressSink,
+  openRunMetrics,
+  readMetricsJsonl,
+  writeSamples,
+  readSamples,
+  sampleFromTrajectory,
+  type MetricsRecord,
+  type MetricsRow,
+  type MetricsSink,
+  type SampleRecord,
+} from './metrics/index.js';

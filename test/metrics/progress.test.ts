@@ -1,0 +1,56 @@
+/** Console progress: plain lines every N steps off a terminal; a cli-progress bar on one. */
+import { ProgressSink, formatSeconds } from '../../lib/metrics/progress.js';
+
+function fakeStream(isTTY: boolean): { write: (t: string) => boolean; isTTY: boolean; columns: number; text: () => string; on: () => void; cursorTo: () => boolean; clearLine: () => boolean; moveCursor: () => boolean } {
+  const parts: string[] = [];
+  return {
+    write: (t: string) => {
+      parts.push(t);
+      return true;
+    },
+    isTTY,
+    columns: 160,
+    text: () => parts.join(''),
+    on: () => undefined,
+    cursorTo: () => true,
+    clearLine: () => true,
+    moveCursor: () => true,
+  };
+}
+
+test('off a terminal: one plain line every N steps and at the last, no control characters', () => {
+  const stream = fakeStream(false);
+  const sink = new ProgressSink({ totalSteps: 7, every: 3, label: 'rl', stream });
+  for (let step = 1; step <= 7; step++) {
+    sink.write(step, { 'critic/score/mean': 0.5 + step / 100, 'agent/tool_call_mean': 1.25, 'critic/acc/mean': NaN });
+  }
+  sink.close();
+  const lines = stream.text().trimEnd().split('\n');
+  expect(lines).toHaveLength(3);
+  expect(lines[0]).toMatch(/^rl step 3\/7 \| reward 0\.530 \| tool calls 1\.25 \| acc - \| elapsed \d+s \| ETA /);
+  expect(lines[1]).toMatch(/^rl step 6\/7 /);
+  expect(lines[2]).toMatch(/^rl step 7\/7 .*ETA 0s$/);
+  expect(stream.text()).not.toMatch(/\x1b/);
+});
+
+test('on a terminal: a bar with steps, reward, tool calls and ETA', () => {
+  const stream = fakeStream(true);
+  const sink = new ProgressSink({ totalSteps: 4, stream, label: 'rl', columns: [{ key: 'critic/score/mean', label: 'reward' }, { key: 'agent/tool_call_mean', label: 'tool calls', digits: 1 }] });
+  sink.write(1, { 'critic/score/mean': 0.25, 'agent/tool_call_mean': 2 });
+  sink.write(4, { 'critic/score/mean': 0.75, 'agent/tool_call_mean': 3 });
+  sink.close();
+  sink.close();
+  const text = stream.text();
+  expect(text).toContain('4/4');
+  expect(text).toContain('reward 0.750');
+  expect(text).toContain('tool calls 3.0');
+  expect(text).toContain('ETA');
+  sink.write(5, {}); // after close: ignored
+});
+
+test('formatSeconds', () => {
+  expect(formatSeconds(12.4)).toBe('12s');
+  expect(formatSeconds(185)).toBe('3m05s');
+  expect(formatSeconds(3725)).toBe('1h02m');
+  expect(formatSeconds(NaN)).toBe('-');
+});
