@@ -189,6 +189,12 @@ export class ProceduralVideo implements VideoSource {
     return image;
   }
 
+  /** Renders a frame without touching the cache (for a pass over every frame, e.g. computing embeddings). */
+  renderFrame(index: number): RgbImage {
+    checkFrameIndices([index], this.frameCount, 'index');
+    return renderSceneFrame(this.scene, index);
+  }
+
   async frames(indices: readonly number[]): Promise<RgbImage[]> {
     checkFrameIndices(indices, this.frameCount);
     return indices.map((i) => this.frame(i));
