@@ -58,3 +58,4 @@ export {
   type MetricsSink,
   type SampleRecord,
 } from './metrics/index.js';
+export * from './train/index.js';
