@@ -59,3 +59,14 @@ export {
   type SampleRecord,
 } from './metrics/index.js';
 export * from './train/index.js';
+export {
+  rollout,
+  emptyTimings,
+  ROLLOUT_DEFAULTS,
+  type RolloutOptions,
+  type RolloutTimings,
+} from './rollout/rollout.js';
+export { replayExpert, type ReplayExpertOptions } from './rollout/expert.js';
+export { packTrajectories, type PackedTrajectories } from './rollout/pack.js';
+export { trajectorySeed } from './rollout/protocol.js';
+export type { Trajectory, EndReasonName } from './rollout/types.js';

@@ -103,7 +103,11 @@ export interface World<T extends Task = Task> {
   prompt(task: T): Segment;
   /** A fresh tool session for one trajectory of this task (e.g. the sandbox with image_clue_0). */
   openTool(task: T): ToolSession;
-  /** The observation segment of a tool result: <obs> text, <img> patches </img> per image, </obs>. */
+  /**
+   * The observation segment of a tool result: <obs> text, <img> patches </img> per image, </obs>.
+   * The rollout engine observes results whose code ran; under errorFeedback it passes an errored
+   * result with `error: null` and the error's `Type: message` line appended to `output`.
+   */
   observe(result: ToolResult, limits: ObservationLimits): Segment;
   /** A scripted expert trajectory for SFT (seeded), ending with an answer turn. */
   expert(task: T, seed: number): ExpertTurn[];
