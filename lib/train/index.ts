@@ -47,3 +47,17 @@ export {
   type TrainResult,
   type WorldFactory,
 } from './trainer.js';
+export {
+  runCollapse,
+  runAblations,
+  runMeasures,
+  EXPERIMENTS,
+  EXPERIMENT_SERIES,
+  EXPERIMENT_SETTINGS,
+  QUICK_SETTINGS,
+  CONTROL_WORLD_OPTIONS,
+  type ExperimentOptions,
+  type ExperimentReport,
+  type RunSummary,
+  type ArmSummary,
+} from './experiments.js';
