@@ -70,7 +70,7 @@ interface CheckedBatch {
 function checkBatch(input: unknown): CheckedBatch {
   const i = v.object(input, 'input');
   const dim = v.number(i.dim, 'input.dim', { integer: true, min: 1, max: 2 ** 31 - 1 });
-  const embeddings = v.typedArray(i.embeddings, Float32Array, 'input.embeddings');
+  const embeddings = v.typedArray(i.embeddings, 'Float32Array', 'input.embeddings');
   if (embeddings.length % dim !== 0) {
     throw new PyVisionError(
       'E_SHAPE',
@@ -79,7 +79,7 @@ function checkBatch(input: unknown): CheckedBatch {
   }
   const frameOffsets = v.offsetsArray(i.frameOffsets, 'input.frameOffsets', embeddings.length / dim, 'the frame count');
   const videos = frameOffsets.length - 1;
-  const queries = v.typedArray(i.queries, Float32Array, 'input.queries', videos * dim);
+  const queries = v.typedArray(i.queries, 'Float32Array', 'input.queries', videos * dim);
   return { embeddings, frameOffsets, queries, dim };
 }
 
@@ -100,8 +100,8 @@ export function selectFrames(input: FrameBatch, opts: SelectFramesOptions): Prom
     const o = v.object(opts, 'opts');
     const videos = b.frameOffsets.length - 1;
     let k: number | Int32Array;
-    if (o.k instanceof Int32Array) {
-      k = v.typedArray(o.k, Int32Array, 'opts.k', videos);
+    if (v.isTypedArray(o.k, 'Int32Array')) {
+      k = v.typedArray(o.k, 'Int32Array', 'opts.k', videos);
     } else if (typeof o.k === 'number') {
       k = v.number(o.k, 'opts.k', { integer: true, min: 0, max: 2 ** 31 - 1 });
     } else {

@@ -38,8 +38,7 @@ export function accumulativeToolReward(
   opts: ToolRewardOptions = {},
 ): Promise<Float32Array> {
   return withCallSite(async () => {
-    v.typedArray(acc, Float32Array, 'acc');
-    v.typedArray(toolCalls, Int32Array, 'toolCalls', acc.length);
+    v.typedArray(toolCalls, 'Int32Array', 'toolCalls', v.typedLength(v.typedArray(acc, 'Float32Array', 'acc')));
     const o = v.optionalObject(opts, 'opts');
     const coef = v.optionalNumber(o.coef, 'opts.coef', 0.1);
     const threshold = v.optionalNumber(o.correctThreshold, 'opts.correctThreshold', 1.0);
@@ -72,8 +71,7 @@ export function groupAdvantages(
   opts: GroupAdvantageOptions = {},
 ): Promise<GroupAdvantages> {
   return withCallSite(async () => {
-    v.typedArray(rewards, Float32Array, 'rewards');
-    v.typedArray(groups, Int32Array, 'groups', rewards.length);
+    v.typedArray(groups, 'Int32Array', 'groups', v.typedLength(v.typedArray(rewards, 'Float32Array', 'rewards')));
     const o = v.optionalObject(opts, 'opts');
     const scale = v.oneOf(o.scale, 'opts.scale', ['none', 'group-std'] as const, 'none');
     const eps = v.optionalNumber(o.eps, 'opts.eps', 1e-6, { min: 0 });
@@ -124,12 +122,12 @@ export const DEFAULT_KEEP_END_REASONS: readonly EndReason[] = [
 export function selectRollouts(input: RolloutBatch, opts: SelectOptions): Promise<SelectionResult> {
   return withCallSite(async () => {
     const i = v.object(input, 'input');
-    const rewards = v.typedArray(i.rewards, Float32Array, 'input.rewards');
+    const rewards = v.typedArray(i.rewards, 'Float32Array', 'input.rewards');
     const n = rewards.length;
-    const groups = v.typedArray(i.groups, Int32Array, 'input.groups', n);
-    const endReasons = v.typedArray(i.endReasons, Uint8Array, 'input.endReasons', n);
-    const toolImages = v.typedArray(i.toolImages, Int32Array, 'input.toolImages', n);
-    const lengths = v.optionalTypedArray(i.lengths, Int32Array, 'input.lengths', n);
+    const groups = v.typedArray(i.groups, 'Int32Array', 'input.groups', n);
+    const endReasons = v.typedArray(i.endReasons, 'Uint8Array', 'input.endReasons', n);
+    const toolImages = v.typedArray(i.toolImages, 'Int32Array', 'input.toolImages', n);
+    const lengths = v.optionalTypedArray(i.lengths, 'Int32Array', 'input.lengths', n);
     const o = v.object(opts, 'opts');
     const target = v.number(o.target, 'opts.target', { integer: true, min: 0, max: 2 ** 31 - 1 });
     let keepMask = 0;
@@ -240,24 +238,20 @@ export function resolveLossOptions(o: Record<string, unknown>, prefix = 'opts'):
 export function policyLoss(input: PolicyLossInput, opts: PolicyLossOptions = {}): Promise<PolicyLossResult> {
   return withCallSite(async () => {
     const i = v.object(input, 'input');
-    const logp = v.typedArray(i.logp, Float32Array, 'input.logp');
+    const logp = v.typedArray(i.logp, 'Float32Array', 'input.logp');
     const T = logp.length;
-    const oldLogp = v.typedArray(i.oldLogp, Float32Array, 'input.oldLogp', T);
+    const oldLogp = v.typedArray(i.oldLogp, 'Float32Array', 'input.oldLogp', T);
     const seqOffsets = v.offsetsArray(i.seqOffsets, 'input.seqOffsets', T, 'the token count');
     const B = seqOffsets.length - 1;
-    const advantages = v.typedArray(i.advantages, Float32Array, 'input.advantages');
+    const advantages = v.typedArray(i.advantages, 'Float32Array', 'input.advantages');
     if (advantages.length !== T && advantages.length !== B) {
       throw new PyVisionError(
         'E_SHAPE',
         `input.advantages must have one value per token (${T}) or per sequence (${B}), got ${advantages.length}`,
       );
     }
-    if (!(i.mask instanceof Uint8Array) && !(i.mask instanceof Float32Array)) {
-      v.typedArray(i.mask, Uint8Array, 'input.mask'); // throws the E_DTYPE error
-    }
-    const mask = i.mask as Uint8Array | Float32Array;
-    if (mask.length !== T) throw new PyVisionError('E_SHAPE', `input.mask must have length ${T}, got ${mask.length}`);
-    const refLogp = v.optionalTypedArray(i.refLogp, Float32Array, 'input.refLogp', T);
+    const mask = v.typedArrayOf(i.mask, ['Uint8Array', 'Float32Array'] as const, 'input.mask', T);
+    const refLogp = v.optionalTypedArray(i.refLogp, 'Float32Array', 'input.refLogp', T);
     const o = v.optionalObject(opts, 'opts');
     const r = resolveLossOptions(o);
     if (r.klCoef > 0 && refLogp === undefined) {

@@ -4,33 +4,86 @@
  * was given. Only O(1) checks live here (types, lengths, option ranges); value
  * scans (NaN, ids, masks) run in native code on the worker thread.
  */
+import { types } from 'node:util';
+
 import { PyVisionError, describe } from './errors.js';
 
-type TypedArrayCtor = Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
-type InstanceOf<C> = C extends { new (...args: never[]): infer I } ? I : never;
+/** The element types that cross to native code. */
+export type TypedArrayKind = 'Float32Array' | 'Int32Array' | 'Uint8Array';
+export type TypedArrayOf<K extends TypedArrayKind> = K extends 'Float32Array'
+  ? Float32Array
+  : K extends 'Int32Array'
+    ? Int32Array
+    : Uint8Array;
 
-export function typedArray<C extends TypedArrayCtor>(value: unknown, ctor: C, name: string, length?: number): InstanceOf<C> {
-  if (!(value instanceof ctor)) {
-    throw new PyVisionError('E_DTYPE', `${name} must be a ${ctor.name}, got ${describe(value)}`);
-  }
-  const array = value as InstanceOf<C>;
-  if (length !== undefined && array.length !== length) {
-    throw new PyVisionError('E_SHAPE', `${name} must have length ${length}, got ${array.length}`);
-  }
-  return array;
+// The intrinsic getters of %TypedArray%.prototype. They read the internal
+// slots of any realm's typed arrays (a vm context's, a worker's, Buffer) and
+// cannot be shadowed by the value's own properties; on anything else (a
+// Proxy, a plain object) the tag getter returns undefined.
+const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
+const intrinsicGetter = (key: PropertyKey) => Object.getOwnPropertyDescriptor(typedArrayPrototype, key)!.get! as (this: unknown) => unknown;
+const tagOf = intrinsicGetter(Symbol.toStringTag);
+const lengthOf = intrinsicGetter('length') as (this: unknown) => number;
+const bufferOf = intrinsicGetter('buffer');
+
+/**
+ * Whether `value` is a typed array of element type `kind`, from any realm.
+ * The one typed-array check of lib/: judged by the internal tag, never by
+ * `instanceof` or by the value's own (overridable) properties.
+ */
+export function isTypedArray<K extends TypedArrayKind>(value: unknown, kind: K): value is TypedArrayOf<K> {
+  return tagOf.call(value) === kind;
 }
 
-export function optionalTypedArray<C extends TypedArrayCtor>(
+/** The length of a typed array, read through the intrinsic getter. */
+export function typedLength(value: ArrayBufferView): number {
+  return lengthOf.call(value);
+}
+
+/**
+ * Checks that `value` is a typed array of one of `kinds` (on an ordinary
+ * ArrayBuffer: memory that another thread may write while native code reads
+ * it is rejected) and, when given, of length `length`. E_DTYPE / E_SHAPE name `name`.
+ */
+export function typedArrayOf<K extends TypedArrayKind>(value: unknown, kinds: readonly K[], name: string, length?: number): TypedArrayOf<K> {
+  if (!kinds.some((k) => isTypedArray(value, k))) {
+    throw new PyVisionError('E_DTYPE', `${name} must be a ${kinds.join(' or a ')}, got ${describe(value)}`);
+  }
+  if (types.isSharedArrayBuffer(bufferOf.call(value))) {
+    throw new PyVisionError('E_DTYPE', `${name} must be on an ArrayBuffer, got a ${tagOf.call(value) as string} on a SharedArrayBuffer`);
+  }
+  const actual = lengthOf.call(value);
+  if (length !== undefined && actual !== length) {
+    throw new PyVisionError('E_SHAPE', `${name} must have length ${length}, got ${actual}`);
+  }
+  return value as TypedArrayOf<K>;
+}
+
+export function typedArray<K extends TypedArrayKind>(value: unknown, kind: K, name: string, length?: number): TypedArrayOf<K> {
+  return typedArrayOf(value, [kind], name, length);
+}
+
+export function optionalTypedArray<K extends TypedArrayKind>(
   value: unknown,
-  ctor: C,
+  kind: K,
   name: string,
   length?: number,
-): InstanceOf<C> | undefined {
-  return value === undefined ? undefined : typedArray(value, ctor, name, length);
+): TypedArrayOf<K> | undefined {
+  return value === undefined ? undefined : typedArray(value, kind, name, length);
 }
 
+/**
+ * Checks that `value` is an options or input object. A revoked Proxy (on
+ * which every operation throws a TypeError) is E_ARG like any other bad value.
+ */
 export function object(value: unknown, name: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+  let isArray: boolean;
+  try {
+    isArray = Array.isArray(value);
+  } catch {
+    throw new PyVisionError('E_ARG', `${name} must be an object, got a revoked Proxy`);
+  }
+  if (value === null || typeof value !== 'object' || isArray || ArrayBuffer.isView(value)) {
     throw new PyVisionError('E_ARG', `${name} must be an object, got ${describe(value)}`);
   }
   return value as Record<string, unknown>;
@@ -101,9 +154,12 @@ export function oneOf<T extends string>(value: unknown, name: string, allowed: r
   return value as T;
 }
 
+/** The largest finite float32: options that native code reads as float must lie within ±F32_MAX. */
+export const F32_MAX = 3.4028234663852886e38;
+
 /** Checks that `offsets` is an Int32Array of B + 1 entries starting at 0 and ending at `total`. */
 export function offsetsArray(value: unknown, name: string, total: number, totalName: string): Int32Array {
-  const offsets = typedArray(value, Int32Array, name);
+  const offsets = typedArray(value, 'Int32Array', name);
   if (offsets.length < 1) throw new PyVisionError('E_SHAPE', `${name} must have length B + 1 >= 1, got 0`);
   if (offsets[0] !== 0) throw new PyVisionError('E_SHAPE', `${name}[0] must be 0, got ${offsets[0]}`);
   const last = offsets[offsets.length - 1];
