@@ -154,24 +154,16 @@ export const STOPPED_MAX_NEW_TOKENS = 0;
 export const STOPPED_STOP_TOKEN = 1;
 export const STOPPED_MAX_SEQ_LEN = 2;
 
-type TypedName = 'Float32Array' | 'Int32Array' | 'Uint8Array';
-type TypedOf<N extends TypedName> = N extends 'Float32Array' ? Float32Array : N extends 'Int32Array' ? Int32Array : Uint8Array;
+type TypedName = v.TypedArrayKind;
+type TypedOf<N extends TypedName> = v.TypedArrayOf<N>;
 
-/**
- * Whether `value` is a typed array of the given kind, judged by its tag rather
- * than `instanceof`, so that arrays from another realm (the native module's,
- * a vm context's, a worker's) are accepted.
- */
+/** The realm-safe typed-array check of lib/util/validate.ts. */
 function isTyped<N extends TypedName>(value: unknown, kind: N): value is TypedOf<N> {
-  return ArrayBuffer.isView(value) && (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] === kind;
+  return v.isTypedArray(value, kind);
 }
 
 function typed<N extends TypedName>(value: unknown, kind: N, name: string, length?: number): TypedOf<N> {
-  if (!isTyped(value, kind)) throw new PyVisionError('E_DTYPE', `${name} must be a ${kind}, got ${describe(value)}`);
-  if (length !== undefined && value.length !== length) {
-    throw new PyVisionError('E_SHAPE', `${name} must have length ${length}, got ${value.length}`);
-  }
-  return value;
+  return v.typedArray(value, kind, name, length);
 }
 
 function optionalTyped<N extends TypedName>(value: unknown, kind: N, name: string, length?: number): TypedOf<N> | undefined {
@@ -235,11 +227,7 @@ function validateLoss(value: unknown, batch: SequenceBatch): NativePolicyTrainin
   const kind = l.kind;
   const N = batch.tokens.length;
   const B = batch.seqOffsets.length - 1;
-  if (!isTyped(l.mask, 'Uint8Array') && !isTyped(l.mask, 'Float32Array')) {
-    throw new PyVisionError('E_DTYPE', `loss.mask must be a Uint8Array or a Float32Array, got ${describe(l.mask)}`);
-  }
-  const mask = l.mask as Uint8Array | Float32Array;
-  if (mask.length !== N) throw new PyVisionError('E_SHAPE', `loss.mask must have length ${N}, got ${mask.length}`);
+  const mask = v.typedArrayOf(l.mask, ['Uint8Array', 'Float32Array'] as const, 'loss.mask', N);
   if (kind === 'sft') return { kind: 1, mask };
   const oldLogp = typed(l.oldLogp, 'Float32Array', 'loss.oldLogp', N);
   const advantages = typed(l.advantages, 'Float32Array', 'loss.advantages');
@@ -298,9 +286,7 @@ function flattenTensors(
   for (const name of names) {
     if (!known.has(name)) throw new PyVisionError(code, `${source} has a tensor '${name}' that is not part of the policy (policy.md)`);
   }
-  const total = table.reduce((s, t) => s + t.size, 0);
-  const flat = new Float32Array(total);
-  for (const t of table) {
+  const checked = table.map((t) => {
     const data = get(t.name);
     if (data === undefined) throw new PyVisionError(code, `${source} lacks the tensor '${t.name}' [${t.shape.join(', ')}]`);
     if (!isTyped(data, 'Float32Array')) {
@@ -312,9 +298,23 @@ function flattenTensors(
         `${source}: tensor '${t.name}' must have ${t.size} values (shape [${t.shape.join(', ')}]), got ${data.length}`,
       );
     }
-    flat.set(data, t.offset);
+    return data;
+  });
+  // Every tensor is present with its exact length, so the flat vector is no
+  // larger than what the caller already holds.
+  const total = table.reduce((s, t) => s + t.size, 0);
+  let flat: Float32Array;
+  try {
+    flat = new Float32Array(total);
+  } catch {
+    throw new PyVisionError('E_OOM', `${source}: ${total} parameters could not be allocated`);
   }
+  table.forEach((t, k) => flat.set(checked[k], t.offset));
   return flat;
+}
+
+function isPlainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\\') && !name.includes('\0');
 }
 
 function viewsByName(table: NativePolicyTensor[], flat: Float32Array, prefix = ''): Map<string, Float32Array> {
@@ -414,6 +414,12 @@ export class Policy {
         named.set(name, t.data);
       }
       const flat = flattenTensors(table, named, path, 'E_IO');
+      // Only a plain file name beside the weights may be followed: the
+      // metadata is part of the (untrusted) file.
+      const optimizerName = meta.optimizer;
+      if (withOptimizer && optimizerName !== undefined && !isPlainFileName(optimizerName)) {
+        throw new PyVisionError('E_IO', `${path}: __metadata__.optimizer must be a file name in the same folder, got ${JSON.stringify(optimizerName.slice(0, 80))}`);
+      }
       const policy = await Policy.#open(config, table, flat, o);
       if (withOptimizer && meta.optimizer !== undefined) {
         try {
@@ -443,7 +449,7 @@ export class Policy {
     if (saveId === undefined || meta.saveId !== saveId) {
       throw new PyVisionError('E_IO', `${statePath} belongs to another save than ${weightsPath} (saveId ${meta.saveId} vs ${saveId})`);
     }
-    const step = Number(meta.step);
+    const step = typeof meta.step === 'string' && /^(0|[1-9][0-9]*)$/.test(meta.step) ? Number(meta.step) : NaN;
     if (!Number.isSafeInteger(step) || step < 0) throw new PyVisionError('E_IO', `${statePath}: __metadata__.step is not a count: ${meta.step}`);
     const pick = (prefix: string) => {
       const named = new Map<string, Float32Array>();
@@ -625,7 +631,15 @@ export class PolicySession {
       let stops: Int32Array;
       if (o.stopTokens === undefined) stops = new Int32Array(0);
       else if (isTyped(o.stopTokens, 'Int32Array')) stops = o.stopTokens;
-      else if (Array.isArray(o.stopTokens)) stops = Int32Array.from(o.stopTokens as number[]);
+      else if (Array.isArray(o.stopTokens)) {
+        const list = o.stopTokens as unknown[];
+        list.forEach((t, i) => {
+          if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= this.#policy.config.vocabSize) {
+            throw new PyVisionError('E_ARG', `options.stopTokens[${i}] must be a token id in [0, ${this.#policy.config.vocabSize}), got ${describe(t)}`);
+          }
+        });
+        stops = Int32Array.from(list as number[]);
+      }
       else throw new PyVisionError('E_DTYPE', `options.stopTokens must be an Int32Array or an array of token ids, got ${describe(o.stopTokens)}`);
       const V = this.#policy.config.vocabSize;
       stops.forEach((t, i) => {

@@ -5,7 +5,8 @@
  * write the checkpoints use: temporary file, fsync, rename, fsync of the folder.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
@@ -79,6 +80,7 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): SafetensorsF
     }
   }
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  let covered = 0;
   // One aligned copy of the data section; tensors are views into it.
   const aligned = new Uint8Array(dataLength);
   aligned.set(bytes.subarray(dataStart));
@@ -99,31 +101,73 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): SafetensorsF
     if (end - begin !== count * 4) fail(`tensor ${name} of shape [${shape}] needs ${count * 4} bytes, its data_offsets span ${end - begin}`);
     if (begin % 4 !== 0) fail(`tensor ${name} starts at byte ${begin}, not a multiple of 4`);
     tensors.set(name, { shape: shape as number[], data: new Float32Array(aligned.buffer, begin, count) });
+    covered = Math.max(covered, end);
   }
+  if (covered !== dataLength) fail(`the header describes ${covered} bytes of data, the file holds ${dataLength}`);
   return { metadata, tensors };
 }
 
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Buffer;
+/**
+ * Opens `path` for reading without blocking on a FIFO or a device (O_NONBLOCK)
+ * and checks that it is a regular file: anything else is E_IO, so that a
+ * crafted path (/dev/zero, a pipe) cannot make a read run without end.
+ */
+async function openRegularFile(path: string): Promise<{ file: FileHandle; size: number }> {
+  let file: FileHandle;
   try {
-    bytes = await readFile(path);
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw new PyVisionError('E_IO', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const stat = await file.stat();
+    if (!stat.isFile()) throw new PyVisionError('E_IO', `cannot read ${path}: not a regular file`);
+    return { file, size: stat.size };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}
+
+async function readExactly(file: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesRead } = await file.read(bytes, done, bytes.byteLength - done, position + done);
+    if (bytesRead === 0) throw new PyVisionError('E_IO', `cannot read ${path}: the file shrank while it was read`);
+    done += bytesRead;
+  }
+}
+
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  const { file, size } = await openRegularFile(path);
+  let bytes: Buffer;
+  try {
+    try {
+      bytes = Buffer.allocUnsafe(size);
+    } catch {
+      throw new PyVisionError('E_OOM', `cannot read ${path}: ${size} bytes could not be allocated`);
+    }
+    await readExactly(file, bytes, 0, path);
+  } catch (error) {
+    if (error instanceof PyVisionError) throw error;
+    throw new PyVisionError('E_IO', `cannot read ${path}: ${(error as Error).message}`);
+  } finally {
+    await file.close();
   }
   return decodeSafetensors(bytes, path);
 }
 
 /** The __metadata__ of a safetensors file, reading only its header. */
 export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
-  const file = await open(path, 'r');
+  const { file, size } = await openRegularFile(path);
   try {
+    if (size < 8) throw new PyVisionError('E_IO', `${path}: ${size} bytes, fewer than the 8-byte header length`);
     const prefix = Buffer.alloc(8);
-    await file.read(prefix, 0, 8, 0);
+    await readExactly(file, prefix, 0, path);
     const n = Number(prefix.readBigUInt64LE(0));
-    const { size } = await file.stat();
     if (n > size - 8) throw new PyVisionError('E_IO', `${path}: the header length ${n} exceeds the file size ${size}`);
     const header = Buffer.alloc(n);
-    await file.read(header, 0, n, 8);
+    await readExactly(file, header, 8, path);
     const meta = (JSON.parse(header.toString('utf8')) as { __metadata__?: Record<string, string> }).__metadata__;
     return meta ?? {};
   } finally {
