@@ -3,14 +3,14 @@
  * abort or a hang fails the test that caused it instead of the test run.
  *
  * The library is transpiled from lib/ (TypeScript's transpileModule, no type
- * check) into a temporary folder once per test file, so the child runs the
+ * check) into a temporary folder under node_modules/.cache once per test file
+ * (so that its imports of dependencies resolve), and the child runs the
  * sources under test, not a possibly stale dist/. The child loads the addon
  * this test run uses (PYVISION_RL_ADDON, else build/Release) and runs under an
  * address-space limit, as in a container.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import ts from 'typescript';
 
@@ -37,7 +37,9 @@ function transpileTree(from: string, to: string): void {
 /** The transpiled lib/index.js (built on first use, removed at exit). */
 export function compiledLibrary(): string {
   if (compiled) return compiled;
-  const dir = mkdtempSync(join(tmpdir(), 'pyvision-child-'));
+  const cache = join(packageRoot(), 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(join(cache, 'pyvision-child-'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   transpileTree(join(packageRoot(), 'lib'), join(dir, 'lib'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
