@@ -70,3 +70,4 @@ export { replayExpert, type ReplayExpertOptions } from './rollout/expert.js';
 export { packTrajectories, type PackedTrajectories } from './rollout/pack.js';
 export { trajectorySeed } from './rollout/protocol.js';
 export type { Trajectory, EndReasonName } from './rollout/types.js';
+export * from './image/index.js';
