@@ -42,7 +42,6 @@ export {
   train,
   registerWorld,
   worldNames,
-  setDefaultEngine,
   type TrainHooks,
   type TrainResult,
   type WorldFactory,

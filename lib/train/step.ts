@@ -16,6 +16,7 @@
 import type { Policy } from '../policy/policy.js';
 import type { Trajectory } from '../rollout/types.js';
 import type { Task, World } from '../worlds/world.js';
+import { emptyTimings, type RolloutTimings } from '../rollout/rollout.js';
 import {
   accumulativeToolReward,
   groupAdvantages,
@@ -43,6 +44,8 @@ export interface RolloutRequest<T extends Task = Task> {
   maxImages: number;
   errorFeedback: boolean;
   seed: number;
+  /** Filled with the phases' milliseconds by engines that measure them (lib/rollout does). */
+  timings?: RolloutTimings;
 }
 export type RolloutFn = (request: RolloutRequest) => Promise<Trajectory[]>;
 
@@ -110,6 +113,7 @@ export async function generateRound(
   s: StepSettings,
   step: number,
   round: number,
+  timings?: RolloutTimings,
 ): Promise<{ trajectories: Trajectory[]; groups: Int32Array }> {
   const prompts = genBatchPrompts(s);
   const tasks = cursor.next(prompts);
@@ -125,6 +129,7 @@ export async function generateRound(
     maxImages: s.maxImages,
     errorFeedback: s.errorFeedback,
     seed: hash32(s.seed, STREAM.rollout, step, round),
+    ...(timings ? { timings } : {}),
   });
   const groups = new Int32Array(trajectories.length);
   trajectories.forEach((t, i) => {
@@ -412,6 +417,8 @@ export interface StepOutcome {
   rounds: number;
   update: UpdateResult;
   timing: StepTiming;
+  /** The rollout engine's phases over the step's rounds (milliseconds). */
+  rolloutTimings: RolloutTimings;
 }
 
 export interface StepContext {
@@ -422,8 +429,8 @@ export interface StepContext {
   settings: StepSettings;
   /** The step number (1-based): it seeds the step's sampling and minibatch order. */
   step: number;
-  /** Seconds the world's tools have run so far (read before and after generation). */
-  toolSeconds?: () => number;
+  /** Where the rollout phases' milliseconds are summed (fresh per step when absent). */
+  timings?: RolloutTimings;
 }
 
 const now = (): number => performance.now() / 1000;
@@ -433,15 +440,14 @@ export async function rlStep(ctx: StepContext): Promise<StepOutcome> {
   const s = ctx.settings;
   const K = trainBatchSize(s);
   const timing: StepTiming = { gen: 0, tool: 0, score: 0, update: 0, step: 0 };
+  const timings = ctx.timings ?? emptyTimings();
   const t0 = now();
   const rounds: GenRound[] = [];
   let poolSize = 0;
   while (rounds.length < s.maxGenRounds && (rounds.length === 0 || poolSize < K)) {
-    const tool0 = ctx.toolSeconds?.() ?? 0;
     const g0 = now();
-    const { trajectories, groups } = await generateRound(ctx.rollout, ctx.policy, ctx.world, ctx.cursor, s, ctx.step, rounds.length);
+    const { trajectories, groups } = await generateRound(ctx.rollout, ctx.policy, ctx.world, ctx.cursor, s, ctx.step, rounds.length, timings);
     timing.gen += now() - g0;
-    timing.tool += (ctx.toolSeconds?.() ?? 0) - tool0;
     const s0 = now();
     const rewards = await scoreRewards(trajectories, s);
     const adv = await computeAdvantages(rewards, groups, s);
@@ -464,7 +470,9 @@ export async function rlStep(ctx: StepContext): Promise<StepOutcome> {
     ctx.step,
   );
   timing.update = now() - u0;
+  // generation without the tool calls (the rollout engine's own measure of them)
+  timing.tool = timings.tool / 1000;
   timing.gen -= timing.tool;
   timing.step = now() - t0;
-  return { generated, kept, rounds: rounds.length, update, timing };
+  return { generated, kept, rounds: rounds.length, update, timing, rolloutTimings: timings };
 }

@@ -15,6 +15,8 @@ import type { Trajectory } from '../rollout/types.js';
 import type { Task, World } from '../worlds/world.js';
 import { backendInfo } from '../native/backend.js';
 import { PyVisionError } from '../util/errors.js';
+import { rollout as defaultRollout } from '../rollout/rollout.js';
+import { replayExpert as defaultReplayExpert } from '../rollout/expert.js';
 import { mergeConfig, trainBatchSize, genBatchPrompts, type TrainConfig } from './config.js';
 import { DataCursor } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -43,11 +45,6 @@ export function worldNames(): string[] {
   return [...WORLDS.keys()];
 }
 
-/** What the engine parts default to; the built-in ones are registered by lib/train/index.ts. */
-let defaultEngine: { rollout?: RolloutFn; replayExpert?: ExpertReplayFn } = {};
-export function setDefaultEngine(engine: { rollout?: RolloutFn; replayExpert?: ExpertReplayFn }): void {
-  defaultEngine = { ...defaultEngine, ...engine };
-}
 
 export interface TrainHooks {
   /** Use this world instead of building config.world. */
@@ -87,37 +84,6 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-/** Counts the wall time during which at least one tool call of `world` is running. */
-function timedWorld(world: World): { world: World; seconds: () => number } {
-  let active = 0;
-  let since = 0;
-  let total = 0;
-  const now = () => performance.now() / 1000;
-  const wrapped = new Proxy(world, {
-    get(target, key, receiver) {
-      if (key === 'openTool') {
-        return (task: Task) => {
-          const session = target.openTool(task as never);
-          return {
-            async run(code: string) {
-              if (active++ === 0) since = now();
-              try {
-                return await session.run(code);
-              } finally {
-                if (--active === 0) total += now() - since;
-              }
-            },
-            dispose: () => session.dispose(),
-          };
-        };
-      }
-      const value = Reflect.get(target, key, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { world: wrapped, seconds: () => total + (active > 0 ? now() - since : 0) };
-}
-
 export class Trainer {
   readonly config: TrainConfig;
   readonly policy: Policy;
@@ -131,7 +97,6 @@ export class Trainer {
   #valTasks: Task[];
   #cursor: DataCursor<Task>;
   #sftCursor: DataCursor<Task>;
-  #toolSeconds: () => number;
   #step = 0;
   #rolloutTotal = 0;
   #sftDone = false;
@@ -149,7 +114,6 @@ export class Trainer {
     rollout: RolloutFn;
     replayExpert: ExpertReplayFn | undefined;
     state: TrainState | null;
-    toolSeconds: () => number;
   }) {
     this.config = init.config;
     this.policy = init.policy;
@@ -159,7 +123,6 @@ export class Trainer {
     this.#sinks = init.sinks;
     this.#rollout = init.rollout;
     this.#replayExpert = init.replayExpert;
-    this.#toolSeconds = init.toolSeconds;
     const c = init.config;
     this.#trainTasks = this.world.tasks('train', c.trainTasks, c.seed);
     this.#valTasks = c.valTasks > 0 ? this.world.tasks('val', c.valTasks, c.seed) : [];
@@ -183,9 +146,10 @@ export class Trainer {
       }
       world = await factory(config.worldOptions, config.seed);
     }
-    const rollout = hooks.rollout ?? defaultEngine.rollout;
-    if (!rollout) throw new PyVisionError('E_ARG', 'no rollout engine: pass hooks.rollout');
-    const replayExpert = hooks.replayExpert ?? defaultEngine.replayExpert;
+    const rollout = hooks.rollout ?? (defaultRollout as RolloutFn);
+    const replayExpert: ExpertReplayFn =
+      hooks.replayExpert ??
+      ((r) => defaultReplayExpert({ ...r, maxTurns: config.maxTurns, maxImages: config.maxImages, errorFeedback: config.errorFeedback }));
     const run = config.outDir === null ? null : new RunFolder(config.outDir);
     let state: TrainState | null = null;
     let policy: Policy;
@@ -211,8 +175,7 @@ export class Trainer {
       ? [openRunMetrics(run.dir, { resumeStep: state ? state.step + 1 : undefined, progress, extraSinks: hooks.sinks })]
       : [...(hooks.sinks ?? [])];
     if (!run && progress) sinks.push(new ProgressSink(progress));
-    const timed = timedWorld(world);
-    return new Trainer({ config, policy, world: timed.world, run, hooks, sinks, rollout, replayExpert, state, toolSeconds: timed.seconds });
+    return new Trainer({ config, policy, world, run, hooks, sinks, rollout, replayExpert, state });
   }
 
   /** RL steps completed. */
@@ -320,7 +283,6 @@ export class Trainer {
       rollout: this.#rollout,
       settings: c,
       step,
-      toolSeconds: this.#toolSeconds,
     });
     this.#rolloutTotal += outcome.generated.trajectories.length;
     this.#step = step;
