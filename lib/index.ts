@@ -58,6 +58,7 @@ export {
   type MetricsSink,
   type SampleRecord,
 } from './metrics/index.js';
+export { writeReport, renderReport, readRun, type ReportOptions, type RunData } from './report/index.js';
 export * from './train/index.js';
 export {
   rollout,
