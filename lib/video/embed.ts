@@ -7,7 +7,8 @@
  * frame holds them. Queries are built from the question's words: colour,
  * shape and position words switch on the matching features, so that
  * dot(frame, query("red ball")) is about 2 on a frame with a red ball, about 1
- * with something else red, and 0 without red.
+ * with something else red, and 0 without red; query("ball") is the
+ * ball-likeness of whatever colour is on screen.
  *
  * Users bring their own embeddings instead: a Float32Array of [N, D] (or a
  * safetensors file holding one [N, D] tensor) with their own query vectors.
@@ -121,12 +122,15 @@ export function embedQuery(text: string): Float32Array {
     if (w in SHAPE_WORDS) shapes.add(VIDEO_SHAPES.indexOf(SHAPE_WORDS[w]));
     for (const q of POSITION_WORDS[w] ?? []) quadrants.add(q);
   }
-  // No colour named: any colour (a shape or a position alone still ranks frames).
-  const targets = colours.size > 0 ? [...colours] : VIDEO_COLOUR_NAMES.map((_, c) => c).filter((c) => VIDEO_COLOUR_NAMES[c] !== 'white');
+  // No colour named: any colour but the flash white. Then a shape word ranks by
+  // shape alone (not by how many things are on screen); with no shape either,
+  // by presence.
+  const named = colours.size > 0;
+  const targets = named ? [...colours] : VIDEO_COLOUR_NAMES.map((_, c) => c).filter((c) => VIDEO_COLOUR_NAMES[c] !== 'white');
   const q = new Float32Array(BUILTIN_EMBEDDING_DIM);
   for (const c of targets) {
     const base = c * FEATURES_PER_COLOUR;
-    q[base] = 1;
+    q[base] = named || shapes.size === 0 ? 1 : 0;
     for (const s of shapes) q[base + 1 + s] = 1;
     for (const quadrant of quadrants) q[base + 4 + quadrant] = 0.5;
   }
@@ -147,10 +151,25 @@ export interface FrameEmbeddings {
 export async function builtinEmbeddings(source: VideoSource, chunk = 256): Promise<FrameEmbeddings> {
   const N = source.frameCount;
   const data = new Float32Array(N * BUILTIN_EMBEDDING_DIM);
-  const render = (source as { renderFrame?: (i: number) => RgbImage }).renderFrame;
+  const procedural = source as { renderFrame?: (i: number) => RgbImage; isBackgroundFrame?: (i: number) => boolean };
+  if (procedural.renderFrame !== undefined) {
+    // Procedural videos: frames with nothing on screen are the same background
+    // image, so they have the same embedding (encoded once, copied).
+    let background: Float32Array | undefined;
+    const D = BUILTIN_EMBEDDING_DIM;
+    for (let i = 0; i < N; i++) {
+      if (procedural.isBackgroundFrame?.(i)) {
+        if (background === undefined) {
+          encodeFrame(procedural.renderFrame.call(source, i), data, i * D);
+          background = data.slice(i * D, (i + 1) * D);
+        } else data.set(background, i * D);
+      } else encodeFrame(procedural.renderFrame.call(source, i), data, i * D);
+    }
+    return { data, frameCount: N, dim: D, embedQuery };
+  }
   for (let start = 0; start < N; start += chunk) {
     const indices = Array.from({ length: Math.min(chunk, N - start) }, (_, j) => start + j);
-    const frames = render !== undefined ? indices.map((i) => render.call(source, i)) : await source.frames(indices);
+    const frames = await source.frames(indices);
     frames.forEach((frame, j) => encodeFrame(frame, data, (start + j) * BUILTIN_EMBEDDING_DIM));
   }
   return { data, frameCount: N, dim: BUILTIN_EMBEDDING_DIM, embedQuery };

@@ -108,11 +108,11 @@ export function renderSceneFrame(scene: Scene, frame: number): RgbImage {
   const { width, height } = scene;
   const data = new Uint8Array(width * height * 3);
   const [br, bg, bb] = scene.background;
-  for (let p = 0; p < width * height; p++) {
-    data[3 * p] = br;
-    data[3 * p + 1] = bg;
-    data[3 * p + 2] = bb;
-  }
+  data[0] = br;
+  data[1] = bg;
+  data[2] = bb;
+  // Doubling copies: log2(pixels) copyWithin calls instead of a loop over pixels.
+  for (let filled = 3; filled < data.length; filled *= 2) data.copyWithin(filled, 0, Math.min(filled, data.length - filled));
   for (const object of scene.objects) {
     const name = drawnColourAt(object, frame);
     if (name === null) continue;
@@ -187,6 +187,11 @@ export class ProceduralVideo implements VideoSource {
     this.rendered++;
     this.cache.set(index, image);
     return image;
+  }
+
+  /** Whether no object is on screen at the frame (the frame is the plain background). */
+  isBackgroundFrame(index: number): boolean {
+    return this.scene.objects.every((o) => !inIntervals(o.visible, index));
   }
 
   /** Renders a frame without touching the cache (for a pass over every frame, e.g. computing embeddings). */

@@ -9,7 +9,8 @@
  *   v[i]                             one frame (procedural videos; files: get_batch)
  *   select_frames(v, query, k, mode='topk', min_gap=1, mmr_lambda=0.5, alpha=3, normalize=False)
  *                                    the indices (ascending) of the k frames most relevant to query
- *                                    (a text, or a list of D floats), from the native selectFrames
+ *                                    (a text, or a list of D floats), from the native selectFrames;
+ *                                    mode 'uniform', 'topk', 'topk-gap' (or 'topk_gap'), 'mmr', 'bolt'
  *
  * Every misuse raises the Python exception CPython code would see (TypeError,
  * ValueError, IndexError) with a message saying what was wrong; nothing here
@@ -170,10 +171,12 @@ export function selectFramesBuiltin(onSelect?: (ms: number) => void): PyBuiltin 
     if (k > video.limits.maxSelectFrames) throw new PyException('ValueError', `select_frames() k must be <= ${video.limits.maxSelectFrames}, got ${k}`);
     const modeValue = given[3] ?? kwargs.get('mode') ?? 'topk';
     if (typeof modeValue !== 'string') throw new PyException('TypeError', `select_frames() mode must be a str, not ${typeName(modeValue)}`);
-    if (!(FRAME_MODES as readonly string[]).includes(modeValue)) {
+    // 'topk_gap' is accepted for 'topk-gap' (a name token for word-level tokenizers).
+    const modeName = modeValue === 'topk_gap' ? 'topk-gap' : modeValue;
+    if (!(FRAME_MODES as readonly string[]).includes(modeName)) {
       throw new PyException('ValueError', `select_frames() mode must be one of ${FRAME_MODES.map((m) => `'${m}'`).join(', ')}, got '${modeValue}'`);
     }
-    const mode = modeValue as FrameMode;
+    const mode = modeName as FrameMode;
     const minGap = kwargs.has('min_gap') ? toInt(kwargs.get('min_gap')!, 'select_frames() min_gap') : FRAME_DEFAULTS.minGap;
     if (minGap < 0) throw new PyException('ValueError', `select_frames() min_gap must be >= 0, got ${minGap}`);
     const real = (name: string, fallback: number): number => {
@@ -240,10 +243,6 @@ export function selectFramesBuiltin(onSelect?: (ms: number) => void): PyBuiltin 
 }
 
 /** The globals a video world adds to its sandbox: video_clue_0 and select_frames. */
-export function videoGlobals(options: VideoToolOptions): Map<string, PyValue> {
-  const reader = new VideoReaderObject(options);
-  return new Map<string, PyValue>([
-    ['video_clue_0', reader],
-    ['select_frames', selectFramesBuiltin(options.onSelect)],
-  ]);
+export function videoGlobals(options: VideoToolOptions): Record<string, PyValue> {
+  return { video_clue_0: new VideoReaderObject(options), select_frames: selectFramesBuiltin(options.onSelect) };
 }

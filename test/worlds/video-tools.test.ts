@@ -26,8 +26,8 @@ const kw = (o: Record<string, PyValue> = {}) => new Map(Object.entries(o));
 function tools(scene = testScene, limits = {}) {
   const source = new ProceduralVideo(scene);
   const g = videoGlobals({ source, embeddings: () => builtinEmbeddings(source), wrapImage: (f, i) => new FrameObject(f, i), limits });
-  const video = g.get('video_clue_0') as VideoReaderObject;
-  const select = g.get('select_frames') as PyBuiltin;
+  const video = g.video_clue_0 as VideoReaderObject;
+  const select = g.select_frames as PyBuiltin;
   const call = (name: string, args: PyValue[], kwargs = kw()) => (video.getAttr(name) as PyBuiltin).call(args, kwargs, ctx);
   return { video, select, call, source };
 }
@@ -85,6 +85,7 @@ describe('select_frames', () => {
     expect(ints(await select.call([video, 'blue ball', 2n, 'mmr'], kw(), ctx)).every((i) => i >= 300 && i < 330)).toBe(true);
     const gap = ints(await select.call([video, 'red', 2n], kw({ mode: 'topk-gap', min_gap: 50n }), ctx));
     expect(gap.some((i) => i >= 100 && i < 130) && gap.some((i) => i >= 200 && i < 230)).toBe(true);
+    expect(ints(await select.call([video, 'red', 2n], kw({ mode: 'topk_gap', min_gap: 50n }), ctx))).toEqual(gap);
     expect(ints(await select.call([video, 'red ball', 4n], kw({ mode: 'uniform' }), ctx))).toEqual([50, 150, 250, 350]);
     const bolt = ints(await select.call([video, 'blue', 3n], kw({ mode: 'bolt', alpha: 3.0 }), ctx));
     expect(bolt).toHaveLength(3);
@@ -96,8 +97,8 @@ describe('select_frames', () => {
     const source = new ProceduralVideo({ ...testScene, frameCount: 6, objects: [] });
     const data = new Float32Array([1, 0, 0, 1, 1, 1, 0, 0, 0.5, 0.5, 0, 2]);
     const g = videoGlobals({ source, embeddings: async () => userEmbeddings(data, 6), wrapImage: (f, i) => new FrameObject(f, i) });
-    const video = g.get('video_clue_0')!;
-    const select = g.get('select_frames') as PyBuiltin;
+    const video = g.video_clue_0;
+    const select = g.select_frames as PyBuiltin;
     expect(ints(await select.call([video, new PyList([0.0, 1.0]), 2n], kw(), ctx))).toEqual([1, 5]) // scores 0 1 1 0 0.5 2: the tie of frames 1 and 2 goes to 1;
     expect(ints(await select.call([video, new PyTuple([1n, 0n]), 1n], kw(), ctx))).toEqual([0]);
     expect(await pyError(() => select.call([video, 'a cat', 2n], kw(), ctx))).toMatch(/^TypeError: select_frames\(\): this video's embeddings have no text encoder; pass the query as a list of 2 floats/);
