@@ -54,6 +54,8 @@ export const STEP_METRIC_KEYS: readonly string[] = [
   'filter/kept',
   'rollout/trajectories',
   'rollout/total',
+  'timing/native',
+  'perf/sampled_tokens',
 ];
 
 /** Keys of evaluation steps (step 0, every valEvery, the last). */
@@ -162,6 +164,10 @@ export function stepRecord(step: number, o: StepOutcome, extra: { lr: number; co
   r['timing/score'] = o.timing.score;
   r['timing/update'] = o.timing.update;
   r['timing/step'] = o.timing.step;
+  const rt = o.rolloutTimings;
+  // native code: the rollout's prefill, decode and append, and the update (policy.trainStep)
+  r['timing/native'] = (rt.start + rt.generate + rt.append) / 1000 + o.timing.update;
+  r['perf/sampled_tokens'] = all.reduce((a, t) => a + t.mask.reduce((x, y) => x + y, 0), 0);
   const positions = all.reduce((a, t) => a + t.tokens.length, 0);
   r['perf/tokens_per_second'] = o.timing.step > 0 ? positions / o.timing.step : 0;
   r['rollout/trajectories'] = n;
