@@ -77,11 +77,33 @@ export function codeTurns(t: Trajectory): number {
   return Math.max(n, t.toolCalls);
 }
 
-/** Crops the world judged to have missed the target, and crops, from its record (0, 0 when it keeps none). */
+type Box = [number, number, number, number];
+function asBox(value: unknown): Box | null {
+  if (!Array.isArray(value) || value.length !== 4 || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) return null;
+  return value as Box;
+}
+
+/**
+ * Crops of a trajectory and those that missed the target, from the world's
+ * record: `crops` (boxes [left, top, right, bottom] in the input image, or
+ * objects with such a `box`) and `target` (the target's box). A crop misses
+ * when it does not contain the target's centre. (0, 0) when the record has
+ * no crops or no target.
+ */
 export function cropCounts(t: Trajectory): { crops: number; missed: number } {
-  const rec = t.record as { crops?: unknown; cropsMissed?: unknown };
-  const crops = Array.isArray(rec.crops) ? rec.crops.length : typeof rec.crops === 'number' ? rec.crops : 0;
-  const missed = typeof rec.cropsMissed === 'number' ? rec.cropsMissed : Array.isArray(rec.crops) ? rec.crops.filter((c) => (c as { hit?: unknown })?.hit === false).length : 0;
+  const rec = t.record as { crops?: unknown; target?: unknown };
+  const target = asBox(rec.target);
+  if (!Array.isArray(rec.crops) || !target) return { crops: 0, missed: 0 };
+  const cx = (target[0] + target[2]) / 2;
+  const cy = (target[1] + target[3]) / 2;
+  let crops = 0;
+  let missed = 0;
+  for (const c of rec.crops) {
+    const box = asBox(c) ?? asBox((c as { box?: unknown } | null)?.box);
+    if (!box) continue;
+    crops++;
+    if (!(cx >= box[0] && cx < box[2] && cy >= box[1] && cy < box[3])) missed++;
+  }
   return { crops, missed };
 }
 
