@@ -12,7 +12,7 @@
  * atomic (weights and optimizer state), then state.json (RNG and data-cursor
  * state), then latest.json, each written to a temporary file, fsynced and renamed.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../policy/safetensors.js';
 import type { Policy } from '../policy/policy.js';
@@ -62,6 +62,20 @@ export class RunFolder {
     mkdirSync(join(dir, CHECKPOINTS), { recursive: true });
   }
 
+  /**
+   * A fresh run in an existing folder: removes what an earlier run left
+   * (checkpoints, samples, TensorBoard files, sft.jsonl, eval-test.jsonl);
+   * metrics.jsonl is replaced by its sink.
+   */
+  reset(): void {
+    for (const f of readdirSync(this.dir)) {
+      if (f === CHECKPOINTS || f === 'samples' || f === 'sft.jsonl' || f === 'eval-test.jsonl' || f.startsWith('events.out.tfevents')) {
+        rmSync(join(this.dir, f), { recursive: true, force: true });
+      }
+    }
+    mkdirSync(join(this.dir, CHECKPOINTS), { recursive: true });
+  }
+
   get metricsPath(): string {
     return join(this.dir, 'metrics.jsonl');
   }
@@ -103,26 +117,6 @@ export class RunFolder {
     } catch (error) {
       throw new PyVisionError('E_IO', `${statePath}: cannot read the training state (${(error as Error).message})`);
     }
-  }
-
-  /**
-   * Keeps the lines of a jsonl file whose `step` is at most `step` (a resumed
-   * run rewrites what came after its checkpoint); a cut last line is dropped.
-   */
-  truncateJsonl(file: string, step: number): void {
-    const path = join(this.dir, file);
-    if (!existsSync(path)) return;
-    const kept = readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => {
-        if (line.trim() === '') return false;
-        try {
-          return (JSON.parse(line) as { step: number }).step <= step;
-        } catch {
-          return false;
-        }
-      });
-    writeFileSync(path, kept.map((l) => l + '\n').join(''));
   }
 
   /** Appends one JSON line (synchronously, so that a kill loses at most the line being written). */

@@ -165,7 +165,7 @@ export class Trainer {
       const shape = world.policyConfig(config.maxSeqLen > 0 ? { maxSeqLen: config.maxSeqLen } : {});
       policy = await Policy.create({ ...shape, layers: config.layers, heads: config.heads, dim: config.dim, seed: hash32(config.seed, STREAM.policyInit), ...runtime });
     }
-    if (run && !latest) run.truncateJsonl('sft.jsonl', -1);
+    if (run && !latest) run.reset();
     if (run) {
       await run.writeConfig(config, { backend: policy.backend, policy: policy.config, parameters: policy.parameterCount, world: world.name, resumedFromStep: state?.step ?? null, backendInfo: backendInfo() });
     }
