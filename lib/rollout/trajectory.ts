@@ -176,6 +176,23 @@ export class TrajectoryBuilder<T extends Task> {
     return segment;
   }
 
+  /** The sequence so far (copies): tokens and the patches of its -1 positions. */
+  sequence(): { tokens: Int32Array; patches: Float32Array } {
+    return { tokens: this.tokens.slice(0, this.length), patches: this.#patchesFlat() };
+  }
+
+  #patchesFlat(): Float32Array {
+    let total = 0;
+    for (const p of this.#patches) total += p.length;
+    const patches = new Float32Array(total);
+    let at = 0;
+    for (const p of this.#patches) {
+      patches.set(p, at);
+      at += p.length;
+    }
+    return patches;
+  }
+
   /** Disposes the tool session (idempotent). */
   close(): void {
     this.tool?.dispose();
@@ -185,14 +202,7 @@ export class TrajectoryBuilder<T extends Task> {
   build(world: World<T>): Trajectory<T> {
     if (this.endReason < 0) throw new PyVisionError('E_INTERNAL', 'a trajectory was built before it ended');
     const n = this.length;
-    let total = 0;
-    for (const p of this.#patches) total += p.length;
-    const patches = new Float32Array(total);
-    let at = 0;
-    for (const p of this.#patches) {
-      patches.set(p, at);
-      at += p.length;
-    }
+    const patches = this.#patchesFlat();
     const acc = this.answer === null ? 0 : world.verify(this.task, this.answer);
     return {
       task: this.task,

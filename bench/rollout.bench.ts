@@ -1,0 +1,342 @@
+/**
+ * The rollout engine at the default configuration: 256 trajectories (32 tasks
+ * x 8 samples) of a policy with L=2, C=64, H=4, V=1300, patchDim 192 (8 x 8
+ * RGB patches, 64 per image), maxTurns 5, maxTurnTokens 32, temperature 1;
+ * the policy first taught the protocol by a short SFT on the expert's
+ * trajectories so that it writes programs and answers (40 steps).
+ *
+ * Rows: trajectories/s and sampled tokens/s of rollout(); the time of each
+ * phase (generate, decode, tool, observation, append, and the rest) and the
+ * share of orchestration (everything but the native startSession, generate
+ * and append calls; target <= 10%); and, in the same run on the same tasks and
+ * seeds, a naive rollout without a KV cache across turns: every turn starts a
+ * session on the whole prefix of each live trajectory (prompt, earlier turns,
+ * observations), i.e. recomputes it, as a loop over policy.logprobs would.
+ *
+ * The world is a synthetic one of the sizes of the visual-search world (a
+ * 79-position prompt with one 64-patch image; a tool whose programs are four
+ * box numbers and return a 64 x 64 crop), so that the figure isolates the
+ * engine from the sandbox and the image code.
+ *
+ *   BENCH_ONLY=rollout npm run bench
+ *   BENCH_QUICK=1 BENCH_ONLY=rollout npm run bench      64 trajectories
+ */
+import { EndReason, Policy, emptyTimings, packTrajectories, replayExpert, rollout, type RolloutTimings, type Trajectory } from '../lib/index.js';
+import { protocolIds, trajectorySeed } from '../lib/rollout/protocol.js';
+import { TrajectoryBuilder } from '../lib/rollout/trajectory.js';
+import type { RgbImage } from '../lib/util/rgb.js';
+import {
+  SPECIAL_TOKENS,
+  type ExpertTurn,
+  type ObservationLimits,
+  type Segment,
+  type Split,
+  type Task,
+  type Tokenizer,
+  type ToolResult,
+  type ToolSession,
+  type World,
+  type WorldPolicyShape,
+} from '../lib/worlds/world.js';
+import { addSpeedups, timeAsync, type BenchContext, type BenchRow } from './harness.js';
+
+const V = 1300;
+const VIEW = 64;
+const PATCH = 8;
+const PATCH_DIM = PATCH * PATCH * 3;
+const NP = (VIEW / PATCH) ** 2;
+const CANVAS = 256;
+
+class WordTokenizer implements Tokenizer {
+  readonly size = V;
+  readonly #words: string[] = [...SPECIAL_TOKENS, ...Array.from({ length: V - SPECIAL_TOKENS.length }, (_, i) => `w${i}`)];
+  readonly #ids = new Map(this.#words.map((w, i) => [w, i]));
+  id(token: string): number {
+    const i = this.#ids.get(token);
+    if (i === undefined) throw new Error(`unknown token ${token}`);
+    return i;
+  }
+  token(id: number): string {
+    return this.#words[id];
+  }
+  encode(text: string): Int32Array {
+    const unk = this.id('<unk>');
+    return Int32Array.from(text.split(/\s+/).filter((w) => w.length > 0).map((w) => this.#ids.get(w) ?? unk));
+  }
+  decode(ids: ArrayLike<number>): string {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) out.push(this.#words[ids[i]]);
+    return out.join(' ');
+  }
+}
+
+interface BenchTask extends Task {
+  /** Zooms the expert makes (0, 1 or 2). */
+  zooms: number;
+  box: [number, number, number, number];
+}
+
+/** A canvas pixel, procedural (no stored image). */
+function pixel(x: number, y: number, c: number): number {
+  return ((x * 7 + y * 13 + c * 101) ^ (x * y)) & 255;
+}
+
+function crop(box: number[]): RgbImage {
+  const [l, t, r, b] = box;
+  const data = new Uint8Array(VIEW * VIEW * 3);
+  const w = Math.max(1, r - l);
+  const h = Math.max(1, b - t);
+  for (let y = 0; y < VIEW; y++)
+    for (let x = 0; x < VIEW; x++) {
+      const sx = l + Math.floor((x * w) / VIEW);
+      const sy = t + Math.floor((y * h) / VIEW);
+      for (let c = 0; c < 3; c++) data[3 * (y * VIEW + x) + c] = sx < 0 || sy < 0 || sx >= CANVAS || sy >= CANVAS ? 0 : pixel(sx, sy, c);
+    }
+  return { width: VIEW, height: VIEW, data };
+}
+
+function patches(img: RgbImage): Float32Array {
+  const out = new Float32Array(NP * PATCH_DIM);
+  let k = 0;
+  for (let py = 0; py < VIEW / PATCH; py++)
+    for (let px = 0; px < VIEW / PATCH; px++)
+      for (let y = 0; y < PATCH; y++)
+        for (let x = 0; x < PATCH; x++) {
+          const at = 3 * ((py * PATCH + y) * VIEW + px * PATCH + x);
+          out[k++] = img.data[at] / 255 - 0.5;
+          out[k++] = img.data[at + 1] / 255 - 0.5;
+          out[k++] = img.data[at + 2] / 255 - 0.5;
+        }
+  return out;
+}
+
+class BenchWorld implements World<BenchTask> {
+  readonly name = 'bench';
+  readonly tokenizer = new WordTokenizer();
+  readonly patchDim = PATCH_DIM;
+  readonly #first = patches(crop([0, 0, CANVAS, CANVAS]));
+
+  tasks(split: Split, n: number, seed = 0): BenchTask[] {
+    return Array.from({ length: n }, (_, i) => {
+      const k = i + 1000 * seed + (split === 'train' ? 0 : 500);
+      const l = (k * 37) % 200;
+      const t = (k * 53) % 200;
+      return {
+        id: `${split}-${seed}-${i}`,
+        split,
+        type: ['direct', 'zoom', 'zoom2'][k % 3],
+        question: Array.from({ length: 10 }, (_, j) => `w${100 + ((k * (j + 3)) % 400)}`).join(' '),
+        options: ['w0', 'w1', 'w2', 'w3'],
+        answer: `w${k % 4}`,
+        zooms: k % 3,
+        box: [l, t, l + 48, t + 48],
+      };
+    });
+  }
+  verify(task: BenchTask, answer: string): number {
+    return answer === task.answer ? 1 : 0;
+  }
+  prompt(task: BenchTask): Segment {
+    const t = this.tokenizer;
+    const tokens = [t.id('<bos>'), t.id('<q>'), ...t.encode(task.question), t.id('</q>'), t.id('<img>'), ...new Array<number>(NP).fill(-1), t.id('</img>')];
+    return { tokens: Int32Array.from(tokens), patches: this.#first };
+  }
+  openTool(): ToolSession {
+    return {
+      async run(code: string): Promise<ToolResult> {
+        const box = code.split(' ').map((w) => Number(w.slice(1)));
+        if (box.length !== 4 || box.some((x) => !Number.isInteger(x))) return { output: '', images: [], error: { type: 'SyntaxError', message: 'invalid syntax' } };
+        return { output: `w${box[0]} w${box[1]}`, images: [crop(box)], error: null };
+      },
+      dispose() {},
+    };
+  }
+  observe(result: ToolResult, limits: ObservationLimits): Segment {
+    const t = this.tokenizer;
+    const tokens = [t.id('<obs>'), ...Array.from(t.encode(result.output)).slice(0, limits.maxObsTokens)];
+    const flat = new Float32Array(result.images.length * NP * PATCH_DIM);
+    result.images.forEach((img, i) => {
+      tokens.push(t.id('<img>'), ...new Array<number>(NP).fill(-1), t.id('</img>'));
+      flat.set(patches(img), i * NP * PATCH_DIM);
+    });
+    tokens.push(t.id('</obs>'));
+    return { tokens: Int32Array.from(tokens), patches: flat };
+  }
+  expert(task: BenchTask): ExpertTurn[] {
+    const turns: ExpertTurn[] = [];
+    const [l, t, r, b] = task.box;
+    if (task.zooms >= 1) turns.push({ kind: 'code', code: `w${l} w${t} w${r} w${b}` });
+    if (task.zooms >= 2) turns.push({ kind: 'code', code: `w${l + 8} w${t + 8} w${r - 8} w${b - 8}` });
+    turns.push({ kind: 'answer', answer: task.answer });
+    return turns;
+  }
+  policyConfig(overrides: Partial<WorldPolicyShape> = {}): WorldPolicyShape {
+    return { vocabSize: V, patchDim: PATCH_DIM, maxSeqLen: 512, ...overrides };
+  }
+}
+
+interface Settings {
+  policy: Policy;
+  world: BenchWorld;
+  tasks: BenchTask[];
+  groupSize: number;
+  temperature: number;
+  maxTurns: number;
+  maxTurnTokens: number;
+  maxObsTokens: number;
+  seed: number;
+}
+
+/**
+ * The comparison: the same turn logic, but every turn a fresh session on the
+ * whole prefix of each live trajectory (nothing cached across turns).
+ */
+async function naiveRollout(s: Settings, timings: RolloutTimings): Promise<Trajectory<BenchTask>[]> {
+  const t0 = performance.now();
+  const { world } = s;
+  const ids = protocolIds(world.tokenizer, 'world.tokenizer');
+  const limits = { maxTurns: s.maxTurns, maxSeqLen: s.policy.config.maxSeqLen, maxImages: 32, maxObsTokens: s.maxObsTokens, errorFeedback: false };
+  const builders: TrajectoryBuilder<BenchTask>[] = [];
+  s.tasks.forEach((task, i) => {
+    for (let g = 0; g < s.groupSize; g++) {
+      const b = new TrajectoryBuilder(task, i, g, limits, ids);
+      b.appendContext(world.prompt(task));
+      builders.push(b);
+    }
+  });
+  const seeds = builders.map((b) => trajectorySeed(s.seed, b.task.id, b.sample));
+  const stopTokens = [ids.codeEnd, ids.answerEnd];
+  let live = builders.map((_, k) => k);
+  while (live.length > 0) {
+    const seqs = live.map((k) => builders[k].sequence());
+    const seqOffsets = new Int32Array(live.length + 1);
+    seqs.forEach((q, i) => (seqOffsets[i + 1] = seqOffsets[i] + q.tokens.length));
+    const tokens = new Int32Array(seqOffsets[live.length]);
+    const patchFloats = new Float32Array(seqs.reduce((a, q) => a + q.patches.length, 0));
+    let at = 0;
+    seqs.forEach((q, i) => {
+      tokens.set(q.tokens, seqOffsets[i]);
+      patchFloats.set(q.patches, at);
+      at += q.patches.length;
+    });
+    let t = performance.now();
+    const session = await s.policy.startSession({ tokens, patches: patchFloats, seqOffsets });
+    const out = await session.generate({ maxNewTokens: s.maxTurnTokens, temperature: s.temperature, stopTokens, seeds: live.map((k) => seeds[k]) });
+    session.dispose();
+    timings.generate += performance.now() - t;
+    t = performance.now();
+    const code: { k: number; code: string }[] = [];
+    live.forEach((k, i) => {
+      const b = builders[k];
+      const sampled = out.tokens.subarray(out.offsets[i], out.offsets[i + 1]);
+      timings.sampledTokens += sampled.length;
+      const kept = b.appendSampled(sampled, out.logp.subarray(out.offsets[i], out.offsets[i + 1]));
+      const next = b.takeAction(world, sampled.subarray(0, kept), b.length >= limits.maxSeqLen || out.stopped[i] === 2);
+      if (next.kind === 'code') code.push({ k, code: next.code });
+    });
+    const results = await Promise.all(code.map(({ k, code: c }) => builders[k].run(world, c)));
+    code.forEach(({ k, code: c }, i) => {
+      const segment = builders[k].observe(world, c, results[i]);
+      if (segment !== null) builders[k].appendContext(segment);
+    });
+    live = live.filter((k) => !builders[k].ended);
+    timings.decode += performance.now() - t;
+  }
+  const trajs = builders.map((b) => b.build(world));
+  timings.total += performance.now() - t0;
+  timings.trajectories += trajs.length;
+  return trajs;
+}
+
+const pct = (x: number, total: number) => `${((100 * x) / total).toFixed(1)}%`;
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const world = new BenchWorld();
+  const config = { ...world.policyConfig(), layers: 2, heads: 4, dim: 64 };
+  const policy = await Policy.create({ ...config, seed: 1, backend: 'cpu' });
+  // Teach the protocol: a short SFT on the expert's trajectories.
+  const expert = await replayExpert({ world, tasks: world.tasks('train', 64, 0), seed: 0 });
+  const packed = packTrajectories(expert);
+  for (let i = 0; i < 40; i++) await policy.trainStep(packed.batch, { kind: 'sft', mask: packed.mask }, { lr: 3e-3, weightDecay: 0 });
+
+  const tasksN = ctx.quick ? 8 : 32;
+  const settings: Settings = { policy, world, tasks: world.tasks('val', tasksN, 0), groupSize: 8, temperature: 1, maxTurns: 5, maxTurnTokens: 32, maxObsTokens: 16, seed: 7 };
+  const B = tasksN * settings.groupSize;
+  const name = `rollout B=${B} (L=2 C=64 V=${V})`;
+
+  let engineTrajs: Trajectory<BenchTask>[] = [];
+  let naiveTrajs: Trajectory<BenchTask>[] = [];
+  const engine = emptyTimings();
+  const naive = emptyTimings();
+  const opts = { minSamples: ctx.quick ? 2 : 4, maxTime: ctx.quick ? 1 : 4 };
+  // Alternate the two so that both see the same machine; one warm-up each.
+  await rollout({ ...settings });
+  await naiveRollout(settings, emptyTimings());
+  const te = await timeAsync(async () => {
+    engineTrajs = await rollout({ ...settings, timings: engine });
+  }, opts);
+  const tn = await timeAsync(async () => {
+    naiveTrajs = await naiveRollout(settings, naive);
+  }, opts);
+  const te2 = await timeAsync(async () => {
+    engineTrajs = await rollout({ ...settings, timings: engine });
+  }, opts);
+  const bestEngine = te.medianMs <= te2.medianMs ? te : te2;
+
+  const runs = engine.trajectories / B;
+  const tokensPer = engine.sampledTokens / runs;
+  const same = engineTrajs.filter((t, i) => t.tokens.length === naiveTrajs[i].tokens.length && t.tokens.every((x, j) => x === naiveTrajs[i].tokens[j])).length;
+  const turns = engineTrajs.reduce((a, t) => a + t.turns, 0) / B;
+  const tools = engineTrajs.reduce((a, t) => a + t.toolCalls, 0) / B;
+  const done = engineTrajs.filter((t) => t.endReason === EndReason.DONE).length / B;
+  const shape = `${turns.toFixed(2)} turns, ${tools.toFixed(2)} tool calls, ${(tokensPer / B).toFixed(1)} sampled tokens per trajectory, ${(100 * done).toFixed(0)}% DONE; median of samples`;
+  const naiveTokensPer = naive.sampledTokens / (naive.trajectories / B);
+  const rate = (n: number, ms: number) => ((n / ms) * 1e3).toFixed(n / ms > 10 ? 0 : 1);
+  const rows: BenchRow[] = [
+    {
+      name,
+      impl: 'rollout() (KV cache)',
+      ms: bestEngine.medianMs,
+      rme: bestEngine.rme,
+      throughput: (B / bestEngine.medianMs) * 1e3,
+      unit: 'trajectories',
+      note: `${rate(B, bestEngine.medianMs)} trajectories/s, ${rate(tokensPer, bestEngine.medianMs)} sampled tokens/s; ${shape}`,
+    },
+    {
+      name,
+      impl: 'naive (prefix recomputed each turn)',
+      ms: tn.medianMs,
+      rme: tn.rme,
+      throughput: (B / tn.medianMs) * 1e3,
+      unit: 'trajectories',
+      note: `${rate(B, tn.medianMs)} trajectories/s, ${rate(naiveTokensPer, tn.medianMs)} sampled tokens/s; the same tokens as rollout() in ${same}/${B} trajectories`,
+    },
+  ];
+  addSpeedups(rows, 'rollout() (KV cache)', 'naive (prefix recomputed each turn)');
+  // Phases, per rollout, from the timings summed over every timed call.
+  const total = engine.total;
+  const per = (x: number) => x / runs;
+  const native = engine.start + engine.generate + engine.append;
+  const rest = total - (engine.prompt + engine.start + engine.generate + engine.decode + engine.tool + engine.observation + engine.append + engine.finish);
+  for (const [phase, ms, what] of [
+    ['prompt', engine.prompt, 'world.prompt, packing'],
+    ['start', engine.start, 'native: startSession (prefill)'],
+    ['generate', engine.generate, 'native: session.generate'],
+    ['decode', engine.decode, 'reading the turns'],
+    ['tool', engine.tool, 'tool sessions running the programs'],
+    ['observation', engine.observation, 'world.observe, limits, packing'],
+    ['append', engine.append, 'native: session.end + append'],
+    ['finish', engine.finish + rest, 'trajectories built, sessions disposed, the rest'],
+  ] as const) {
+    rows.push({ name: `${name} phase ${phase}`, impl: 'rollout() (KV cache)', ms: per(ms), rme: 0, note: `${pct(ms, total)} of the rollout; ${what}` });
+  }
+  rows.push({
+    name: `${name} orchestration`,
+    impl: 'rollout() (KV cache)',
+    ms: per(total - native),
+    rme: 0,
+    note: `${pct(total - native, total)} of the rollout outside native startSession/generate/append (target <= 10%)`,
+  });
+  policy.dispose();
+  return rows;
+}
