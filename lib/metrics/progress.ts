@@ -90,7 +90,7 @@ export class ProgressSink implements MetricsSink {
       return;
     }
     const { every, totalSteps, label, stream } = this.options;
-    if (step % every !== 0 && step !== totalSteps) return;
+    if (step <= this.options.startStep || (step % every !== 0 && step !== totalSteps)) return;
     const values = this.options.columns
       .map((c) => `${c.label} ${formatValue(record[c.key], c.digits)}`)
       .join(' | ');
@@ -98,6 +98,17 @@ export class ProgressSink implements MetricsSink {
     const done = step - this.options.startStep;
     const eta = done > 0 ? ((totalSteps - step) * elapsed) / done : NaN;
     stream.write(`${label} step ${step}/${totalSteps} | ${values} | elapsed ${formatSeconds(elapsed)} | ETA ${formatSeconds(eta)}\n`);
+  }
+
+  /** A line of text (a phase, an evaluation) without breaking the bar: above it on a terminal, as is elsewhere. */
+  log(line: string): void {
+    const { stream } = this.options;
+    if (this.bar && !this.closed) {
+      stream.write(`\r\x1b[2K${line}\n`);
+      this.bar.render();
+    } else {
+      stream.write(`${line}\n`);
+    }
   }
 
   close(): void {

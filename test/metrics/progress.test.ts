@@ -24,9 +24,11 @@ test('off a terminal: one plain line every N steps and at the last, no control c
   for (let step = 1; step <= 7; step++) {
     sink.write(step, { 'critic/score/mean': 0.5 + step / 100, 'agent/tool_call_mean': 1.25, 'critic/acc/mean': NaN });
   }
+  sink.log('test acc 0.5');
   sink.close();
   const lines = stream.text().trimEnd().split('\n');
-  expect(lines).toHaveLength(3);
+  expect(lines).toHaveLength(4);
+  expect(lines[3]).toBe('test acc 0.5');
   expect(lines[0]).toMatch(/^rl step 3\/7 \| reward 0\.530 \| tool calls 1\.25 \| acc - \| elapsed \d+s \| ETA /);
   expect(lines[1]).toMatch(/^rl step 6\/7 /);
   expect(lines[2]).toMatch(/^rl step 7\/7 .*ETA 0s$/);
@@ -37,14 +39,18 @@ test('on a terminal: a bar with steps, reward, tool calls and ETA', () => {
   const stream = fakeStream(true);
   const sink = new ProgressSink({ totalSteps: 4, stream, label: 'rl', columns: [{ key: 'critic/score/mean', label: 'reward' }, { key: 'agent/tool_call_mean', label: 'tool calls', digits: 1 }] });
   sink.write(1, { 'critic/score/mean': 0.25, 'agent/tool_call_mean': 2 });
+  sink.log('val step 1: acc 0.5');
   sink.write(4, { 'critic/score/mean': 0.75, 'agent/tool_call_mean': 3 });
   sink.close();
+  sink.log('after');
   sink.close();
   const text = stream.text();
   expect(text).toContain('4/4');
   expect(text).toContain('reward 0.750');
   expect(text).toContain('tool calls 3.0');
   expect(text).toContain('ETA');
+  expect(text).toContain('\x1b[2Kval step 1: acc 0.5\n');
+  expect(text.endsWith('after\n')).toBe(true);
   sink.write(5, {}); // after close: ignored
 });
 
