@@ -1,3 +1,4 @@
 /** report.html: plots of the metrics over steps (vega-lite rendered to SVG in Node) and the trajectory viewer. */
 export { readRun, renderReport, writeReport, type ReportOptions, type RunData } from './report.js';
 export { plotLayout, plotSpec, renderPlots, renderSvg, type PlotSection, type PlotSpec, type RunMetrics } from './plots.js';
+export { writeExperimentPlots, experimentSpec, plotFileName, type ExperimentSeries } from './experiment.js';

@@ -22,8 +22,14 @@ export interface RunData {
   dir: string;
   /** Legend name: the folder's name (made unique across the runs). */
   name: string;
-  /** config.json, or null when absent. */
+  /** The run's settings (config.json's `config`), or null when absent. */
   config: Record<string, unknown> | null;
+  /** The rest of config.json: package version, backend, world, policy size... */
+  meta: Record<string, unknown>;
+  /** The final test evaluation (the last line of eval-test.jsonl), when the run got there. */
+  test: { acc?: number; tool_call_mean?: number; n?: number } | null;
+  /** The same with the tools disabled. */
+  testNoTools: { acc?: number } | null;
   rows: MetricsRow[];
   samples: SampleSet[];
 }
@@ -44,18 +50,41 @@ export function readRun(dir: string, name = basename(resolve(dir))): RunData {
   const configPath = join(dir, 'config.json');
   const rows = existsSync(metricsPath) ? readMetricsJsonl(metricsPath) : [];
   let config: Record<string, unknown> | null = null;
+  let meta: Record<string, unknown> = {};
   if (existsSync(configPath)) {
+    let raw: Record<string, unknown>;
     try {
-      config = JSON.parse(readFileSync(configPath, 'utf8'));
+      raw = JSON.parse(readFileSync(configPath, 'utf8'));
     } catch (error) {
       throw new PyVisionError('E_IO', `cannot read ${configPath}: ${(error as Error).message}`);
+    }
+    // the trainer writes { package, version, backend, ..., config: { every setting } }
+    if (raw && typeof raw.config === 'object' && raw.config !== null && !Array.isArray(raw.config)) {
+      const { config: settings, ...rest } = raw;
+      config = settings as Record<string, unknown>;
+      meta = rest;
+    } else {
+      config = raw;
+    }
+  }
+  let test: RunData['test'] = null;
+  let testNoTools: RunData['testNoTools'] = null;
+  const evalPath = join(dir, 'eval-test.jsonl');
+  if (existsSync(evalPath)) {
+    const lines = readFileSync(evalPath, 'utf8').split('\n').filter((l) => l.trim());
+    try {
+      const lastLine = JSON.parse(lines[lines.length - 1] ?? 'null') as { test?: RunData['test']; testNoTools?: RunData['testNoTools'] } | null;
+      test = lastLine?.test ?? null;
+      testNoTools = lastLine?.testNoTools ?? null;
+    } catch {
+      // a cut-short last line: no test result shown
     }
   }
   const samples = readSamples(dir);
   if (!existsSync(metricsPath) && samples.length === 0 && config === null) {
     throw new PyVisionError('E_IO', `${dir} is not a run folder (no ${METRICS_FILE}, config.json or samples/)`);
   }
-  return { dir, name, config, rows, samples };
+  return { dir, name, config, meta, test, testNoTools, rows, samples };
 }
 
 function escapeHtml(text: string): string {
@@ -112,7 +141,11 @@ function summaryTable(runs: readonly RunData[]): string {
     ['val acc (last)', (r) => fmt(last(r.rows, 'val/acc'))],
     ['tool calls (last)', (r) => fmt(last(r.rows, 'agent/tool_call_mean'), 2)],
     ['no-tool share (last)', (r) => fmt(last(r.rows, 'agent/tool_call_zero_ratio'))],
+    ['test acc', (r) => fmt(typeof r.test?.acc === 'number' ? r.test.acc : null)],
+    ['test acc, no tools', (r) => fmt(typeof r.testNoTools?.acc === 'number' ? r.testNoTools.acc : null)],
+    ['test tool calls', (r) => fmt(typeof r.test?.tool_call_mean === 'number' ? r.test.tool_call_mean : null, 2)],
     ['s / step (mean)', (r) => fmt(mean(r.rows, 'timing/step'), 2)],
+    ['backend', (r) => escapeHtml(String(r.meta.backend ?? '–'))],
   ];
   const head = columns.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('');
   const body = runs.map((r) => `<tr>${columns.map(([, cell]) => `<td>${cell(r)}</td>`).join('')}</tr>`).join('\n');
@@ -136,7 +169,8 @@ function settingsSection(runs: readonly RunData[]): string {
       : '<p class="note">The runs have the same settings.</p>';
   }
   for (const r of withConfig) {
-    out += `<details><summary>config.json of ${escapeHtml(r.name)}</summary><pre>${escapeHtml(JSON.stringify(r.config, null, 2))}</pre></details>`;
+    const whole = Object.keys(r.meta).length ? { ...r.meta, config: r.config } : r.config;
+    out += `<details><summary>config.json of ${escapeHtml(r.name)}</summary><pre>${escapeHtml(JSON.stringify(whole, null, 2))}</pre></details>`;
   }
   return out;
 }

@@ -79,7 +79,12 @@ export async function writeSyntheticRun(dir: string, options: { steps?: number; 
   const bias = options.bias ?? 0;
   const random = rng(options.seed ?? 1);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ recipe: options.recipe ?? 'pyvision-rl', seed: options.seed ?? 1, steps, toolRewardCoef: bias ? 0 : 0.1, version: '0.1.0', backend: 'cpu' }, null, 2));
+  // config.json as the trainer writes it: metadata, and every setting under `config`
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ backend: 'cpu', world: 'visual-search', package: 'pyvision-rl', version: '0.1.0', config: { recipe: options.recipe ?? 'pyvision-rl', seed: options.seed ?? 1, steps, toolRewardCoef: bias ? 0 : 0.1 } }, null, 2),
+  );
+  writeFileSync(join(dir, 'eval-test.jsonl'), JSON.stringify({ step: steps, test: { acc: 0.6 - 0.2 * bias, tool_call_mean: 2 - bias, n: 200 }, testNoTools: { acc: 0.4 } }) + '\n');
   const logger = openRunMetrics(dir);
   for (let step = 1; step <= steps; step++) {
     const p = step / steps;

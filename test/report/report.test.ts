@@ -50,6 +50,10 @@ test('one run: report.html in the run folder, self-contained, plots as inline SV
   expect((html.match(/<svg[^>]*class="marks"/g) ?? []).length).toBeGreaterThanOrEqual(20);
   expect(html).toContain('data-keys="critic/acc/mean"');
   expect(html).toContain('data:image/png;base64,');
+  // the summary: recipe from config.json's settings, the test evaluation, the backend
+  expect(html).toMatch(/<td>pyvision-rl<\/td><td>pyvision-rl<\/td><td>1<\/td><td>20<\/td>/);
+  expect(html).toContain('<td>0.600</td><td>0.400</td><td>2.00</td>');
+  expect(html).toContain('<td>cpu</td>');
   // the question's markup is data: escaped in the JSON so it cannot close the script
   expect(html).not.toContain('<b>not markup</b>');
   expect(html).toContain('\\u003cb>not markup\\u003c/b>');
