@@ -1,53 +1,13 @@
 #!/usr/bin/env node
-/**
- * `npx pyvision-rl doctor [--json]`: what this installation was built with,
- * which devices it sees, and which backend kernels will run on (and why).
- */
-import { backendInfo } from '../native/backend.js';
-import { PyVisionError } from '../util/errors.js';
+/** The `pyvision-rl` executable (package.json bin): see program.ts for the commands. */
+import { runCli } from './program.js';
 
-function doctor(json: boolean): void {
-  const info = backendInfo();
-  if (json) {
-    console.log(JSON.stringify(info, null, 2));
-    return;
-  }
-  const lines = [
-    `pyvision-rl doctor`,
-    `  compiled backends : cpu${info.compiled.cuda ? ', cuda' : ''}`,
-    `  cpu threads       : ${info.cpuThreads}${info.openmp ? ' (OpenMP)' : ' (no OpenMP: single-threaded)'}`,
-    `  cuda runtime      : ${info.cudaRuntimeVersion ? formatCudaVersion(info.cudaRuntimeVersion) : 'not compiled in'}`,
-    `  cuda driver       : ${info.cudaDriverVersion ? formatCudaVersion(info.cudaDriverVersion) : 'none found'}`,
-    `  devices           : ${info.devices.length === 0 ? 'none' : ''}`,
-    ...info.devices.map(
-      (d, i) =>
-        `    [${i}] ${d.name}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB, compute capability ${d.computeCapability}, ` +
-        `${d.multiprocessors} SMs, ~${d.memoryBandwidthGBs.toFixed(0)} GB/s`,
-    ),
-    `  requested backend : ${info.requested}`,
-    `  chosen backend    : ${info.chosen}`,
-    `  reason            : ${info.reason}`,
-  ];
-  console.log(lines.join('\n'));
-}
-
-function formatCudaVersion(v: number): string {
-  return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
-}
-
-const [command, ...rest] = process.argv.slice(2);
-try {
-  if (command === 'doctor') {
-    doctor(rest.includes('--json'));
-  } else {
-    console.log('usage: pyvision-rl doctor [--json]');
-    process.exitCode = command === undefined || command === '--help' || command === '-h' ? 0 : 2;
-  }
-} catch (error) {
-  if (error instanceof PyVisionError) {
-    console.error(`pyvision-rl: ${error.code}: ${error.message}`);
-    process.exitCode = 1;
-  } else {
+// Output piped into a reader that stops early (`| head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
-  }
+  });
 }
+
+process.exitCode = await runCli(process.argv.slice(2));

@@ -1,0 +1,44 @@
+/**
+ * `pyvision-rl experiment NAME`: the experiments of the method (collapse:
+ * grpo against pyvision-rl from one SFT checkpoint with equal rollout budgets,
+ * on the world and its control variant; ablations: the default recipe and
+ * each single-flag ablation), several seeds each. Writes every run's folder,
+ * table.md, results.json, plots/*.svg, experiment.html and report.html (all
+ * runs overlaid) into --out, and prints the table.
+ */
+import { join } from 'node:path';
+import { Argument, Command, InvalidArgumentError } from 'commander';
+
+import { EXPERIMENTS } from '../train/experiments.js';
+
+export function experimentCommand(): Command {
+  const names = Object.keys(EXPERIMENTS);
+  return new Command('experiment')
+    .summary(`run an experiment (${names.join(', ')}) over several seeds: table and plots`)
+    .description(
+      'collapse: grpo against pyvision-rl from the same SFT checkpoint with the same rollout budget, on the world and on its control variant (no question answerable from the first view). ablations: pyvision-rl and its single-flag ablations (--tool-reward 0, --no-std-rank, --std-norm, --max-turns 2, --no-tool-image-filter), the same steps each. Writes the runs, table.md, results.json, plots/*.svg, experiment.html and report.html into --out.',
+    )
+    .addArgument(new Argument('<name>', 'which experiment').choices(names))
+    .option('--seeds <n>', 'seeds of the RL runs', (raw: string) => {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--seeds must be a positive integer, got '${raw}'`);
+      return n;
+    }, 3)
+    .option('--out <dir>', 'experiment folder (default: runs/<name>)')
+    .option('--quick', 'CI-sized smoke run: a tiny policy, a few steps')
+    .option('--quiet', 'no progress lines')
+    .action(async (name: keyof typeof EXPERIMENTS, options: { seeds: number; out?: string; quick?: boolean; quiet?: boolean }) => {
+      const outDir = options.out ?? join('runs', `${name}${options.quick ? '-quick' : ''}`);
+      const log = options.quiet ? undefined : (line: string) => process.stdout.write(`${line}\n`);
+      log?.(`pyvision-rl experiment ${name}: ${options.seeds} seed(s)${options.quick ? ', quick' : ''}, in ${outDir}`);
+      const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log });
+      const { writeExperimentPlots, writeReport } = await import('../report/index.js');
+      const plots = await writeExperimentPlots(report);
+      const overlay = await writeReport(report.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
+      process.stdout.write(
+        `\n${report.markdown}\n\n` +
+          `${report.runs.length} runs in ${(report.seconds / 60).toFixed(1)} min\n` +
+          `table: ${join(outDir, 'table.md')}\nplots: ${plots.html} (and ${plots.svgs.length} SVG files in ${join(outDir, 'plots')})\nruns overlaid: ${overlay}\n`,
+      );
+    });
+}
