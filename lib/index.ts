@@ -72,3 +72,4 @@ export { packTrajectories, type PackedTrajectories } from './rollout/pack.js';
 export { trajectorySeed } from './rollout/protocol.js';
 export type { Trajectory, EndReasonName } from './rollout/types.js';
 export * from './image/index.js';
+export * from './sandbox/index.js';

@@ -36,6 +36,11 @@ export interface HostContext {
   show(image: RgbImage): void;
   /** Charges `steps` executed steps against the step limit (for host work proportional to its input). */
   charge(steps: number): void;
+  /**
+   * Checks an image size against the sandbox's pixel limit before a host creates it (a crop, a resize, a
+   * frame): throws the PyException (MemoryError "image too large", ValueError for non-positive sizes).
+   */
+  checkPixels(width: number, height: number): void;
 }
 
 /** A built-in function; may be async (the interpreter awaits it wherever the call stands). */
