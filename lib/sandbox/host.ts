@@ -39,8 +39,9 @@ export interface HostContext {
   /**
    * Checks an image size against the sandbox's pixel limit before a host creates it (a crop, a resize, a
    * frame): throws the PyException (MemoryError "image too large", ValueError for non-positive sizes).
+   * PythonSandbox always provides it (optional only so that test doubles of this interface need not).
    */
-  checkPixels(width: number, height: number): void;
+  checkPixels?(width: number, height: number): void;
 }
 
 /** A built-in function; may be async (the interpreter awaits it wherever the call stands). */

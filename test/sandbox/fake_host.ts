@@ -44,7 +44,7 @@ export class FakeImage implements PyHostObject {
           if (right <= left || bottom <= top) throw new PyException('ValueError', 'crop() box must have right > left and bottom > top');
           const w = right - left;
           const h = bottom - top;
-          ctx.checkPixels(w, h);
+          ctx.checkPixels?.(w, h);
           ctx.charge(w * h);
           const out = new Uint8Array(w * h * 3);
           for (let y = top; y < bottom; y++) {
