@@ -44,6 +44,8 @@ export interface ExperimentOptions {
   base?: Partial<TrainConfig>;
   /** Engine parts for every run (a custom world, rollout or expert); the built-ins by default. */
   hooks?: Pick<TrainHooks, 'rollout' | 'replayExpert'> & { world?: (worldOptions: Record<string, unknown>) => TrainHooks['world'] };
+  /** Start every arm from this SFT checkpoint (policy.safetensors) instead of running SFT (main world only; the control world still gets its own). */
+  sftCheckpoint?: string;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -241,7 +243,7 @@ export async function runCollapse(o: ExperimentOptions): Promise<ExperimentRepor
     ['control', { ...((base.worldOptions as Record<string, unknown>) ?? {}), ...CONTROL_WORLD_OPTIONS }],
   ];
   for (const [worldName, worldOptions] of worlds) {
-    const sft = await sftCheckpoint(join(o.outDir, `sft-${worldName}`), { ...base, worldOptions, seed: 0 }, o);
+    const sft = worldName === 'main' && o.sftCheckpoint ? o.sftCheckpoint : await sftCheckpoint(join(o.outDir, `sft-${worldName}`), { ...base, worldOptions, seed: 0 }, o);
     const steps = base.steps ?? 12;
     for (let seed = 0; seed < seeds; seed++) {
       for (const recipe of ['grpo', 'pyvision-rl']) {
@@ -262,7 +264,7 @@ export async function runAblations(o: ExperimentOptions): Promise<ExperimentRepo
   const t0 = performance.now();
   const seeds = o.seeds ?? 3;
   const base = baseSettings(o);
-  const sft = await sftCheckpoint(join(o.outDir, 'sft'), { ...base, seed: 0 }, o);
+  const sft = o.sftCheckpoint ?? (await sftCheckpoint(join(o.outDir, 'sft'), { ...base, seed: 0 }, o));
   const runs: RunSummary[] = [];
   const arms: Array<[string, Partial<TrainConfig>]> = [['pyvision-rl', {}], ...Object.entries(ABLATIONS)];
   for (let seed = 0; seed < seeds; seed++) {
