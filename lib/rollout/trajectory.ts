@@ -161,7 +161,7 @@ export class TrajectoryBuilder<T extends Task> {
     const shown: ToolResult =
       result.error === null
         ? result
-        : { output: result.output + (result.output.length > 0 && !result.output.endsWith('\n') ? '\n' : '') + errorText(result.error), images: result.images, error: null };
+        : { ...result, output: result.output + (result.output.length > 0 && !result.output.endsWith('\n') ? '\n' : '') + errorText(result.error), error: null };
     const segment = world.observe(shown, { maxObsTokens: this.limits.maxObsTokens });
     let images = 0;
     for (let i = 0; i < segment.tokens.length; i++) if (segment.tokens[i] === this.ids.img) images++;
