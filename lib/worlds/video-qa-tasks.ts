@@ -6,10 +6,11 @@
  *
  * Question types (every object's on-screen window is short: `eventShare` of
  * the video, 3-6% by default, so a few uniform frames often miss it):
- *   presence  "does a red ball appear in the video?"            yes / no
- *   colour    "the ball changes colour. what colour is it at the end?"   4 colours
- *   order     "which appears first: the red ball or the blue box?"       the two objects
- *   count     "how many times does the red ball appear?"                  1 / 2 / 3
+ *   presence  "does a red ball appear in the video"                       yes / no
+ *   colour    "the ball changes colour . what colour is it at the end"    4 colours
+ *   order     "which appears first : the red ball or the blue box"        the two objects
+ *   count     "how many times does the red ball appear"                   1 / 2 / 3
+ * An object is never on screen together with another object of its colour.
  */
 import { PyVisionError } from '../util/errors.js';
 import * as v from '../util/validate.js';
@@ -192,8 +193,11 @@ function addDistractors(b: Builder, taken: Set<string>, allowedShapes: readonly 
       colour = b.rng.pick(OBJECT_COLOURS);
     }
     if (taken.has(`${colour} ${shape}`)) continue;
+    // Never on screen together with an object of its colour (one colour's pixels must be one object's).
+    const sameColour = b.objects.filter((x) => x.colours.some((c) => c.colour === colour)).flatMap((x) => x.visible);
+    const w = placeWindow(b, windowLength(b), sameColour, 1);
+    if (w === null) continue;
     taken.add(`${colour} ${shape}`);
-    const w = placeWindow(b, windowLength(b), [], 0)!;
     const object = makeObject(b, shape, colour, [w]);
     maybeFlash(b, object, 0.4);
     b.objects.push(object);
@@ -231,7 +235,7 @@ export function makeVideoTask(options: VideoTaskOptions, split: Split, index: nu
       targets = [0];
     }
     addDistractors(b, taken, VIDEO_SHAPES, subject);
-    question = `does a ${colour} ${shape} appear in the video ?`;
+    question = `does a ${colour} ${shape} appear in the video`;
     options_ = ['yes', 'no'];
     answer = present ? 'yes' : 'no';
   } else if (type === 'colour') {
@@ -245,7 +249,7 @@ export function makeVideoTask(options: VideoTaskOptions, split: Split, index: nu
     b.objects.push(object);
     targets = [0];
     addDistractors(b, taken, VIDEO_SHAPES.filter((s) => s !== shape));
-    question = `the ${shape} changes colour . what colour is it at the end ?`;
+    question = `the ${shape} changes colour . what colour is it at the end`;
     const others = rng.shuffle(OBJECT_COLOURS.filter((c) => c !== from && c !== to)).slice(0, 2);
     options_ = rng.shuffle([to, from, ...others]);
     answer = to;
@@ -271,7 +275,7 @@ export function makeVideoTask(options: VideoTaskOptions, split: Split, index: nu
     subject = { colour: b.objects[named[0]].colours[0].colour, shape: b.objects[named[0]].shape };
     second = { colour: b.objects[named[1]].colours[0].colour, shape: b.objects[named[1]].shape };
     addDistractors(b, taken, VIDEO_SHAPES);
-    question = `which appears first : the ${desc[0]} or the ${desc[1]} ?`;
+    question = `which appears first : the ${desc[0]} or the ${desc[1]}`;
     options_ = [`the ${desc[0]}`, `the ${desc[1]}`];
     answer = wa.start < wb.start ? `the ${describeObject(first[0], first[1])}` : `the ${describeObject(other[0], other[1])}`;
   } else {
@@ -291,7 +295,7 @@ export function makeVideoTask(options: VideoTaskOptions, split: Split, index: nu
     b.objects.push(object);
     targets = [0];
     addDistractors(b, taken, VIDEO_SHAPES, subject);
-    question = `how many times does the ${colour} ${shape} appear ?`;
+    question = `how many times does the ${colour} ${shape} appear`;
     options_ = ['1', '2', '3'];
     answer = String(windows.length);
   }
