@@ -20,7 +20,7 @@ class FrameObject implements PyHostObject {
   }
 }
 
-const ctx: HostContext = { show: () => undefined, charge: () => undefined };
+const ctx = { show: () => undefined, charge: () => undefined, checkPixels: () => undefined } as HostContext;
 const kw = (o: Record<string, PyValue> = {}) => new Map(Object.entries(o));
 
 function tools(scene = testScene, limits = {}) {
