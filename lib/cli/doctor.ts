@@ -5,20 +5,20 @@
 import { Command } from 'commander';
 
 import { backendInfo } from '../native/backend.js';
+import type { CliIo } from './errors.js';
 
-export function doctorCommand(): Command {
+export function doctorCommand(io: CliIo): Command {
   return new Command('doctor')
     .summary('show the compiled backends, devices and the chosen backend')
     .description('What this installation was built with, which devices it sees, and which backend kernels run on (and why).')
     .option('--json', 'print the report as JSON (for scripts)')
-    .action((options: { json?: boolean }) => doctor(Boolean(options.json)));
+    .action((options: { json?: boolean }) => io.stdout(`${doctor(Boolean(options.json))}\n`));
 }
 
-function doctor(json: boolean): void {
+function doctor(json: boolean): string {
   const info = backendInfo();
   if (json) {
-    console.log(JSON.stringify(info, null, 2));
-    return;
+    return JSON.stringify(info, null, 2);
   }
   const lines = [
     `pyvision-rl doctor`,
@@ -36,7 +36,7 @@ function doctor(json: boolean): void {
     `  chosen backend    : ${info.chosen}`,
     `  reason            : ${info.reason}`,
   ];
-  console.log(lines.join('\n'));
+  return lines.join('\n');
 }
 
 function formatCudaVersion(v: number): string {

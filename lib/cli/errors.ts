@@ -6,6 +6,14 @@
  */
 import { PyVisionError } from '../util/errors.js';
 
+/** Where a command writes: process.stdout / stderr, or a test's buffers. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stdout is a terminal (progress bars) or not (plain lines). */
+  isTTY?: boolean;
+}
+
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;

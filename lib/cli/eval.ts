@@ -13,7 +13,7 @@ import type { EvalResult } from '../train/evaluate.js';
 import { RunFolder } from '../train/run.js';
 import { Trainer } from '../train/trainer.js';
 import { PyVisionError } from '../util/errors.js';
-import { UsageError } from './errors.js';
+import { UsageError, type CliIo } from './errors.js';
 
 function positiveInt(flag: string) {
   return (raw: string): number => {
@@ -23,7 +23,7 @@ function positiveInt(flag: string) {
   };
 }
 
-export function evalCommand(): Command {
+export function evalCommand(io: CliIo): Command {
   return new Command('eval')
     .summary("evaluate a checkpoint on a split (prints acc, tool calls, turns, end reasons, per question type)")
     .description(
@@ -57,7 +57,7 @@ export function evalCommand(): Command {
       });
       try {
         const result = await trainer.evaluate(options.split, { tasks: n, toolsDisabled: !options.tools });
-        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, options.checkpoint, options.split));
+        io.stdout(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, options.checkpoint, options.split));
       } finally {
         await trainer.close();
       }

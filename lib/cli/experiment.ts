@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Argument, Command, InvalidArgumentError } from 'commander';
 
 import { EXPERIMENTS } from '../train/experiments.js';
+import type { CliIo } from './errors.js';
 
-export function experimentCommand(): Command {
+export function experimentCommand(io: CliIo): Command {
   const names = Object.keys(EXPERIMENTS);
   return new Command('experiment')
     .summary(`run an experiment (${names.join(', ')}) over several seeds: table and plots`)
@@ -29,13 +30,13 @@ export function experimentCommand(): Command {
     .option('--quiet', 'no progress lines')
     .action(async (name: keyof typeof EXPERIMENTS, options: { seeds: number; out?: string; quick?: boolean; quiet?: boolean }) => {
       const outDir = options.out ?? join('runs', `${name}${options.quick ? '-quick' : ''}`);
-      const log = options.quiet ? undefined : (line: string) => process.stdout.write(`${line}\n`);
+      const log = options.quiet ? undefined : (line: string) => io.stdout(`${line}\n`);
       log?.(`pyvision-rl experiment ${name}: ${options.seeds} seed(s)${options.quick ? ', quick' : ''}, in ${outDir}`);
       const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log });
       const { writeExperimentPlots, writeReport } = await import('../report/index.js');
       const plots = await writeExperimentPlots(report);
       const overlay = await writeReport(report.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
-      process.stdout.write(
+      io.stdout(
         `\n${report.markdown}\n\n` +
           `${report.runs.length} runs in ${(report.seconds / 60).toFixed(1)} min\n` +
           `table: ${join(outDir, 'table.md')}\nplots: ${plots.html} (and ${plots.svgs.length} SVG files in ${join(outDir, 'plots')})\nruns overlaid: ${overlay}\n`,

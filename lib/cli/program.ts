@@ -14,21 +14,19 @@ import { Command, CommanderError } from 'commander';
 
 import { packageVersion } from '../train/run.js';
 import { doctorCommand } from './doctor.js';
-import { debugEnabled, describeFailure, EXIT_OK, EXIT_USAGE } from './errors.js';
+import { debugEnabled, describeFailure, EXIT_OK, EXIT_USAGE, type CliIo } from './errors.js';
 import { evalCommand } from './eval.js';
 import { experimentCommand } from './experiment.js';
 import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  isTTY: Boolean(process.stdout.isTTY),
 };
+
+export type { CliIo };
 
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('pyvision-rl')
@@ -37,7 +35,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--debug', 'print the stack of an error (also: PYVISION_RL_DEBUG=1)')
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nRun `pyvision-rl <command> --help` for the flags of a command.');
-  for (const command of [trainCommand(), evalCommand(), reportCommand(), experimentCommand(), doctorCommand()]) {
+  for (const command of [trainCommand(io), evalCommand(io), reportCommand(io), experimentCommand(io), doctorCommand(io)]) {
     program.addCommand(command);
   }
   // every command: usage errors exit 2 through the one error format, no process.exit inside commander

@@ -1,7 +1,9 @@
 /** `pyvision-rl report DIR [DIR ...]`: report.html of one run folder, or of several overlaid. */
 import { Command, InvalidArgumentError } from 'commander';
 
-export function reportCommand(): Command {
+import type { CliIo } from './errors.js';
+
+export function reportCommand(io: CliIo): Command {
   return new Command('report')
     .summary('write report.html of run folders (several runs overlaid)')
     .description(
@@ -17,6 +19,6 @@ export function reportCommand(): Command {
     .action(async (dirs: string[], options: { out?: string; samples?: number }) => {
       const { writeReport } = await import('../report/report.js');
       const path = await writeReport(dirs, { out: options.out, maxSampleSets: options.samples });
-      process.stdout.write(`${path}\n`);
+      io.stdout(`${path}\n`);
     });
 }

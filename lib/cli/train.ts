@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 
-import { ProgressSink } from '../metrics/progress.js';
+import { ProgressSink, type ProgressStream } from '../metrics/progress.js';
 import type { MetricsSink } from '../metrics/types.js';
 import { mergeConfig } from '../train/config.js';
 import { RECIPES } from '../train/recipes/index.js';
@@ -14,9 +14,9 @@ import { RunFolder } from '../train/run.js';
 import { train } from '../train/trainer.js';
 import { PyVisionError } from '../util/errors.js';
 import { addConfigFlags, settingsFromFlags } from './config-flags.js';
-import { UsageError } from './errors.js';
+import { UsageError, type CliIo } from './errors.js';
 
-export function trainCommand(): Command {
+export function trainCommand(io: CliIo): Command {
   const command = new Command('train')
     .summary('train a policy: SFT, then RL with a recipe (pyvision-rl or grpo)')
     .description(
@@ -30,12 +30,12 @@ export function trainCommand(): Command {
     '\nExamples:\n  pyvision-rl train\n  pyvision-rl train --recipe grpo --steps 30 --out runs/grpo\n  pyvision-rl train --tool-reward 0 --out runs/no-tool-reward\n  pyvision-rl train --out runs/train --resume',
   );
   command.action(async () => {
-    await runTrain(command);
+    await runTrain(command, io);
   });
   return command;
 }
 
-async function runTrain(command: Command): Promise<void> {
+async function runTrain(command: Command, io: CliIo): Promise<void> {
   const settings = settingsFromFlags(command);
   // Settings are checked before anything starts: a bad value is a usage error.
   let config;
@@ -46,7 +46,8 @@ async function runTrain(command: Command): Promise<void> {
     throw error;
   }
   const quiet = Boolean(command.opts().quiet);
-  const out = process.stdout;
+  // a terminal gets the bar (cli-progress drives the real stream); anything else plain lines through io
+  const out: ProgressStream = io.isTTY ? process.stdout : { write: (text: string) => io.stdout(text), isTTY: false };
   let sftBar: ProgressSink | null = null;
   let rlBar: ProgressSink | null = null;
   const say = (line: string): void => {
