@@ -1,0 +1,233 @@
+/**
+ * A word-level tokenizer for worlds whose text is short and templated
+ * (questions, options, printed values) and whose actions are programs in the
+ * sandbox's Python subset. Ids are dense: SPECIAL_TOKENS first (in their
+ * order), then the world's tokens in the order given.
+ *
+ * Encoding (one pass, left to right):
+ *   special tokens ('<code>', ...)        their own ids
+ *   '\n'                                  the newline token (other white space separates only)
+ *   names [A-Za-z_][A-Za-z0-9_]*          the name's token, or '<unk>'
+ *   numbers 12, 2.05, 1e+16               the integer part as one token when it is 0..maxNumber
+ *                                         (no leading zero), else its first digit and '##d'
+ *                                         continuations; then '##.', '##d'..., '##e', '##+', '##-'
+ *   operators and punctuation             longest match ('**', '//', '==', '!=', '<=', '>=', ...)
+ *   anything else                         '<unk>'
+ * Decoding joins tokens with the spacing Python needs (and a little more for readability):
+ * '##' pieces glue to the previous token; no space around '.', after '(' '[' or a newline,
+ * before ')' ']' ',' ':' or a newline, between a name, number, ')' or ']' and a following '(' or '['
+ * (calls and subscripts), and inside quotes next to the quote; one space elsewhere. So a
+ * program whose names, numbers and words in strings are all in the vocabulary decodes to a
+ * program with the same meaning (string literals: words separated by single spaces; lines
+ * carry no indentation, which the subset never needs).
+ */
+import { PyVisionError, describe } from '../util/errors.js';
+import { SPECIAL_TOKENS, type Tokenizer } from './world.js';
+
+/** Operators and punctuation of the Python subset (and of printed values), longest first where it matters. */
+export const PYTHON_OPERATOR_TOKENS = [
+  '**=', '//=', '**', '//', '==', '!=', '<=', '>=', '+=', '-=', '*=', '/=', '%=',
+  '(', ')', '[', ']', '{', '}', ',', '.', ':', ';', '=', '+', '-', '*', '/', '%', '<', '>', "'", '"', '#', '?',
+] as const;
+
+/** Keywords and constants of the subset. */
+export const PYTHON_KEYWORD_TOKENS = ['True', 'False', 'None', 'and', 'or', 'not', 'in'] as const;
+
+/** The built-in functions of the sandbox (agent.md section 2) and the exception classes its errors name. */
+export const PYTHON_BUILTIN_TOKENS = [
+  'print', 'show', 'int', 'float', 'round', 'abs', 'min', 'max', 'len', 'sum', 'str', 'list', 'tuple', 'range',
+  'type', 'bool', 'sorted', 'reversed', 'enumerate', 'zip', 'divmod', 'pow', 'isinstance', 'repr',
+  'SyntaxError', 'NameError', 'TypeError', 'ValueError', 'IndexError', 'ZeroDivisionError', 'AttributeError',
+  'KeyError', 'OverflowError', 'MemoryError', 'TimeoutError', 'RecursionError', 'RuntimeError', 'Exception',
+] as const;
+
+/** The newline token. */
+export const NEWLINE = '\n';
+
+/** The continuation pieces of numbers. */
+export const NUMBER_PIECES = ['##0', '##1', '##2', '##3', '##4', '##5', '##6', '##7', '##8', '##9', '##.', '##e', '##+', '##-'] as const;
+
+/** Everything a program of the subset needs besides names and numbers. */
+export const CODE_TOKENS: readonly string[] = [
+  NEWLINE, ...PYTHON_OPERATOR_TOKENS, ...PYTHON_KEYWORD_TOKENS, ...PYTHON_BUILTIN_TOKENS, ...NUMBER_PIECES,
+];
+
+export interface WordTokenizerOptions {
+  /** Integers 0..maxNumber are single tokens ('0', '1', ...). Default 255. */
+  maxNumber?: number;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NO_SPACE_BEFORE = new Set([')', ']', ',', ':', ';', '.', NEWLINE]);
+const NO_SPACE_AFTER = new Set(['(', '[', '{', '.', NEWLINE]);
+const OPENERS = new Set(['(', '[']);
+const QUOTES = new Set(["'", '"']);
+
+export class WordTokenizer implements Tokenizer {
+  readonly size: number;
+  readonly maxNumber: number;
+  private readonly tokens: string[];
+  private readonly ids: Map<string, number>;
+  private readonly operators: string[];
+  private readonly unk: number;
+
+  /**
+   * @param words the world's tokens besides SPECIAL_TOKENS, the subset's tokens and the numbers
+   *              (names, question words, options...); duplicates are dropped.
+   */
+  constructor(words: readonly string[], options: WordTokenizerOptions = {}) {
+    if (!Array.isArray(words)) throw new PyVisionError('E_ARG', `words must be an array of strings, got ${describe(words)}`);
+    const maxNumber = options.maxNumber ?? 255;
+    if (!Number.isInteger(maxNumber) || maxNumber < 9 || maxNumber > 100_000) {
+      throw new PyVisionError('E_ARG', `options.maxNumber must be an integer in [9, 100000], got ${describe(options.maxNumber)}`);
+    }
+    this.maxNumber = maxNumber;
+    const all: string[] = [...SPECIAL_TOKENS, ...CODE_TOKENS];
+    for (let n = 0; n <= maxNumber; n++) all.push(String(n));
+    words.forEach((w, i) => {
+      if (typeof w !== 'string' || !NAME.test(w)) {
+        throw new PyVisionError('E_ARG', `words[${i}] must be a name or word matching [A-Za-z_][A-Za-z0-9_]*, got ${describe(w)}`);
+      }
+      all.push(w);
+    });
+    this.tokens = [];
+    this.ids = new Map();
+    for (const t of all) {
+      if (this.ids.has(t)) continue;
+      this.ids.set(t, this.tokens.length);
+      this.tokens.push(t);
+    }
+    this.size = this.tokens.length;
+    this.unk = this.ids.get('<unk>') as number;
+    this.operators = PYTHON_OPERATOR_TOKENS.slice().sort((a, b) => b.length - a.length);
+  }
+
+  /** Every token string, in id order. */
+  vocabulary(): readonly string[] {
+    return this.tokens;
+  }
+
+  has(token: string): boolean {
+    return this.ids.has(token);
+  }
+
+  id(token: string): number {
+    const id = this.ids.get(token);
+    if (id === undefined) throw new PyVisionError('E_ARG', `token ${describe(token)} is not in the vocabulary`);
+    return id;
+  }
+
+  token(id: number): string {
+    if (!Number.isInteger(id) || id < 0 || id >= this.size) {
+      throw new PyVisionError('E_ARG', `id must be an integer in [0, ${this.size}), got ${describe(id)}`);
+    }
+    return this.tokens[id];
+  }
+
+  encode(text: string): Int32Array {
+    if (typeof text !== 'string') throw new PyVisionError('E_ARG', `text must be a string, got ${describe(text)}`);
+    const out: number[] = [];
+    const push = (t: string) => out.push(this.ids.get(t) ?? this.unk);
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      const ch = text[i];
+      if (ch === '\n') {
+        push(NEWLINE);
+        i++;
+        continue;
+      }
+      if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\f' || ch === '\v') {
+        i++;
+        continue;
+      }
+      if (ch === '<') {
+        const m = /^<\/?[a-z]+>/.exec(text.slice(i, i + 12));
+        if (m && (SPECIAL_TOKENS as readonly string[]).includes(m[0])) {
+          push(m[0]);
+          i += m[0].length;
+          continue;
+        }
+      }
+      if (ch >= '0' && ch <= '9') {
+        const m = /^(\d+)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400)) as RegExpExecArray;
+        this.encodeNumber(m[1], m[2], m[3], push);
+        i += m[0].length;
+        continue;
+      }
+      if (/[A-Za-z_]/.test(ch)) {
+        let j = i + 1;
+        while (j < n && /[A-Za-z0-9_]/.test(text[j])) j++;
+        push(text.slice(i, j));
+        i = j;
+        continue;
+      }
+      const op = this.operators.find((o) => text.startsWith(o, i));
+      if (op) {
+        push(op);
+        i += op.length;
+        continue;
+      }
+      // One unknown character (a whole surrogate pair counts as one).
+      out.push(this.unk);
+      i += text.codePointAt(i)! > 0xffff ? 2 : 1;
+    }
+    return Int32Array.from(out);
+  }
+
+  private encodeNumber(integer: string, fraction: string | undefined, exponent: string | undefined, push: (t: string) => void): void {
+    if ((integer === '0' || integer[0] !== '0') && integer.length <= 6 && Number(integer) <= this.maxNumber) {
+      push(integer);
+    } else {
+      push(integer[0]);
+      for (let k = 1; k < integer.length; k++) push(`##${integer[k]}`);
+    }
+    if (fraction) {
+      push('##.');
+      for (let k = 1; k < fraction.length; k++) push(`##${fraction[k]}`);
+    }
+    if (exponent) {
+      push('##e');
+      for (let k = 1; k < exponent.length; k++) push(`##${exponent[k]}`);
+    }
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    let out = '';
+    let prev: string | null = null;
+    let inQuote: string | null = null;
+    let prevOpenedQuote = false;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      if (id === -1) continue;
+      const t = this.token(id);
+      if (t === '<pad>') continue;
+      if (t.startsWith('##')) {
+        out += t.slice(2);
+        prev = t;
+        prevOpenedQuote = false;
+        continue;
+      }
+      let space = prev !== null;
+      const isQuote = QUOTES.has(t) && (inQuote === null || inQuote === t);
+      if (prev === null) space = false;
+      else if (isQuote && inQuote !== null) space = false; // closing quote
+      else if (prevOpenedQuote) space = false; // right after an opening quote
+      else if (NO_SPACE_BEFORE.has(t) || NO_SPACE_AFTER.has(prev)) space = false;
+      else if (OPENERS.has(t) && (NAME.test(prev) || /^\d/.test(prev) || prev.startsWith('##') || prev === ')' || prev === ']' || (QUOTES.has(prev) && inQuote === null))) space = false;
+      if (space) out += ' ';
+      out += t;
+      prevOpenedQuote = false;
+      if (isQuote) {
+        if (inQuote === null) {
+          inQuote = t;
+          prevOpenedQuote = true;
+        } else {
+          inQuote = null;
+        }
+      }
+      prev = t;
+    }
+    return out;
+  }
+}
