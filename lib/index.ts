@@ -73,3 +73,4 @@ export { trajectorySeed } from './rollout/protocol.js';
 export type { Trajectory, EndReasonName } from './rollout/types.js';
 export * from './image/index.js';
 export * from './sandbox/index.js';
+export * from './worlds/index.js';
