@@ -167,9 +167,13 @@ export function resize(image: RgbImage, width: number, height: number): RgbImage
 
 /** floor((2 s + d) / (2 d)) for non-negative integers s, d (exact). */
 function roundedQuotient(s: number, d: number): number {
+  // n and 2 d are integers below 2^53 and the quotient is at most 255, so the correctly rounded
+  // division is within one unit of the exact quotient; one comparison each way fixes it.
   const n = 2 * s + d;
-  const q = Math.floor(n / (2 * d));
-  return q * 2 * d > n ? q - 1 : (q + 1) * 2 * d <= n ? q + 1 : q;
+  const dd = 2 * d;
+  const q = Math.floor(n / dd);
+  const rest = n - q * dd;
+  return rest < 0 ? q - 1 : rest >= dd ? q + 1 : q;
 }
 
 /** PIL's Image.rotate(degrees): see the file comment. */

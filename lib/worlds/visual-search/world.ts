@@ -181,7 +181,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
     if (!Array.isArray(photos)) throw new PyVisionError('E_ARG', `options.backgrounds must be an array of images, got ${describe(photos)}`);
     this.photos = photos.map((p, i) => checkImage(p, `options.backgrounds[${i}]`));
     const words = [...IMAGE_TOOL_WORDS, ...ERROR_WORDS, ...QUESTION_WORDS, ...imageClueWords(this.settings.maxImages)];
-    this.tokenizer = new WordTokenizer(words, { maxNumber: Math.max(255, this.settings.canvas) });
+    this.tokenizer = new WordTokenizer(words, { maxNumber: Math.max(256, this.settings.canvas) });
     this.patchDim = patchDim(this.settings.view);
     this.patchesPerImage = patchCount(this.settings.view);
   }
