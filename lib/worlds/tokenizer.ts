@@ -22,6 +22,7 @@
  * carry no indentation, which the subset never needs).
  */
 import { PyVisionError, describe } from '../util/errors.js';
+import { PYTHON_SUBSET_TOKENS } from '../sandbox/tokens.js';
 import { SPECIAL_TOKENS, type Tokenizer } from './world.js';
 
 /** Operators and punctuation of the Python subset (and of printed values), longest first where it matters. */
@@ -47,10 +48,16 @@ export const NEWLINE = '\n';
 /** The continuation pieces of numbers. */
 export const NUMBER_PIECES = ['##0', '##1', '##2', '##3', '##4', '##5', '##6', '##7', '##8', '##9', '##.', '##e', '##+', '##-'] as const;
 
-/** Everything a program of the subset needs besides names and numbers. */
-export const CODE_TOKENS: readonly string[] = [
-  NEWLINE, ...PYTHON_OPERATOR_TOKENS, ...PYTHON_KEYWORD_TOKENS, ...PYTHON_BUILTIN_TOKENS, ...NUMBER_PIECES,
-];
+/**
+ * Everything a program of the subset needs besides a world's names and the numbers: the
+ * sandbox's PYTHON_SUBSET_TOKENS (keywords, operators, punctuation, built-ins, methods, keyword
+ * arguments), then the tokenizer's own (newline, quotes, '#', '?', exception classes, number pieces).
+ */
+export const CODE_TOKENS: readonly string[] = Object.freeze([
+  ...new Set<string>([
+    ...PYTHON_SUBSET_TOKENS, NEWLINE, ...PYTHON_OPERATOR_TOKENS, ...PYTHON_KEYWORD_TOKENS, ...PYTHON_BUILTIN_TOKENS, ...NUMBER_PIECES,
+  ]),
+]);
 
 export interface WordTokenizerOptions {
   /** Integers 0..maxNumber are single tokens ('0', '1', ...). Default 255. */
