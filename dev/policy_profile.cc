@@ -1,5 +1,9 @@
 // Scratch: time per PolicyOps op over training steps of the small config on
-// the CPU (a timing decorator around the CPU backend).
+// the CPU (a timing decorator around the CPU backend). GENERATE=1 times a
+// session instead (prefill T/2, then T/2 sampled tokens); second argument
+// `tiny`, or `decode` for the rollout world's shape (L=2 C=64 H=4 V=1300,
+// B=$B sequences, default 256, prompts of 64 positions then 64 tokens), where
+// "outside the ops" is the sampling and the session's bookkeeping.
 //   g++ -O3 -march=native -fopenmp -ffp-contract=off -fno-trapping-math -fno-math-errno -std=c++17 -Inative \
 //       dev/policy_profile.cc native/core/*.cc native/cpu/*.cc -o /tmp/policy_profile
 // (the flags of the core library in CMakeLists.txt: without -fno-math-errno
@@ -63,9 +67,13 @@ struct Timed final : PolicyOps {
 };
 
 int main(int argc, char** argv) {
-  const bool tiny = argc > 2 && std::string(argv[2]) == "tiny";
-  PolicyConfig c = tiny ? PolicyConfig{128, 48, 128, 2, 4, 64} : PolicyConfig{512, 48, 512, 4, 8, 256};
-  const size_t B = 16, T = c.max_seq_len, visual = T / 8;
+  const std::string shape = argc > 2 ? argv[2] : "small";
+  const bool decode = shape == "decode";
+  PolicyConfig c = shape == "tiny" ? PolicyConfig{128, 48, 128, 2, 4, 64}
+                   : decode        ? PolicyConfig{1300, 48, 512, 2, 4, 64}
+                                   : PolicyConfig{512, 48, 512, 4, 8, 256};
+  const size_t B = decode && getenv("B") ? size_t(atoi(getenv("B"))) : decode ? 256 : 16;
+  const size_t T = decode ? 128 : c.max_seq_len, visual = T / 8;
   auto timed = std::make_unique<Timed>(MakeCpuPolicyOps(getenv("THREADS") ? atoi(getenv("THREADS")) : 0));
   Timed* t = timed.get();
   auto model = std::make_shared<PolicyModel>(c, std::move(timed));
@@ -84,15 +92,33 @@ int main(int argc, char** argv) {
   loss.mask_f32 = mask.data();
   AdamWOptions optim;
   const int steps = argc > 1 ? atoi(argv[1]) : 3;
-  model->TrainStep(batch, loss, optim);
+  if (!decode) model->TrainStep(batch, loss, optim);
   // Per op, the minimum over the steps of its time in one step (robust to
   // other processes on a shared machine); the step total likewise.
   std::map<std::string, double> best;
   double total = 1e30;
   for (int i = 0; i < steps; ++i) {
+    std::unique_ptr<PolicySession> prefilled;
+    if (decode) {  // the prompts' prefill outside the timing: decode steps only
+      std::vector<int32_t> ptok, poff(B + 1);
+      for (size_t q = 0; q < B; ++q) {
+        for (size_t i = 0; i < T / 2; ++i) ptok.push_back(tokens[q * T + i]);
+        poff[q + 1] = int32_t((q + 1) * (T / 2));
+      }
+      PolicyBatch prompts{ptok.data(), ptok.size(), patches.data(), B * visual * c.patch_dim, poff.data(), B};
+      prefilled = model->StartSession(prompts);
+      SampleOptions none;
+      prefilled->Generate(none);
+    }
     t->ms.clear();
     auto t0 = Clock::now();
-    if (getenv("GENERATE")) {
+    if (decode) {
+      SampleOptions so;
+      so.max_new_tokens = T / 2;
+      so.seed = i;
+      so.temperature = getenv("TEMPERATURE") ? atof(getenv("TEMPERATURE")) : 1.0;
+      prefilled->Generate(so);
+    } else if (getenv("GENERATE")) {
       // Prompts of T/2 positions, then T/2 sampled tokens per sequence.
       std::vector<int32_t> ptok, poff(B + 1);
       for (size_t q = 0; q < B; ++q) {
@@ -117,7 +143,10 @@ int main(int argc, char** argv) {
   t->cpu.clear();
   double sum = 0;
   for (auto& kv : t->ms) sum += kv.second;
-  std::printf("train step %.1f ms (min over %d steps; sum of per-op minima %.1f ms)\n", total, steps, sum);
+  std::printf("%s %.1f ms (min over %d runs; sum of per-op minima %.1f ms; outside the ops %.1f ms)\n",
+              decode || getenv("GENERATE") ? "generation" : getenv("LOGPROBS") ? "logprobs" : "train step", total, steps,
+              sum, total - sum);
+  if (decode) std::printf("  %.0f sampled tokens/s (B=%zu, %zu tokens each)\n", B * (T / 2) / (total * 1e-3), B, T / 2);
   const int saved_steps = steps;
   std::vector<std::pair<double, std::string>> rows;
   double cpu_total = 0;

@@ -145,6 +145,14 @@ struct PolicyModel::Plan {
   size_t max_queries = 0, max_keys = 0;
   std::vector<int32_t> head_rows, targets;  // [Nt] rows that get logits; their target token (or -1)
   std::vector<int32_t> cache_rows;          // [N] sessions: KV cache row of each position
+
+  // Empties the plan, keeping the vectors' capacity (a session reuses one plan per step).
+  void Reset() {
+    N = Np = B = Nt = max_queries = max_keys = 0;
+    for (std::vector<int32_t>* v : {&tokens, &patch_rows, &positions, &query_offsets, &key_start, &first_position,
+                                    &head_rows, &targets, &cache_rows})
+      v->clear();
+  }
 };
 
 struct PolicyModel::Workspace {
@@ -256,7 +264,9 @@ struct PolicyModel::Workspace {
 // ---- construction, parameters, optimizer state ------------------------------------
 
 PolicyModel::PolicyModel(const PolicyConfig& config, Device device, int threads)
-    : PolicyModel(config, (ValidatePolicyConfig(config), MakePolicyOps(device, threads))) {}
+    : PolicyModel(config, (ValidatePolicyConfig(config), MakePolicyOps(device, threads))) {
+  threads_ = threads;
+}
 
 PolicyModel::PolicyModel(const PolicyConfig& config, std::unique_ptr<PolicyOps> ops) : config_(config) {
   ValidatePolicyConfig(config);
@@ -734,8 +744,8 @@ PolicySession::PolicySession(std::shared_ptr<PolicyModel> model, const PolicyBat
   }
   cached_.assign(slots_, 0);
   ended_.assign(slots_, 0);
-  logits_.assign(slots_ * cfg.vocab_size, 0.0f);
-  logits_valid_.assign(slots_, 0);
+  next_logits_.assign(slots_, nullptr);
+  plan_ = std::make_unique<PolicyModel::Plan>();
   std::lock_guard<std::mutex> lock(model_->mutex_);
   PolicyOps& o = *model_->ops_;
   const size_t rows = slots_ * cfg.max_seq_len;
@@ -779,8 +789,10 @@ size_t PolicySession::Forwarded() const {
 void PolicySession::Feed(const std::vector<size_t>& slots) {
   PolicyModel& m = *model_;
   const PolicyConfig& cfg = m.config();
-  PolicyModel::Plan plan;
-  std::vector<float> patches;
+  const size_t V = cfg.vocab_size;
+  PolicyModel::Plan& plan = *plan_;
+  plan.Reset();
+  feed_patches_.clear();
   plan.query_offsets.push_back(0);
   for (size_t s : slots) {
     const Pending& pend = pending_[s];
@@ -795,7 +807,7 @@ void PolicySession::Feed(const std::vector<size_t>& slots) {
       plan.cache_rows.push_back(static_cast<int32_t>(s * cfg.max_seq_len + cached_[s] + i));
       plan.patch_rows.push_back(tok < 0 ? static_cast<int32_t>(plan.Np++) : -1);
     }
-    patches.insert(patches.end(), pend.patches.begin(), pend.patches.end());
+    feed_patches_.insert(feed_patches_.end(), pend.patches.begin(), pend.patches.end());
     plan.max_queries = std::max(plan.max_queries, n);
     plan.max_keys = std::max(plan.max_keys, cached_[s] + n);
     plan.head_rows.push_back(static_cast<int32_t>(plan.tokens.size() - 1));
@@ -805,22 +817,32 @@ void PolicySession::Feed(const std::vector<size_t>& slots) {
   plan.B = plan.key_start.size();
   plan.Nt = plan.head_rows.size();
   if (plan.N == 0) return;
+  // rows_ is about to be overwritten: a slot whose logits live there and that
+  // is not fed now keeps them in its own row of saved_logits_ (rare: a slot
+  // given an empty observation while others got one).
+  const float* rows_begin = rows_.data();
+  const float* rows_end = rows_begin + rows_.size();
+  for (size_t s = 0; s < slots_; ++s) {
+    const float* row = next_logits_[s];
+    if (row == nullptr || row < rows_begin || row >= rows_end || !pending_[s].tokens.empty()) continue;
+    if (saved_logits_.empty()) saved_logits_.resize(slots_ * V);
+    std::copy(row, row + V, saved_logits_.begin() + s * V);
+    next_logits_[s] = saved_logits_.data() + s * V;
+  }
   PolicyModel::Workspace& ws = *m.infer_ws_;
-  m.UploadPlan(ws, plan, patches.data());
+  m.UploadPlan(ws, plan, feed_patches_.data());
   m.Forward(ws, plan, kcache_.data(), vcache_.data());
   forwarded_ += plan.N;
-  std::vector<float> rows(plan.Nt * cfg.vocab_size);
-  m.ops_->Download(rows.data(), ws.logits, rows.size() * sizeof(float));
+  if (rows_.size() < plan.Nt * V) rows_.resize(plan.Nt * V);
+  m.ops_->Download(rows_.data(), ws.logits, plan.Nt * V * sizeof(float));
   size_t r = 0;
   for (size_t s : slots) {
     if (pending_[s].tokens.empty()) continue;
-    std::copy(rows.begin() + r * cfg.vocab_size, rows.begin() + (r + 1) * cfg.vocab_size,
-              logits_.begin() + s * cfg.vocab_size);
+    next_logits_[s] = rows_.data() + r * V;
     ++r;
     cached_[s] += pending_[s].tokens.size();
     pending_[s].tokens.clear();
     pending_[s].patches.clear();
-    logits_valid_[s] = 1;
   }
 }
 
@@ -831,38 +853,133 @@ struct Sampled {
   float logp;
 };
 
+// e^x for x <= 0 in float64, vectorisable: x = n ln 2 + r (ln 2 in two
+// parts, |r| <= ln 2 / 2), e^r by its Taylor polynomial of degree 13 (the
+// remainder is under 5e-18) in Horner form with fused multiply-adds, times
+// 2^n; within 2 ulp of a correctly rounded e^x. 0 below -708, where e^x is
+// under 2^-1021 (nothing that a sum holding e^0 = 1 can notice).
+#pragma omp declare simd notinbranch
+inline double ExpNonPositive(double x) {
+  const double c = std::max(x, -708.0);
+  // n = round(c / ln 2) by the 1.5 * 2^52 trick (vectorises without -ffast-math).
+  const double n = (c * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
+  double r = c - n * 6.93145751953125e-1;
+  r = r - n * 1.42860682030941723212e-6;
+  double p = 1.0 / 6227020800.0;  // 1 / 13!
+  p = std::fma(p, r, 1.0 / 479001600.0);
+  p = std::fma(p, r, 1.0 / 39916800.0);
+  p = std::fma(p, r, 1.0 / 3628800.0);
+  p = std::fma(p, r, 1.0 / 362880.0);
+  p = std::fma(p, r, 1.0 / 40320.0);
+  p = std::fma(p, r, 1.0 / 5040.0);
+  p = std::fma(p, r, 1.0 / 720.0);
+  p = std::fma(p, r, 1.0 / 120.0);
+  p = std::fma(p, r, 1.0 / 24.0);
+  p = std::fma(p, r, 1.0 / 6.0);
+  p = std::fma(p, r, 0.5);
+  p = std::fma(p, r, 1.0);
+  p = std::fma(p, r, 1.0);
+  const int64_t bits = (static_cast<int64_t>(n) + 1023) << 52;
+  double scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return x < -708.0 ? 0.0 : p * scale;
+}
+
+// Sums over the vocabulary run in blocks of kSumBlock ids (each block in id
+// order, then the blocks in order): the inverse-CDF scan walks the same
+// partial sums, so it is consistent with the normaliser to the last bit.
+constexpr size_t kSumBlock = 16;
+
+// Per-thread scratch of SampleToken.
+struct SampleScratch {
+  std::vector<double> weights;  // [V] e^((logit - max) / temperature), in id order
+  std::vector<double> blocks;   // [V / kSumBlock] their block sums
+  std::vector<int32_t> order;   // [V] top-k: ids by logit
+};
+
+SampleScratch& ThreadSampleScratch() {
+  thread_local SampleScratch scratch;
+  return scratch;
+}
+
+// w[v] = e^((logits[v] - mx) / temperature) and the block sums; returns their total.
+double SoftmaxWeights(double* w, double* block_sums, const float* logits, size_t V, double mx, double temperature) {
+  if (temperature == 1.0) {  // (x - mx) / 1 is x - mx
+#pragma omp simd
+    for (size_t v = 0; v < V; ++v) w[v] = ExpNonPositive(static_cast<double>(logits[v]) - mx);
+  } else {
+#pragma omp simd
+    for (size_t v = 0; v < V; ++v) w[v] = ExpNonPositive((static_cast<double>(logits[v]) - mx) / temperature);
+  }
+  double total = 0;
+  for (size_t b = 0; b * kSumBlock < V; ++b) {
+    double sum = 0;
+    for (size_t v = b * kSumBlock; v < std::min(V, (b + 1) * kSumBlock); ++v) sum += w[v];
+    block_sums[b] = sum;
+  }
+  for (size_t b = 0; b * kSumBlock < V; ++b) total += block_sums[b];
+  return total;
+}
+
+// The first id whose cumulative weight exceeds target (the last id when none does).
+size_t InverseCdf(const double* w, const double* block_sums, size_t V, double target) {
+  double cdf = 0;
+  for (size_t b = 0; b * kSumBlock < V; ++b) {
+    const double next = cdf + block_sums[b];
+    if (next > target) {
+      const size_t end = std::min(V, (b + 1) * kSumBlock);
+      double prefix = 0;
+      for (size_t v = b * kSumBlock; v < end; ++v) {
+        prefix += w[v];
+        if (cdf + prefix > target) return v;
+      }
+      return end - 1;
+    }
+    cdf = next;
+  }
+  return V - 1;
+}
+
 // Samples from softmax(logits / temperature) restricted to the top_k largest
 // logits (ties: lower id first) with the uniform u; temperature 0 is argmax.
 // The returned logp is under the policy itself: log softmax(logits)[token].
-Sampled SampleToken(const float* logits, size_t V, double temperature, size_t top_k, double u,
-                    std::vector<int32_t>& order) {
-  double mx = -INFINITY;
+// The arithmetic is float64; at temperature 1 the normaliser's terms are the
+// sampling weights themselves, computed once.
+Sampled SampleToken(const float* logits, size_t V, double temperature, size_t top_k, double u, SampleScratch& scratch) {
+  float max_logit = -INFINITY;
+#pragma omp simd reduction(max : max_logit)
+  for (size_t v = 0; v < V; ++v) max_logit = std::max(max_logit, logits[v]);
   size_t argmax = 0;
-  for (size_t v = 0; v < V; ++v)
-    if (logits[v] > mx) {
-      mx = logits[v];
-      argmax = v;
-    }
-  double sum = 0;
-  for (size_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(logits[v]) - mx);
+  while (argmax + 1 < V && !(logits[argmax] == max_logit)) ++argmax;
+  const double mx = max_logit;
+  const size_t k = top_k == 0 || top_k > V ? V : top_k;
+  scratch.weights.resize(V);
+  scratch.blocks.resize((V + kSumBlock - 1) / kSumBlock);
+  double* w = scratch.weights.data();
+  double* blocks = scratch.blocks.data();
+  const double sum = SoftmaxWeights(w, blocks, logits, V, mx, 1.0);
   const double lse = mx + std::log(sum);
   size_t token = argmax;
-  if (temperature > 0) {
-    const size_t k = top_k == 0 || top_k > V ? V : top_k;
+  if (temperature > 0 && k == V) {
+    const double total = temperature == 1.0 ? sum : SoftmaxWeights(w, blocks, logits, V, mx, temperature);
+    token = InverseCdf(w, blocks, V, u * total);
+  } else if (temperature > 0) {
+    std::vector<int32_t>& order = scratch.order;
     order.resize(V);
     for (size_t v = 0; v < V; ++v) order[v] = static_cast<int32_t>(v);
-    if (k < V) {
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                        [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-      std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
-    }
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
     double total = 0;
-    for (size_t i = 0; i < k; ++i) total += std::exp((static_cast<double>(logits[order[i]]) - mx) / temperature);
+    for (size_t i = 0; i < k; ++i) {
+      w[i] = ExpNonPositive((static_cast<double>(logits[order[i]]) - mx) / temperature);
+      total += w[i];
+    }
     const double target = u * total;
     double cdf = 0;
     token = static_cast<size_t>(order[k - 1]);
     for (size_t i = 0; i < k; ++i) {
-      cdf += std::exp((static_cast<double>(logits[order[i]]) - mx) / temperature);
+      cdf += w[i];
       if (cdf > target) {
         token = static_cast<size_t>(order[i]);
         break;
@@ -889,12 +1006,13 @@ GenerateResult PolicySession::Generate(const SampleOptions& options) {
   for (size_t s = 0; s < slots_; ++s)
     if (!ended_[s] && !pending_[s].tokens.empty()) to_feed.push_back(s);
   Feed(to_feed);
-  std::vector<int32_t> order;
   for (size_t s = 0; s < slots_; ++s)
     if (ended_[s]) result.stopped[s] = 2;
+  std::vector<size_t> active;  // the slots that draw a token this step
+  std::vector<Sampled> drawn(slots_);
+  const int threads = m.threads_ > 0 ? m.threads_ : CpuThreads();
   for (size_t step = 0; step < options.max_new_tokens; ++step) {
-    to_feed.clear();
-    bool any = false;
+    active.clear();
     for (size_t s = 0; s < slots_; ++s) {
       if (ended_[s] || result.stopped[s]) continue;
       if (cached_[s] >= T) {  // no room for another position
@@ -902,14 +1020,28 @@ GenerateResult PolicySession::Generate(const SampleOptions& options) {
         result.stopped[s] = 2;
         continue;
       }
+      if (next_logits_[s] == nullptr) Fail("E_INTERNAL", "session slot ", s, " has no next-token logits");
+      active.push_back(s);
+    }
+    // Each draw depends on its slot's logits and hash only: the same tokens
+    // whatever the thread count.
+#pragma omp parallel for num_threads(threads) schedule(static) if (active.size() * V >= 65536)
+    for (size_t i = 0; i < active.size(); ++i) {
+      const size_t s = active[i];
       const uint64_t h = options.seeds.empty()
                              ? Mix64(options.seed ^ Mix64(0xC0FFEEull + s) ^ Mix64(static_cast<uint64_t>(cached_[s]) << 20))
                              : Mix64(options.seeds[s] ^ Mix64(0xC0FFEEull) ^ Mix64(static_cast<uint64_t>(cached_[s]) << 20));
-      const Sampled x = SampleToken(logits_.data() + s * V, V, options.temperature, options.top_k, UnitOpen(h), order);
+      drawn[i] = SampleToken(next_logits_[s], V, options.temperature, options.top_k, UnitOpen(h), ThreadSampleScratch());
+    }
+    to_feed.clear();
+    bool any = false;
+    for (size_t i = 0; i < active.size(); ++i) {
+      const size_t s = active[i];
+      const Sampled x = drawn[i];
       tokens[s].push_back(x.token);
       logps[s].push_back(x.logp);
       pending_[s].tokens.assign(1, x.token);
-      logits_valid_[s] = 0;
+      next_logits_[s] = nullptr;
       if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), x.token) != options.stop_tokens.end()) {
         result.stopped[s] = 1;
         continue;
@@ -960,7 +1092,7 @@ std::vector<uint8_t> PolicySession::Append(const PolicyBatch& obs) {
     for (size_t t = begin; t < end; ++t) pend.tokens.push_back(obs.tokens[t]);
     pend.patches.insert(pend.patches.end(), obs.patches + patch * P, obs.patches + (patch + entry_patches) * P);
     patch += entry_patches;
-    if (end > begin) logits_valid_[s] = 0;
+    if (end > begin) next_logits_[s] = nullptr;
   }
   return overflow;
 }
@@ -971,7 +1103,7 @@ void PolicySession::End(const std::vector<size_t>& slots) {
     if (s >= slots_) Fail("E_ARG", "sequences to end must be in [0, ", slots_, "), got ", s);
   for (size_t s : slots) {
     ended_[s] = 1;
-    logits_valid_[s] = 0;
+    next_logits_[s] = nullptr;
   }
 }
 

@@ -170,6 +170,7 @@ class PolicyModel : public std::enable_shared_from_this<PolicyModel> {
   std::unique_ptr<Params> g_;   // named views into grads_
   std::unique_ptr<Workspace> train_ws_;
   std::unique_ptr<Workspace> infer_ws_;
+  int threads_ = 0;  // host threads for sampling (0: CpuThreads())
   std::mutex mutex_;
 };
 
@@ -216,8 +217,13 @@ class PolicySession {
   std::vector<size_t> cached_;           // positions in the cache per slot
   std::vector<Pending> pending_;
   std::vector<uint8_t> ended_;
-  std::vector<float> logits_;            // [B, V] host: next-token logits when valid
-  std::vector<uint8_t> logits_valid_;
+  // Per slot, its next-token logits [V] (host; into rows_ or saved_logits_),
+  // or null while it has pending positions.
+  std::vector<const float*> next_logits_;
+  std::vector<float> rows_;          // [fed slots, V] the logits of the last Feed
+  std::vector<float> saved_logits_;  // [B, V] rows kept across a Feed that did not include their slot
+  std::unique_ptr<PolicyModel::Plan> plan_;  // reused by every Feed
+  std::vector<float> feed_patches_;
   size_t forwarded_ = 0;
 };
 
