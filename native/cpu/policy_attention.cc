@@ -51,6 +51,36 @@ void TransposeHead(float* dst, size_t ld_dst, const float* src, size_t ld_src, s
   for (size_t d = 0; d < D; ++d) std::fill(dst + d * ld_dst + rows, dst + (d + 1) * ld_dst, 0.0f);
 }
 
+// The unnormalised softmax of one decode row in place, s[j] = e^(s[j] - mx);
+// returns the sum. One compiled copy (not inlined) serves the per-head and
+// the all-heads decode, so the two give the same bits.
+__attribute__((noinline)) float ExpSumInPlace(float* s, size_t len, float mx) {
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (size_t j = 0; j < len; ++j) {
+    const float e = VecExp(s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+// max_j x[j] for n >= 1 finite values, a vector at a time. A max is exact in
+// any order (where +0 and -0 tie, either gives the same exponentials).
+inline float MaxOf(const float* x, size_t n) {
+  float m = x[0];
+  size_t j = 0;
+  if (n >= kW) {
+    Vec acc = VLoad(x);
+    for (j = kW; j + kW <= n; j += kW) acc = simd::VMax(acc, VLoad(x + j));
+    alignas(64) float lanes[kW];
+    VStore(lanes, acc);
+    for (size_t l = 0; l < kW; ++l) m = std::max(m, lanes[l]);
+  }
+  for (; j < n; ++j) m = std::max(m, x[j]);
+  return m;
+}
+
 template <size_t DV>
 struct Head {
   static constexpr size_t D = DV * kW;
@@ -319,13 +349,7 @@ struct Head {
         s[j] = VReduceAdd(acc);
         mx = std::max(mx, s[j]);
       }
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (size_t j = 0; j < len; ++j) {
-        const float e = VecExp(s[j] - mx);
-        s[j] = e;
-        sum += e;
-      }
+      const float sum = ExpSumInPlace(s, len, mx);
       Vec acc[DV];
       for (size_t x = 0; x < DV; ++x) acc[x] = VZero();
       for (size_t j = 0; j < len; ++j) {
@@ -338,6 +362,96 @@ struct Head {
     }
   }
 };
+
+// out[h] = P V / sum for the G heads h0 .. h0 + G - 1 of one decode row: one
+// V row (G * DV vectors) per key, G * DV independent accumulator chains, each
+// summed over the keys in key order as Head<DV>::Decode does.
+template <size_t DV, size_t G>
+void CombineHeads(float* out, float* lse, const float* s, size_t ld, const float* mx, const float* sum, const float* v,
+                  size_t ldkv, size_t len, size_t h0) {
+  constexpr size_t D = DV * kW;
+  Vec acc[G][DV];
+  for (size_t g = 0; g < G; ++g)
+    for (size_t x = 0; x < DV; ++x) acc[g][x] = VZero();
+  const float* sh = s + h0 * ld;
+  for (size_t j = 0; j < len; ++j) {
+    const float* vr = v + j * ldkv + h0 * D;
+    for (size_t g = 0; g < G; ++g) {
+      const Vec p = VSet1(sh[g * ld + j]);
+      for (size_t x = 0; x < DV; ++x) acc[g][x] = VFma(p, VLoad(vr + g * D + x * kW), acc[g][x]);
+    }
+  }
+  for (size_t g = 0; g < G; ++g) {
+    const size_t h = h0 + g;
+    const Vec inv = VSet1(1.0f / sum[h]);
+    for (size_t x = 0; x < DV; ++x) VStore(out + h * D + x * kW, VMul(acc[g][x], inv));
+    if (lse) lse[h] = mx[h] + std::log(sum[h]);
+  }
+}
+
+// Heads per CombineHeads call: as many as divide H with at most 8 accumulators.
+template <size_t DV>
+size_t HeadGroup(size_t H) {
+  for (size_t g = 8 / DV; g > 1; g /= 2)
+    if (H % g == 0) return g;
+  return 1;
+}
+
+template <size_t DV>
+void DecodeHeads(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k, const float* v,
+                 size_t ldkv, size_t nq, size_t first, size_t H, float scale, std::vector<float>& scratch) {
+  constexpr size_t D = DV * kW;
+  const size_t C = H * D, nk = first + nq, ld = RoundUp(nk, kW), npairs = RoundUp(nk * H, kW);
+  scratch.resize(C + npairs + H * ld + 2 * H);
+  float* qs = scratch.data();    // [C] the query row, scaled
+  float* pairs = qs + C;         // [nk * H] scores of (key j, head h) at j * H + h
+  float* s = pairs + npairs;     // [H][ld] scores, then unnormalised probabilities, per head
+  float* mx = s + H * ld;        // [H]
+  float* sum = mx + H;           // [H]
+  const size_t group = HeadGroup<DV>(H);
+  for (size_t i = 0; i < nq; ++i) {
+    const size_t len = first + i + 1;
+    const float* qi = q + i * ldq;
+    for (size_t c = 0; c < C; c += kW) VStore(qs + c, VMul(VLoad(qi + c), VSet1(scale)));
+    // Scores as Head<DV>::Decode computes them (a product along D, then the
+    // vector's sum), kW (key, head) pairs per transposed reduction.
+    Vec buf[kW];
+    size_t filled = 0, done = 0;
+    for (size_t j = 0; j < len; ++j) {
+      const float* kr = k + j * ldkv;
+      for (size_t h = 0; h < H; ++h) {
+        const float* qh = qs + h * D;
+        const float* kh = kr + h * D;
+        Vec acc = VMul(VLoad(qh), VLoad(kh));
+        for (size_t x = 1; x < DV; ++x) acc = VFma(VLoad(qh + x * kW), VLoad(kh + x * kW), acc);
+        buf[filled++] = acc;
+        if (filled == kW) {
+          simd::VReduceAddMany(pairs + done, buf);
+          done += kW;
+          filled = 0;
+        }
+      }
+    }
+    for (size_t m = 0; m < filled; ++m) pairs[done + m] = VReduceAdd(buf[m]);
+    for (size_t h = 0; h < H; ++h) {
+      float* sh = s + h * ld;
+      for (size_t j = 0; j < len; ++j) sh[j] = pairs[j * H + h];
+      const float m = MaxOf(sh, len);
+      mx[h] = m;
+      sum[h] = ExpSumInPlace(sh, len, m);
+    }
+    float* o = out + i * ldo;
+    float* l = lse ? lse + i * H : nullptr;
+    for (size_t h0 = 0; h0 < H; h0 += group) {
+      switch (group) {
+        case 8: CombineHeads<DV, (DV <= 1 ? 8 : 1)>(o, l, s, ld, mx, sum, v, ldkv, len, h0); break;
+        case 4: CombineHeads<DV, (DV <= 2 ? 4 : 1)>(o, l, s, ld, mx, sum, v, ldkv, len, h0); break;
+        case 2: CombineHeads<DV, (DV <= 4 ? 2 : 1)>(o, l, s, ld, mx, sum, v, ldkv, len, h0); break;
+        default: CombineHeads<DV, 1>(o, l, s, ld, mx, sum, v, ldkv, len, h0); break;
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -382,6 +496,17 @@ void AttentionHeadDecode(float* out, size_t ldo, float* lse, size_t lse_stride, 
     case 2: return Head<2>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
     case 4: return Head<4>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
     default: return Head<8>::Decode(out, ldo, lse, lse_stride, q, ldq, k, v, ldkv, nq, first, scale, scores);
+  }
+}
+
+void AttentionSequenceDecode(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k,
+                             const float* v, size_t ldkv, size_t nq, size_t first, size_t H, size_t D, float scale,
+                             std::vector<float>& scratch) {
+  switch (D / kW) {
+    case 1: return DecodeHeads<1>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, H, scale, scratch);
+    case 2: return DecodeHeads<2>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, H, scale, scratch);
+    case 4: return DecodeHeads<4>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, H, scale, scratch);
+    default: return DecodeHeads<8>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, H, scale, scratch);
   }
 }
 

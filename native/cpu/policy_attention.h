@@ -3,7 +3,8 @@
 // rows against all their keys, with K^T and V^T of the head transposed once,
 // with the block's R query rows packed once, no GEMM calls and no temporaries
 // beyond R x keys tiles.
-// Used by cpu/policy_ops.cc for sequences of at least 16 queries.
+// Used by cpu/policy_ops.cc for sequences of at least 16 queries; the decode
+// kernels below for fewer.
 #pragma once
 
 #include <algorithm>
@@ -74,6 +75,17 @@ void AttentionHeadBackward(float* dq, float* dk, float* dv, const float* dout, c
 void AttentionHeadDecode(float* out, size_t ldo, float* lse, size_t lse_stride, const float* q, size_t ldq,
                          const float* k, const float* v, size_t ldkv, size_t nq, size_t first, size_t D, float scale,
                          std::vector<float>& scores);
+
+// Few queries of one sequence, all H heads at once (decode steps): the
+// scores of kW (key, head) pairs per transposed vector reduction, then per
+// head the softmax of AttentionHeadDecode, and P V for up to 8 accumulator
+// vectors of several heads at a time (independent FMA chains). The same bits
+// as AttentionHeadDecode on each head. Pointers at the sequence's column 0:
+// q[i * ldq + h * D + d], k[j * ldkv + h * D + d], out[i * ldo + h * D + d],
+// lse[i * H + h] (written when not null).
+void AttentionSequenceDecode(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k,
+                             const float* v, size_t ldkv, size_t nq, size_t first, size_t H, size_t D, float scale,
+                             std::vector<float>& scratch);
 
 }  // namespace cpu
 }  // namespace pv

@@ -232,6 +232,14 @@ class CpuPolicyOps final : public PolicyOps {
     if (N == 0) return;
     const size_t D = C / H;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    if (layout.max_queries < kTileMinQueries && cpu::AttentionHeadSupported(D)) {
+      // Decode steps: one item per sequence, all its heads at once.
+      ForEachSequence(layout, N, C, [&](const HeadItem& it, Scratch& s) {
+        cpu::AttentionSequenceDecode(out + it.q0 * C, C, lse ? lse + it.q0 * H : nullptr, q + it.q0 * ldq, ldq,
+                                     k + it.ks * ldkv, v + it.ks * ldkv, ldkv, it.nq, it.first, H, D, scale, s.e);
+      });
+      return;
+    }
     ForEachHead(layout, N, C, H, [&](const HeadItem& it, Scratch& s) {
       const size_t h = it.h, q0 = it.q0, nq = it.nq, first = it.first, nk = it.nk, ks = it.ks;
       if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
@@ -395,6 +403,30 @@ class CpuPolicyOps final : public PolicyOps {
         const size_t b = item / H;
         HeadItem it;
         it.h = item % H;
+        it.q0 = static_cast<size_t>(layout.query_offsets[b]);
+        it.nq = static_cast<size_t>(layout.query_offsets[b + 1]) - it.q0;
+        if (it.nq == 0) continue;
+        it.first = static_cast<size_t>(layout.first_position[b]);
+        it.nk = it.first + it.nq;
+        it.ks = static_cast<size_t>(layout.key_start[b]);
+        body(it, s);
+      }
+    }
+  }
+
+  // body(item, thread scratch) for every sequence with queries (item.h = 0),
+  // scheduled as ForEachHead.
+  template <typename Body>
+  void ForEachSequence(const AttentionLayout& layout, size_t N, size_t C, const Body& body) {
+    const size_t items = layout.sequences;
+    const int team = N * layout.max_keys * C > 1000000 ? threads_ : 1;
+#pragma omp parallel num_threads(team)
+    {
+      Scratch& s = ThreadScratch();
+#pragma omp for schedule(dynamic, 1)
+      for (size_t b = 0; b < items; ++b) {
+        HeadItem it;
+        it.h = 0;
         it.q0 = static_cast<size_t>(layout.query_offsets[b]);
         it.nq = static_cast<size_t>(layout.query_offsets[b + 1]) - it.q0;
         if (it.nq == 0) continue;

@@ -29,7 +29,27 @@ inline Vec VSet1(float x) { return _mm512_set1_ps(x); }
 inline Vec VFma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 inline Vec VAdd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 inline Vec VMul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+inline Vec VMax(Vec a, Vec b) { return _mm512_max_ps(a, b); }
 inline float VReduceAdd(Vec a) { return _mm512_reduce_add_ps(a); }
+// out[m] = VReduceAdd(in[m]) for m < kW, to the bit (the same pairwise tree:
+// lanes i and i + 8, then i + 4, i + 2, i + 1), as one transposed reduction.
+inline void VReduceAddMany(float* out, const Vec* in) {
+  Vec w[8], x[4], y[2];
+  for (int k = 0; k < 8; ++k)
+    w[k] = _mm512_add_ps(_mm512_shuffle_f32x4(in[2 * k], in[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_f32x4(in[2 * k], in[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  for (int k = 0; k < 4; ++k)
+    x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(w[2 * k], w[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  for (int k = 0; k < 2; ++k)
+    y[k] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * k], x[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(x[2 * k], x[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const Vec z = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // z[4 L + e] holds the sum of in[4 e + L].
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_ps(out, _mm512_permutexvar_ps(order, z));
+}
 #elif defined(__AVX2__) && defined(__FMA__)
 constexpr size_t kW = 8;
 using Vec = __m256;
@@ -42,11 +62,28 @@ inline Vec VSet1(float x) { return _mm256_set1_ps(x); }
 inline Vec VFma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec VAdd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
 inline Vec VMul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+inline Vec VMax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
 inline float VReduceAdd(Vec a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+// out[m] = VReduceAdd(in[m]) for m < kW, to the bit (lanes i and i + 4, then
+// i + 2, i + 1), as one transposed reduction.
+inline void VReduceAddMany(float* out, const Vec* in) {
+  Vec w[4], x[2];
+  for (int k = 0; k < 4; ++k)
+    w[k] = _mm256_add_ps(_mm256_permute2f128_ps(in[2 * k], in[2 * k + 1], 0x20),
+                         _mm256_permute2f128_ps(in[2 * k], in[2 * k + 1], 0x31));
+  for (int k = 0; k < 2; ++k)
+    x[k] = _mm256_add_ps(_mm256_shuffle_ps(w[2 * k], w[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(w[2 * k], w[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const Vec z = _mm256_add_ps(_mm256_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm256_shuffle_ps(x[0], x[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // z[4 L + e] holds the sum of in[2 e + L].
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(z, order));
 }
 #else
 constexpr size_t kW = 4;
@@ -71,7 +108,14 @@ inline Vec VMul(Vec a, Vec b) {
   for (int i = 0; i < 4; ++i) a.v[i] *= b.v[i];
   return a;
 }
+inline Vec VMax(Vec a, Vec b) {
+  for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
+  return a;
+}
 inline float VReduceAdd(Vec a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
+inline void VReduceAddMany(float* out, const Vec* in) {
+  for (size_t m = 0; m < kW; ++m) out[m] = VReduceAdd(in[m]);
+}
 #endif
 
 
