@@ -147,7 +147,7 @@ export function addConfigFlags(command: Command): Command {
 }
 
 /** Reads --config FILE: a settings object, or a run's config.json (whose `config` field holds them). */
-function readConfigFile(path: string): Partial<TrainConfig> {
+export function readConfigFile(path: string): Partial<TrainConfig> {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));

@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { Argument, Command, InvalidArgumentError } from 'commander';
 
 import { EXPERIMENTS } from '../train/experiments.js';
-import type { CliIo } from './errors.js';
+import { mergeConfig } from '../train/config.js';
+import { RECIPES } from '../train/recipes/index.js';
+import { PyVisionError } from '../util/errors.js';
+import { readConfigFile } from './config-flags.js';
+import { UsageError, type CliIo } from './errors.js';
 
 export function experimentCommand(io: CliIo): Command {
   const names = Object.keys(EXPERIMENTS);
@@ -27,12 +31,23 @@ export function experimentCommand(io: CliIo): Command {
     }, 3)
     .option('--out <dir>', 'experiment folder (default: runs/<name>)')
     .option('--quick', 'CI-sized smoke run: a tiny policy, a few steps')
+    .option('--config <file.json>', 'settings under every run of the experiment (sizes, world, world options), as for train --config')
     .option('--quiet', 'no progress lines')
-    .action(async (name: keyof typeof EXPERIMENTS, options: { seeds: number; out?: string; quick?: boolean; quiet?: boolean }) => {
+    .action(async (name: keyof typeof EXPERIMENTS, options: { seeds: number; out?: string; quick?: boolean; quiet?: boolean; config?: string }) => {
       const outDir = options.out ?? join('runs', `${name}${options.quick ? '-quick' : ''}`);
       const log = options.quiet ? undefined : (line: string) => io.stdout(`${line}\n`);
       log?.(`pyvision-rl experiment ${name}: ${options.seeds} seed(s)${options.quick ? ', quick' : ''}, in ${outDir}`);
-      const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log });
+      const base = options.config ? readConfigFile(options.config) : undefined;
+      if (base) {
+        // checked now, so that a bad file fails before the first run
+        try {
+          mergeConfig(base, RECIPES);
+        } catch (error) {
+          if (error instanceof PyVisionError && error.code === 'E_ARG') throw new UsageError(`--config ${options.config}: ${error.message}`);
+          throw error;
+        }
+      }
+      const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
       const { writeExperimentPlots, writeReport } = await import('../report/index.js');
       const plots = await writeExperimentPlots(report);
       const overlay = await writeReport(report.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });

@@ -92,3 +92,27 @@ test('the grpo recipe and the ablation flags reach the run config', async () => 
   expect(g.code).toBe(0);
   expect(JSON.parse(readFileSync(join(dir, 'grpo', 'config.json'), 'utf8')).config).toMatchObject({ recipe: 'grpo', toolRewardCoef: 0, advantageScale: 'group-std', rank: 'none', zeroVarianceFilter: false });
 });
+
+test('experiment ablations --quick: every run, the table, plots/*.svg, experiment.html and the overlaid report', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const settings = join(dir, 'tiny.json');
+  writeFileSync(settings, JSON.stringify({ world: 'cli-toy', threads: 1, maxTurnTokens: 8, testTasks: 4, evalMaxTurns: 3 }));
+  const out = join(dir, 'ablations');
+  const r = await cli('experiment', 'ablations', '--quick', '--seeds', '1', '--config', settings, '--out', out);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/^\| arm \| seeds \| test acc \|/m);
+  for (const arm of ['pyvision-rl', 'tool-reward-0', 'no-std-rank', 'std-norm', 'max-turns-2', 'no-tool-image-filter']) {
+    expect(r.out).toMatch(new RegExp(`^\\| ${arm} \\| 1 \\|`, 'm'));
+    expect(existsSync(join(out, `${arm}-s0`, 'metrics.jsonl'))).toBe(true);
+  }
+  const files = readdirSync(out);
+  for (const f of ['table.md', 'results.json', 'plots', 'experiment.html', 'report.html']) expect(files).toContain(f);
+  expect(readdirSync(join(out, 'plots'))).toContain('agent_tool_call_mean.svg');
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ groupSize: 1 }));
+  const refused = await cli('experiment', 'collapse', '--quick', '--config', bad, '--out', join(dir, 'never'));
+  expect(refused.code).toBe(2);
+  expect(refused.err).toMatch(/^pyvision-rl: E_ARG: --config .*bad\.json: config\.groupSize must be an integer >= 2/);
+  expect(existsSync(join(dir, 'never'))).toBe(false);
+});
