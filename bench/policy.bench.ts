@@ -11,6 +11,13 @@
  * no weight decay, no clipping: the peer's settings). Generation: a session on
  * T/2-position prompts, then T/2 sampled tokens per sequence (KV cache).
  * The peer runs twice (before and after) and keeps its faster time per row.
+ *
+ * Decode rows (bench/policy-decode.ts): tokens/s of a session's generate call
+ * at B = 16, 64, 256 for the rollout world's policy shape (L=2, C=64, V=1300).
+ * With PYVISION_RL_BASELINE_ADDON naming another build's pyvision_rl.node
+ * (e.g. the parent commit's), the same rows are timed with that addon in a
+ * child process before and after this build's (best of the two kept), and
+ * the speed-up is printed. BENCH_DECODE_ONLY=1 runs the decode rows alone.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -19,6 +26,10 @@ import { fileURLToPath } from 'node:url';
 import { Policy, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
 import { native, packageRoot } from '../lib/native/addon.js';
 import { addSpeedups, random, timeAsync, type BenchContext, type BenchRow, type Timing } from './harness.js';
+import { DECODE_CONFIG, DECODE_PROMPT, DECODE_TOKENS, timeDecode, type DecodeTiming } from './policy-decode.js';
+
+const DECODE_BATCHES = [16, 64, 256];
+const BASELINE_IMPL = 'native cpu, baseline addon';
 
 const CONFIGS: Record<string, PolicyConfig> = {
   tiny: { vocabSize: 128, patchDim: 48, maxSeqLen: 128, layers: 2, heads: 4, dim: 64 },
@@ -87,12 +98,54 @@ function bestOf(first: BenchRow[], second: BenchRow[]): BenchRow[] {
   return out.map((row) => ({ ...row, note: `${row.note ?? ''}; best of two runs (before and after native)` }));
 }
 
+/** The decode rows with the addon of PYVISION_RL_BASELINE_ADDON, in a child process. */
+function baselineDecode(ctx: BenchContext): DecodeTiming[] {
+  const addon = process.env.PYVISION_RL_BASELINE_ADDON;
+  if (!addon) return [];
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'policy-decode.js');
+  const run = spawnSync(process.execPath, [script, DECODE_BATCHES.join(',')], {
+    encoding: 'utf8',
+    env: { ...process.env, PYVISION_RL_ADDON: addon, BENCH_QUICK: ctx.quick ? '1' : '0' },
+    maxBuffer: 1 << 20,
+    timeout: 20 * 60 * 1000,
+  });
+  if (run.status !== 0) {
+    console.warn(`policy decode baseline failed: ${(run.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+    return [];
+  }
+  return run.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as DecodeTiming);
+}
+
+function decodeRow(t: DecodeTiming, impl: string, note: string): BenchRow {
+  return { name: `decode B=${t.B}`, impl, ms: t.ms, rme: t.rme, throughput: t.tokensPerSecond, unit: 'tokens', note };
+}
+
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const names = Object.keys(CONFIGS);
   const peerBefore = peerRows(ctx, names);
   const threads = backendInfo('cpu').cpuThreads;
   const impl = 'native cpu';
+
+  // Decode: this build, and the baseline addon before and after it.
+  {
+    const c = DECODE_CONFIG;
+    const note = `L=${c.layers} C=${c.dim} H=${c.heads} V=${c.vocabSize}, prompts of ${DECODE_PROMPT} positions prefilled, then ${DECODE_TOKENS} sampled tokens per sequence (temperature 1), ms per generate call (median), ${threads} threads`;
+    const before = baselineDecode(ctx);
+    const ours = await timeDecode(DECODE_BATCHES, ctx.quick);
+    const after = baselineDecode(ctx);
+    for (const t of ours) rows.push(decodeRow(t, impl, note));
+    for (const t of before) {
+      const again = after.find((a) => a.B === t.B);
+      rows.push(decodeRow(again && again.ms < t.ms ? again : t, BASELINE_IMPL, `${process.env.PYVISION_RL_BASELINE_ADDON}; best of two runs (before and after native)`));
+    }
+    addSpeedups(rows, impl, BASELINE_IMPL);
+  }
+  if (process.env.BENCH_DECODE_ONLY === '1') return rows;
+
   const samples = ctx.quick ? { minSamples: 2, maxTime: 1 } : { minSamples: 5, maxTime: 6 };
 
   // The matrix product: the op alone, timed natively (k calls per sample).
