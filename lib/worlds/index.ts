@@ -12,3 +12,4 @@ export { QUESTION_TYPES, DIRECTIONS, type QuestionType, type Difficulty } from '
 export { SPECIAL_TOKENS, type World, type Task, type Segment, type ToolSession, type ToolResult, type Tokenizer, type ExpertTurn, type ObservationLimits, type WorldPolicyShape, type TurnRecord, type Split } from './world.js';
 export { firstViewAnswer, viewRegions, type ViewRegion, type FirstViewOptions } from './visual-search/first-view.js';
 export { calibrateVisualSearch, calibrationTable, type Calibration, type CalibrationRow, type CalibrationOptions } from './visual-search/calibrate.js';
+export { DatasetWorld, type DatasetTask, type DatasetWorldOptions } from './dataset.js';
