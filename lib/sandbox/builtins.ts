@@ -5,7 +5,8 @@
  * / remove / index / count / reverse / sort / clear / copy, tuple.index /
  * count; range.start / stop / step.
  */
-import { PyBuiltin, PyException, PyList, PyTuple, isHostObject, type PyValue } from './host.js';
+import { pyError } from './exceptions.js';
+import { PyBuiltin, PyList, PyTuple, isHostObject, type PyValue } from './host.js';
 import { pyRepr, pyStr, type FormatBudget } from './format.js';
 import { parseFloatLiteral, parseIntLiteral, roundFloat, roundFloatToInt, roundInt } from './numbers.js';
 import { binaryOp, contains, equals, greaterThan, lessThan } from './operators.js';
@@ -17,7 +18,7 @@ import {
 
 type Kwargs = Map<string, PyValue>;
 
-const typeError = (message: string) => new PyException('TypeError', message);
+const typeError = (message: string) => pyError('TypeError', message);
 
 function noKeywords(name: string, kwargs: Kwargs): void {
   if (kwargs.size > 0) throw typeError(`${name}() takes no keyword arguments`);
@@ -156,7 +157,7 @@ function* minMax(rt: Runtime, name: 'min' | 'max', args: PyValue[], kwargs: Kwar
   }
   if (bestItem !== undefined) return bestItem;
   if (kwargs.has('default')) return kwargs.get('default')!;
-  throw new PyException('ValueError', `${name}() arg is an empty sequence`);
+  throw pyError('ValueError', `${name}() arg is an empty sequence`);
 }
 
 // ---- conversions ----
@@ -174,13 +175,13 @@ function intOf(rt: Runtime, args: PyValue[], kwargs: Kwargs): PyValue {
   if (baseValue !== undefined) {
     const base = asIndex(baseValue);
     if (typeof x !== 'string') throw typeError("int() can't convert non-string with explicit base");
-    if (base !== 0n && (base < 2n || base > 36n)) throw new PyException('ValueError', 'int() base must be >= 2 and <= 36, or 0');
+    if (base !== 0n && (base < 2n || base > 36n)) throw pyError('ValueError', 'int() base must be >= 2 and <= 36, or 0');
     return parseIntLiteral(rt, x, Number(base));
   }
   if (isIntLike(x)) return toBigInt(x);
   if (typeof x === 'number') {
-    if (Number.isNaN(x)) throw new PyException('ValueError', 'cannot convert float NaN to integer');
-    if (!Number.isFinite(x)) throw new PyException('OverflowError', 'cannot convert float infinity to integer');
+    if (Number.isNaN(x)) throw pyError('ValueError', 'cannot convert float NaN to integer');
+    if (!Number.isFinite(x)) throw pyError('OverflowError', 'cannot convert float infinity to integer');
     return checkInt(rt, BigInt(Math.trunc(x)));
   }
   if (typeof x === 'string') return parseIntLiteral(rt, x, 10);
@@ -218,7 +219,7 @@ function rangeOf(args: PyValue[], kwargs: Kwargs): PyValue {
   const ints = args.map(asIndex);
   if (ints.length === 1) return new PyRange(0n, ints[0], 1n);
   const step = ints[2] ?? 1n;
-  if (step === 0n) throw new PyException('ValueError', 'range() arg 3 must not be zero');
+  if (step === 0n) throw pyError('ValueError', 'range() arg 3 must not be zero');
   return new PyRange(ints[0], ints[1], step);
 }
 
@@ -243,7 +244,7 @@ function* print(rt: Runtime, args: PyValue[], kwargs: Kwargs): Gen<PyValue> {
   const sep = text('sep', ' ');
   const end = text('end', '\n');
   const file = kwargs.get('file') ?? null;
-  if (file !== null) throw new PyException('AttributeError', `'${typeName(file)}' object has no attribute 'write'`);
+  if (file !== null) throw pyError('AttributeError', `'${typeName(file)}' object has no attribute 'write'`);
   const budget = formatBudget(rt);
   rt.write(args.map((a) => pyStr(a, budget)).join(sep) + end);
   return null;
@@ -361,7 +362,7 @@ function sequenceMethod(self: PyList | PyTuple, name: string): PyValue | undefin
           const x = self.items[i];
           if ((x === args[0] && typeof x !== 'number') || equals(rt, x, args[0])) return BigInt(i);
         }
-        throw new PyException('ValueError', kind === 'list' ? `${pyRepr(args[0], formatBudget(rt))} is not in list` : 'tuple.index(x): x not in tuple');
+        throw pyError('ValueError', kind === 'list' ? `${pyRepr(args[0], formatBudget(rt))} is not in list` : 'tuple.index(x): x not in tuple');
       }, 1, 3);
     case 'count':
       return method((rt, args) => {
@@ -399,19 +400,19 @@ function sequenceMethod(self: PyList | PyTuple, name: string): PyValue | undefin
       }, self);
     case 'pop':
       return method((_, args) => {
-        if (list.items.length === 0) throw new PyException('IndexError', 'pop from empty list');
+        if (list.items.length === 0) throw pyError('IndexError', 'pop from empty list');
         const n = BigInt(list.items.length);
         let i = args.length > 0 ? asIndex(args[0]) : -1n;
-        if (i > SSIZE_MAX || i < -SSIZE_MAX - 1n) throw new PyException('IndexError', "cannot fit 'int' into an index-sized integer");
+        if (i > SSIZE_MAX || i < -SSIZE_MAX - 1n) throw pyError('IndexError', "cannot fit 'int' into an index-sized integer");
         if (i < 0n) i += n;
-        if (i < 0n || i >= n) throw new PyException('IndexError', 'pop index out of range');
+        if (i < 0n || i >= n) throw pyError('IndexError', 'pop index out of range');
         return list.items.splice(Number(i), 1)[0];
       }, 0, 1);
     case 'remove':
       return method((rt, args) => {
         rt.charge(list.items.length);
         const i = list.items.findIndex((x) => (x === args[0] && typeof x !== 'number') || equals(rt, x, args[0]));
-        if (i < 0) throw new PyException('ValueError', 'list.remove(x): x not in list');
+        if (i < 0) throw pyError('ValueError', 'list.remove(x): x not in list');
         list.items.splice(i, 1);
         return null;
       }, 1, 1);
@@ -450,7 +451,7 @@ export function getAttribute(obj: PyValue, name: string): PyValue {
     if (obj instanceof PyList || obj instanceof PyTuple) found = sequenceMethod(obj, name);
     else if (isHostObject(obj)) found = fromHostAttr(obj.getAttr(name), obj.pyTypeName, name);
   }
-  if (found === undefined) throw new PyException('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
+  if (found === undefined) throw pyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
   return found;
 }
 
@@ -467,8 +468,8 @@ export function setAttribute(obj: PyValue, name: string, _value: PyValue): never
   } catch {
     exists = false;
   }
-  if (exists) throw new PyException('AttributeError', `'${typeName(obj)}' object attribute '${name}' is read-only`);
-  throw new PyException('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
+  if (exists) throw pyError('AttributeError', `'${typeName(obj)}' object attribute '${name}' is read-only`);
+  throw pyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
 }
 
 export { contains };

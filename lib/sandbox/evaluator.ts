@@ -6,6 +6,7 @@
  * Synchronous calls never yield, so a program without async host calls runs
  * in one synchronous stretch.
  */
+import { pyError } from './exceptions.js';
 import type { Expr, Module, Slice, Statement, Target } from './ast.js';
 import { PyBuiltin, PyException, PyList, PyTuple, type PyValue } from './host.js';
 import { getAttribute, setAttribute } from './builtins.js';
@@ -36,7 +37,7 @@ export function* callValue(rt: Runtime, fn: PyValue, args: PyValue[], kwargs: Ma
     }
     return fromHost(result, fn.name);
   }
-  throw new PyException('TypeError', `'${typeNameOf(fn)}' object is not callable`);
+  throw pyError('TypeError', `'${typeNameOf(fn)}' object is not callable`);
 }
 
 /** Host code throws PyException for Python errors; anything else it throws becomes a RuntimeError naming the function. */
@@ -45,10 +46,10 @@ export function hostError(error: unknown, name: string): unknown {
   if (error instanceof Error && error.name === 'PyVisionError') {
     const code = (error as Error & { code?: string }).code;
     const type = code === 'E_ARG' || code === 'E_SHAPE' || code === 'E_DTYPE' || code === 'E_NONFINITE' ? 'ValueError' : 'RuntimeError';
-    return new PyException(type, `${name}(): ${error.message}`);
+    return pyError(type, `${name}(): ${error.message}`);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new PyException('RuntimeError', `${name}() failed: ${message}`);
+  return pyError('RuntimeError', `${name}() failed: ${message}`);
 }
 
 export class Evaluator {
@@ -138,13 +139,13 @@ export class Evaluator {
             items = iterate(this.rt, value);
           } catch (error) {
             if (error instanceof PyException && error.pyType === 'TypeError' && error.message.endsWith('is not iterable')) {
-              throw new PyException('TypeError', `cannot unpack non-iterable ${typeNameOf(value)} object`);
+              throw pyError('TypeError', `cannot unpack non-iterable ${typeNameOf(value)} object`);
             }
             throw error;
           }
         }
-        if (items.length > n) throw new PyException('ValueError', `too many values to unpack (expected ${n})`);
-        if (items.length < n) throw new PyException('ValueError', `not enough values to unpack (expected ${n}, got ${items.length})`);
+        if (items.length > n) throw pyError('ValueError', `too many values to unpack (expected ${n})`);
+        if (items.length < n) throw pyError('ValueError', `not enough values to unpack (expected ${n}, got ${items.length})`);
         for (let i = 0; i < n; i++) yield* this.assign(target.elts[i], items[i]);
         return;
       }
@@ -156,7 +157,7 @@ export class Evaluator {
     if (v !== undefined) return v;
     const b = this.scope.builtins.get(id);
     if (b !== undefined) return b;
-    throw new PyException('NameError', `name '${id}' is not defined`);
+    throw pyError('NameError', `name '${id}' is not defined`);
   }
 
   private *sliceParts(s: Slice): Gen<[PyValue, PyValue, PyValue]> {

@@ -4,7 +4,8 @@
  * (1e+16, 1e-05), strings quoted and escaped as unicode_repr does, containers
  * with their elements' repr, `[...]` for a list that contains itself.
  */
-import { PyBuiltin, PyException, PyList, PyTuple, type PyValue } from './host.js';
+import { pyError } from './exceptions.js';
+import { PyBuiltin, PyList, PyTuple, type PyValue } from './host.js';
 import { PyRange, SandboxBuiltin, typeName } from './values.js';
 
 /** repr(float) (= str(float)) as CPython: shortest digits, exponent when decpt <= -4 or decpt > 16. */
@@ -90,7 +91,7 @@ class Formatter {
   private add(parts: string[], text: string): void {
     this.length += text.length;
     if (this.length > this.budget.maxChars) {
-      throw new PyException('MemoryError', `too many items: a repr longer than ${this.budget.maxChars} characters`);
+      throw pyError('MemoryError', `too many items: a repr longer than ${this.budget.maxChars} characters`);
     }
     parts.push(text);
   }
@@ -100,7 +101,7 @@ class Formatter {
       const isList = v instanceof PyList;
       if (this.active.has(v)) return this.add(parts, isList ? '[...]' : '(...)');
       if (depth >= this.budget.maxDepth) {
-        throw new PyException('RecursionError', 'maximum recursion depth exceeded while getting the repr of an object');
+        throw pyError('RecursionError', 'maximum recursion depth exceeded while getting the repr of an object');
       }
       this.budget.charge?.(v.items.length + 1);
       this.active.add(v);

@@ -26,13 +26,22 @@ export const PYTHON_KEYWORDS: ReadonlySet<string> = new Set([
   'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield',
 ]);
 
-/** Operators and punctuation, longest first (some only so that the parser can name them in its error). */
+/** Operators and punctuation (some only so that the parser can name them in its error), by first character, longest first. */
 const OPERATORS = [
   '**=', '//=', '>>=', '<<=', '...',
   '**', '//', '==', '!=', '<=', '>=', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '@=', '->', ':=', '<<', '>>',
   '+', '-', '*', '/', '%', '<', '>', '=', '(', ')', '[', ']', '{', '}', ',', ':', '.', ';', '@', '&', '|', '^', '~', '!',
 ];
+const OPERATORS_BY_FIRST = new Map<string, string[]>();
+for (const op of OPERATORS) OPERATORS_BY_FIRST.set(op[0], [...(OPERATORS_BY_FIRST.get(op[0]) ?? []), op]);
 
+/** The longest operator at pos, or undefined. */
+function operatorAt(source: string, pos: number): string | undefined {
+  const candidates = OPERATORS_BY_FIRST.get(source[pos]);
+  return candidates?.find((op) => op.length === 1 || source.startsWith(op, pos));
+}
+
+const STRING_PREFIXES = new Set(['r', 'u', 'f', 'b', 'br', 'rb', 'fr', 'rf']);
 const CLOSING: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 /** CPython's tokenizer refuses more nested brackets than this. */
 const MAX_BRACKETS = 200;
@@ -138,7 +147,7 @@ export function tokenize(source: string): Token[] {
         while (p < n && isNameChar(source[p])) p++;
         const word = source.slice(pos, p);
         const q = source[p];
-        if ((q === "'" || q === '"') && /^(r|u|R|U|f|F|b|B|br|rb|fr|rf)$/i.test(word)) {
+        if ((q === "'" || q === '"') && STRING_PREFIXES.has(word.toLowerCase())) {
           const lower = word.toLowerCase();
           if (lower.includes('f')) fail('f-strings are not supported in the sandbox');
           if (lower.includes('b')) fail('bytes literals are not supported in the sandbox');
@@ -153,7 +162,7 @@ export function tokenize(source: string): Token[] {
         pos = lexString(source, pos, false, tokens, () => line, (l) => (line = l), fail);
         continue;
       }
-      const op = OPERATORS.find((o) => source.startsWith(o, pos));
+      const op = operatorAt(source, pos);
       if (op === undefined) {
         const code = source.codePointAt(pos)!;
         fail(code > 0x7f ? `invalid character '${String.fromCodePoint(code)}' (U+${code.toString(16).toUpperCase().padStart(4, '0')})` : `invalid character '${c}'`);

@@ -14,6 +14,7 @@
  *   maxIntDigits                   OverflowError   "integer too large"
  *   maxDepth                       RecursionError  "maximum nesting depth exceeded"
  */
+import { pyError } from './exceptions.js';
 import { PyVisionError, describe } from '../util/errors.js';
 import { number, optionalObject } from '../util/validate.js';
 import { PyException } from './host.js';
@@ -81,36 +82,36 @@ export function resolveLimits(value: unknown, name = 'options.limits'): SandboxL
 }
 
 export function stepLimitError(limits: SandboxLimits): PyException {
-  return new PyException('TimeoutError', `step limit exceeded: the program ran more than ${limits.maxSteps} steps`);
+  return pyError('TimeoutError', `step limit exceeded: the program ran more than ${limits.maxSteps} steps`);
 }
 
 export function wallLimitError(limits: SandboxLimits): PyException {
-  return new PyException('TimeoutError', `time limit exceeded: the program ran longer than ${limits.maxWallMs} ms`);
+  return pyError('TimeoutError', `time limit exceeded: the program ran longer than ${limits.maxWallMs} ms`);
 }
 
 export function itemLimitError(what: string, n: number | bigint, limits: SandboxLimits): PyException {
   const unit = what === 'str' ? 'characters' : 'items';
-  return new PyException('MemoryError', `too many items: a ${what} of ${n} ${unit} (the limit is ${limits.maxItems})`);
+  return pyError('MemoryError', `too many items: a ${what} of ${n} ${unit} (the limit is ${limits.maxItems})`);
 }
 
 export function outputLimitError(limits: SandboxLimits): PyException {
-  return new PyException('MemoryError', `output too long: more than ${limits.maxOutputChars} characters printed`);
+  return pyError('MemoryError', `output too long: more than ${limits.maxOutputChars} characters printed`);
 }
 
 export function intLimitError(limits: SandboxLimits): PyException {
-  return new PyException('OverflowError', `integer too large: more than ${limits.maxIntDigits} digits (the sandbox limit)`);
+  return pyError('OverflowError', `integer too large: more than ${limits.maxIntDigits} digits (the sandbox limit)`);
 }
 
 export function depthLimitError(limits: SandboxLimits): PyException {
-  return new PyException('RecursionError', `maximum nesting depth exceeded (${limits.maxDepth} levels)`);
+  return pyError('RecursionError', `maximum nesting depth exceeded (${limits.maxDepth} levels)`);
 }
 
 export function imageCountError(limits: SandboxLimits): PyException {
-  return new PyException('MemoryError', `too many images: at most ${limits.maxImages} images may be shown in one trajectory`);
+  return pyError('MemoryError', `too many images: at most ${limits.maxImages} images may be shown in one trajectory`);
 }
 
 export function sourceLimitError(length: number, limits: SandboxLimits): PyException {
-  return new PyException('SyntaxError', `program too long: ${length} characters (the limit is ${limits.maxSourceChars})`);
+  return pyError('SyntaxError', `program too long: ${length} characters (the limit is ${limits.maxSourceChars})`);
 }
 
 /**
@@ -120,9 +121,9 @@ export function sourceLimitError(length: number, limits: SandboxLimits): PyExcep
  */
 export function checkImagePixels(width: number, height: number, maxPixels: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new PyException('ValueError', `image size must be positive integers, got ${width} x ${height}`);
+    throw pyError('ValueError', `image size must be positive integers, got ${width} x ${height}`);
   }
   if (width * height > maxPixels) {
-    throw new PyException('MemoryError', `image too large: ${width} x ${height} = ${width * height} pixels (the limit is ${maxPixels})`);
+    throw pyError('MemoryError', `image too large: ${width} x ${height} = ${width * height} pixels (the limit is ${maxPixels})`);
   }
 }

@@ -5,13 +5,14 @@
  * negative int exponents give floats), round (half-even, round(x, n) from the
  * exact binary value), int(str) and float(str) parsing.
  */
-import { PyException, type PyValue } from './host.js';
+import { pyError } from './exceptions.js';
+import { type PyValue } from './host.js';
 import { intLimitError } from './limits.js';
 import { strRepr } from './format.js';
 import { accuratePow } from './pow.js';
 import { checkInt, intToFloat, type Runtime } from './values.js';
 
-const zeroDivision = (message: string) => new PyException('ZeroDivisionError', message);
+const zeroDivision = (message: string) => pyError('ZeroDivisionError', message);
 
 /** Python's a // b on ints (floor). */
 export function intFloorDiv(a: bigint, b: bigint): bigint {
@@ -54,7 +55,7 @@ export function intTrueDiv(a: bigint, b: bigint): number {
     // Two scalings so that a subnormal result is not flushed to zero by 2 ** shift alone.
     const half = Math.trunc(shift / 2);
     result = Number(q) * 2 ** half * 2 ** (shift - half);
-    if (!Number.isFinite(result)) throw new PyException('OverflowError', 'integer division result too large for a float');
+    if (!Number.isFinite(result)) throw pyError('OverflowError', 'integer division result too large for a float');
   }
   return negative ? -result : result;
 }
@@ -124,7 +125,7 @@ export function floatPow(iv: number, iw: number): number {
   let negate = false;
   if (iv < 0) {
     if (iw !== Math.floor(iw)) {
-      throw new PyException('ValueError', 'negative number raised to a fractional power gives a complex number (complex numbers are not supported in the sandbox)');
+      throw pyError('ValueError', 'negative number raised to a fractional power gives a complex number (complex numbers are not supported in the sandbox)');
     }
     iv = -iv;
     negate = isOddInteger(iw);
@@ -132,7 +133,7 @@ export function floatPow(iv: number, iw: number): number {
   if (iv === 1) return negate ? -1 : 1;
   let ix = accuratePow(iv, iw);
   if (negate) ix = -ix;
-  if (!Number.isFinite(ix)) throw new PyException('OverflowError', "(34, 'Numerical result out of range')");
+  if (!Number.isFinite(ix)) throw pyError('OverflowError', "(34, 'Numerical result out of range')");
   return ix;
 }
 
@@ -149,8 +150,8 @@ export function intPow(rt: Runtime, base: bigint, exp: bigint): PyValue {
 
 /** round(x) for a float: half-even to an int (CPython's float.__round__ without ndigits). */
 export function roundFloatToInt(rt: Runtime, x: number): bigint {
-  if (Number.isNaN(x)) throw new PyException('ValueError', 'cannot convert float NaN to integer');
-  if (!Number.isFinite(x)) throw new PyException('OverflowError', 'cannot convert float infinity to integer');
+  if (Number.isNaN(x)) throw pyError('ValueError', 'cannot convert float NaN to integer');
+  if (!Number.isFinite(x)) throw pyError('OverflowError', 'cannot convert float infinity to integer');
   let r = Math.round(x); // half up
   if (Math.abs(x - Math.trunc(x)) === 0.5) r = 2 * Math.round(x / 2);
   return checkInt(rt, BigInt(r));
@@ -200,7 +201,7 @@ export function roundFloat(x: number, ndigits: bigint): number {
   const sign = x < 0 ? '-' : '';
   const magnitude = q < 0n ? -q : q;
   const rounded = Number(`${sign}${magnitude}e${-n}`);
-  if (!Number.isFinite(rounded)) throw new PyException('OverflowError', 'rounded value too large to represent');
+  if (!Number.isFinite(rounded)) throw pyError('OverflowError', 'rounded value too large to represent');
   return rounded;
 }
 
@@ -214,7 +215,7 @@ export function roundInt(rt: Runtime, v: bigint, ndigits: bigint): bigint {
 
 /** int(s, base) as CPython parses it (white space, sign, underscores between digits, 0x/0o/0b with base 0 or that base). */
 export function parseIntLiteral(rt: Runtime, text: string, base: number): bigint {
-  const invalid = () => new PyException('ValueError', `invalid literal for int() with base ${base}: ${strRepr(text)}`);
+  const invalid = () => pyError('ValueError', `invalid literal for int() with base ${base}: ${strRepr(text)}`);
   let s = text.trim();
   let negative = false;
   if (s[0] === '+' || s[0] === '-') {
@@ -257,7 +258,7 @@ export function parseFloatLiteral(text: string): number {
   const m = /^([+-]?)(?:(inf|infinity|nan)|((?:\d(?:_?\d)*)?(?:\.(?:\d(?:_?\d)*)?)?(?:[eE][+-]?\d(?:_?\d)*)?))$/i.exec(s);
   const body = m?.[3];
   const ok = m !== null && (m[2] !== undefined || (body !== undefined && /\d/.test(body.replace(/[eE].*$/, ''))));
-  if (!ok) throw new PyException('ValueError', `could not convert string to float: ${strRepr(text)}`);
+  if (!ok) throw pyError('ValueError', `could not convert string to float: ${strRepr(text)}`);
   const sign = m![1] === '-' ? -1 : 1;
   if (m![2] !== undefined) return m![2].toLowerCase() === 'nan' ? NaN : sign * Infinity;
   return sign * Number(body!.replace(/_/g, ''));

@@ -4,6 +4,7 @@
  * int/float comparison, lexicographic sequences, code-point strings), ==
  * with CPython's identity shortcut inside containers, and `in`.
  */
+import { pyError } from './exceptions.js';
 import type { BinaryOperator, CompareOperator } from './ast.js';
 import { PyBuiltin, PyException, PyList, PyTuple, type PyValue } from './host.js';
 import { depthLimitError } from './limits.js';
@@ -12,7 +13,7 @@ import { iterate } from './sequences.js';
 import { PyRange, checkChars, checkInt, checkItems, isIntLike, isNumber, strLength, toBigInt, toFloat, typeName, type Runtime } from './values.js';
 
 function unsupported(op: string, a: PyValue, b: PyValue): PyException {
-  return new PyException('TypeError', `unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`);
+  return pyError('TypeError', `unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`);
 }
 
 function intOp(rt: Runtime, op: BinaryOperator, a: bigint, b: bigint): PyValue {
@@ -43,7 +44,7 @@ function floatOp(op: BinaryOperator, a: number, b: number): number {
     case '*':
       return a * b;
     case '/':
-      if (b === 0) throw new PyException('ZeroDivisionError', 'float division by zero');
+      if (b === 0) throw pyError('ZeroDivisionError', 'float division by zero');
       return a / b;
     case '//':
       return floatFloorDiv(a, b);
@@ -94,17 +95,17 @@ export function binaryOp(rt: Runtime, op: BinaryOperator, a: PyValue, b: PyValue
     }
     if (isSequence(a)) {
       const what = typeof a === 'string' ? 'str' : typeName(a);
-      throw new PyException('TypeError', `can only concatenate ${what} (not "${typeName(b)}") to ${what}`);
+      throw pyError('TypeError', `can only concatenate ${what} (not "${typeName(b)}") to ${what}`);
     }
   }
   if (op === '*') {
     if (isSequence(a) && isIntLike(b)) return repeat(rt, a, toBigInt(b));
     if (isIntLike(a) && isSequence(b)) return repeat(rt, b, toBigInt(a));
-    if (isSequence(a) && !isSequence(b)) throw new PyException('TypeError', `can't multiply sequence by non-int of type '${typeName(b)}'`);
-    if (isSequence(b) && !isSequence(a)) throw new PyException('TypeError', `can't multiply sequence by non-int of type '${typeName(a)}'`);
+    if (isSequence(a) && !isSequence(b)) throw pyError('TypeError', `can't multiply sequence by non-int of type '${typeName(b)}'`);
+    if (isSequence(b) && !isSequence(a)) throw pyError('TypeError', `can't multiply sequence by non-int of type '${typeName(a)}'`);
   }
   if (op === '%' && typeof a === 'string') {
-    throw new PyException('NotImplementedError', "printf-style formatting ('...' % values) is not supported in the sandbox");
+    throw pyError('NotImplementedError', "printf-style formatting ('...' % values) is not supported in the sandbox");
   }
   throw unsupported(op === '**' ? '** or pow()' : op, a, b);
 }
@@ -130,7 +131,7 @@ export function inplaceOp(rt: Runtime, op: BinaryOperator, a: PyValue, b: PyValu
 export function unaryOp(op: '-' | '+', v: PyValue): PyValue {
   if (isIntLike(v)) return op === '-' ? -toBigInt(v) : toBigInt(v);
   if (typeof v === 'number') return op === '-' ? -v : v;
-  throw new PyException('TypeError', `bad operand type for unary ${op}: '${typeName(v)}'`);
+  throw pyError('TypeError', `bad operand type for unary ${op}: '${typeName(v)}'`);
 }
 
 /** Orders an int and a float exactly (CPython compares them without rounding the int); NaN: 'unordered'. */
@@ -238,13 +239,13 @@ function order(rt: Runtime, op: CompareOperator, a: PyValue, b: PyValue, depth: 
     }
     return orderResult(op, a.items.length < b.items.length ? -1 : a.items.length > b.items.length ? 1 : 0);
   }
-  throw new PyException('TypeError', `'${OP_NAMES[op]}' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`);
+  throw pyError('TypeError', `'${OP_NAMES[op]}' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`);
 }
 
 /** x in container. */
 export function contains(rt: Runtime, container: PyValue, item: PyValue): boolean {
   if (typeof container === 'string') {
-    if (typeof item !== 'string') throw new PyException('TypeError', `'in <string>' requires string as left operand, not ${typeName(item)}`);
+    if (typeof item !== 'string') throw pyError('TypeError', `'in <string>' requires string as left operand, not ${typeName(item)}`);
     return container.includes(item);
   }
   if (container instanceof PyList || container instanceof PyTuple) {
@@ -261,7 +262,7 @@ export function contains(rt: Runtime, container: PyValue, item: PyValue): boolea
     for (const x of iterate(rt, container)) if (equals(rt, x, item)) return true;
     return false;
   }
-  throw new PyException('TypeError', `argument of type '${typeName(container)}' is not iterable`);
+  throw pyError('TypeError', `argument of type '${typeName(container)}' is not iterable`);
 }
 
 /** One comparison of a chain. */

@@ -7,6 +7,7 @@
 import type {
   Attribute, BinaryOperator, Call, CompareOperator, Expr, Keyword, Module, Name, Slice, Statement, Subscript, Target,
 } from './ast.js';
+import { withoutStack } from './exceptions.js';
 import { PyException } from './host.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -35,7 +36,7 @@ export class SyntaxErrorWithLine extends PyException {
 }
 
 export function syntaxError(message: string, line: number, type = 'SyntaxError'): PyException {
-  return new SyntaxErrorWithLine(type, message, line);
+  return withoutStack(() => new SyntaxErrorWithLine(type, message, line));
 }
 
 class Parser {
@@ -433,18 +434,51 @@ function toAugTarget(e: Expr): Name | Attribute | Subscript {
   throw syntaxError(`'${what}' is an illegal expression for augmented assignment`, e.line);
 }
 
+/** The children of a node (expressions, targets, slices). */
+function children(node: Statement | Expr | Target | Slice): (Expr | Target | Slice)[] {
+  switch (node.kind) {
+    case 'expr':
+      return [node.value];
+    case 'assign':
+      return [...node.targets, node.value];
+    case 'augassign':
+      return [node.target, node.value];
+    case 'tuple':
+    case 'list':
+    case 'targets':
+      return node.elts;
+    case 'binop':
+      return [node.left, node.right];
+    case 'unary':
+      return [node.operand];
+    case 'boolop':
+      return node.values;
+    case 'compare':
+      return [node.left, ...node.comparators];
+    case 'call':
+      return [node.func, ...node.args, ...node.keywords.map((k) => k.value)];
+    case 'attribute':
+      return [node.value];
+    case 'subscript':
+      return [node.value, node.index];
+    case 'slice':
+      return [node.lower, node.upper, node.step].filter((x): x is Expr => x !== null);
+    default:
+      return [];
+  }
+}
+
 /** Rejects statements whose tree is deeper than the evaluator follows (iteratively, any depth). */
 function checkDepth(statement: Statement): void {
-  const stack: [object, number][] = [[statement, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > MAX_TREE_DEPTH) {
-      throw syntaxError(`expression too complex (nested deeper than ${MAX_TREE_DEPTH})`, (statement as { line: number }).line);
-    }
-    for (const value of Object.values(node)) {
-      if (Array.isArray(value)) {
-        for (const item of value) if (item !== null && typeof item === 'object') stack.push([item, depth + 1]);
-      } else if (value !== null && typeof value === 'object' && 'kind' in value) stack.push([value, depth + 1]);
+  const nodes: (Statement | Expr | Target | Slice)[] = [statement];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (depth > MAX_TREE_DEPTH) throw syntaxError(`expression too complex (nested deeper than ${MAX_TREE_DEPTH})`, statement.line);
+    for (const child of children(node)) {
+      nodes.push(child);
+      depths.push(depth + 1);
     }
   }
 }

@@ -3,6 +3,7 @@
  * sequences, with CPython's index rules (negative indices, PySlice_Unpack /
  * PySlice_AdjustIndices clamping, slice assignment) and its error messages.
  */
+import { pyError } from './exceptions.js';
 import { PyBuiltin, PyException, PyList, PyTuple, type PyHostObject, type PyValue } from './host.js';
 import { itemLimitError } from './limits.js';
 import { PyRange, SSIZE_MAX, checkItems, codePoints, fromHost, isIntLike, toBigInt, typeName, type Runtime } from './values.js';
@@ -51,7 +52,7 @@ export function* iter(rt: Runtime, v: PyValue): Generator<PyValue, void, undefin
     }
     return;
   }
-  throw new PyException('TypeError', `'${typeName(v)}' object is not iterable`);
+  throw pyError('TypeError', `'${typeName(v)}' object is not iterable`);
 }
 
 /** The items of an iterable as an array (checked against maxItems when the length is known up front). */
@@ -74,12 +75,12 @@ export function length(v: PyValue): number | bigint {
   if (typeof v === 'string') return codePoints(v).length;
   if (v instanceof PyList || v instanceof PyTuple) return v.items.length;
   if (v instanceof PyRange) {
-    if (v.length > SSIZE_MAX) throw new PyException('OverflowError', 'Python int too large to convert to C ssize_t');
+    if (v.length > SSIZE_MAX) throw pyError('OverflowError', 'Python int too large to convert to C ssize_t');
     return v.length;
   }
   const host = hostObject(v);
   if (host && host.len) return host.len();
-  throw new PyException('TypeError', `object of type '${typeName(v)}' has no len()`);
+  throw pyError('TypeError', `object of type '${typeName(v)}' has no len()`);
 }
 
 const SEQUENCE_NAMES: Record<string, string> = { list: 'list', tuple: 'tuple', str: 'string', range: 'range object' };
@@ -87,15 +88,15 @@ const SEQUENCE_NAMES: Record<string, string> = { list: 'list', tuple: 'tuple', s
 /** Normalises an item index against a length; IndexError when outside. */
 function itemIndex(index: bigint, n: bigint, what: string): bigint {
   // range indexes with Python ints of any size; the other sequences with a Py_ssize_t.
-  if (what !== 'range' && (index > SSIZE_MAX || index < -SSIZE_MAX - 1n)) throw new PyException('IndexError', "cannot fit 'int' into an index-sized integer");
+  if (what !== 'range' && (index > SSIZE_MAX || index < -SSIZE_MAX - 1n)) throw pyError('IndexError', "cannot fit 'int' into an index-sized integer");
   const i = index < 0n ? index + n : index;
-  if (i < 0n || i >= n) throw new PyException('IndexError', `${SEQUENCE_NAMES[what]} index out of range`);
+  if (i < 0n || i >= n) throw pyError('IndexError', `${SEQUENCE_NAMES[what]} index out of range`);
   return i;
 }
 
 function indexTypeError(container: string, index: PyValue): PyException {
-  if (container === 'str') return new PyException('TypeError', `string indices must be integers, not '${typeName(index)}'`);
-  return new PyException('TypeError', `${container} indices must be integers or slices, not ${typeName(index)}`);
+  if (container === 'str') return pyError('TypeError', `string indices must be integers, not '${typeName(index)}'`);
+  return pyError('TypeError', `${container} indices must be integers or slices, not ${typeName(index)}`);
 }
 
 /** A slice's start, stop, step after PySlice_Unpack and PySlice_AdjustIndices, and its length. */
@@ -109,13 +110,13 @@ export interface SliceIndices {
 function sliceBound(v: PyValue): bigint | null {
   if (v === null) return null;
   if (isIntLike(v)) return toBigInt(v);
-  throw new PyException('TypeError', 'slice indices must be integers or None or have an __index__ method');
+  throw pyError('TypeError', 'slice indices must be integers or None or have an __index__ method');
 }
 
 export function sliceIndices(lower: PyValue, upper: PyValue, stepValue: PyValue, n: bigint): SliceIndices {
   const stepGiven = sliceBound(stepValue);
   const step = stepGiven ?? 1n;
-  if (step === 0n) throw new PyException('ValueError', 'slice step cannot be zero');
+  if (step === 0n) throw pyError('ValueError', 'slice step cannot be zero');
   const adjust = (v: bigint | null, fallback: 'low' | 'high'): bigint => {
     if (v === null) {
       if (fallback === 'low') return step < 0n ? n - 1n : 0n;
@@ -158,7 +159,7 @@ export function getItem(rt: Runtime, obj: PyValue, index: PyValue): PyValue {
   }
   const host = hostObject(obj);
   if (host && host.getItem) return fromHost(host.getItem(index), `${host.pyTypeName}.__getitem__`);
-  throw new PyException('TypeError', `'${typeName(obj)}' object is not subscriptable`);
+  throw pyError('TypeError', `'${typeName(obj)}' object is not subscriptable`);
 }
 
 /** obj[lower:upper:step]. */
@@ -181,9 +182,9 @@ export function getSlice(rt: Runtime, obj: PyValue, lower: PyValue, upper: PyVal
   }
   const host = hostObject(obj);
   if (host && host.getItem) {
-    throw new PyException('TypeError', `'${host.pyTypeName}' object does not support slicing in the sandbox`);
+    throw pyError('TypeError', `'${host.pyTypeName}' object does not support slicing in the sandbox`);
   }
-  throw new PyException('TypeError', `'${typeName(obj)}' object is not subscriptable`);
+  throw pyError('TypeError', `'${typeName(obj)}' object is not subscriptable`);
 }
 
 /** obj[index] = value. */
@@ -192,20 +193,20 @@ export function setItem(rt: Runtime, obj: PyValue, index: PyValue, value: PyValu
     if (!isIntLike(index)) throw indexTypeError('list', index);
     const n = BigInt(obj.items.length);
     const i = toBigInt(index);
-    if (i > SSIZE_MAX || i < -SSIZE_MAX - 1n) throw new PyException('IndexError', "cannot fit 'int' into an index-sized integer");
+    if (i > SSIZE_MAX || i < -SSIZE_MAX - 1n) throw pyError('IndexError', "cannot fit 'int' into an index-sized integer");
     const j = i < 0n ? i + n : i;
-    if (j < 0n || j >= n) throw new PyException('IndexError', 'list assignment index out of range');
+    if (j < 0n || j >= n) throw pyError('IndexError', 'list assignment index out of range');
     obj.items[Number(j)] = value;
     return;
   }
-  throw new PyException('TypeError', `'${typeName(obj)}' object does not support item assignment`);
+  throw pyError('TypeError', `'${typeName(obj)}' object does not support item assignment`);
 }
 
 /** obj[lower:upper:step] = value (lists only; extended slices need a value of the same length). */
 export function setSlice(rt: Runtime, obj: PyValue, lower: PyValue, upper: PyValue, step: PyValue, value: PyValue): void {
-  if (!(obj instanceof PyList)) throw new PyException('TypeError', `'${typeName(obj)}' object does not support item assignment`);
+  if (!(obj instanceof PyList)) throw pyError('TypeError', `'${typeName(obj)}' object does not support item assignment`);
   const items = value === obj ? obj.items.slice() : value instanceof PyList || value instanceof PyTuple || typeof value === 'string' || value instanceof PyRange || hostObject(value) ? iterate(rt, value) : null;
-  if (items === null) throw new PyException('TypeError', 'can only assign an iterable');
+  if (items === null) throw pyError('TypeError', 'can only assign an iterable');
   const s = sliceIndices(lower, upper, step, BigInt(obj.items.length));
   if (s.step === 1n) {
     const start = Number(s.start);
@@ -215,7 +216,7 @@ export function setSlice(rt: Runtime, obj: PyValue, lower: PyValue, upper: PyVal
     return;
   }
   if (BigInt(items.length) !== s.length) {
-    throw new PyException('ValueError', `attempt to assign sequence of size ${items.length} to extended slice of size ${s.length}`);
+    throw pyError('ValueError', `attempt to assign sequence of size ${items.length} to extended slice of size ${s.length}`);
   }
   let i = Number(s.start);
   for (const item of items) {

@@ -4,7 +4,8 @@
  * operations need (step charging, limits) and the small conversions every
  * operation shares.
  */
-import { PyBuiltin, PyException, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from './host.js';
+import { pyError } from './exceptions.js';
+import { PyBuiltin, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from './host.js';
 import { intLimitError, itemLimitError, type SandboxLimits } from './limits.js';
 
 /**
@@ -37,7 +38,7 @@ export class SandboxBuiltin extends PyBuiltin {
     readonly self?: PyValue,
   ) {
     super(name, () => {
-      throw new PyException('TypeError', `${name}() can only be called from Python code`);
+      throw pyError('TypeError', `${name}() can only be called from Python code`);
     });
   }
 }
@@ -110,7 +111,7 @@ export function toBigInt(v: bigint | boolean): bigint {
 export function intToFloat(v: bigint | boolean): number {
   if (typeof v === 'boolean') return v ? 1 : 0;
   const x = Number(v);
-  if (!Number.isFinite(x)) throw new PyException('OverflowError', 'int too large to convert to float');
+  if (!Number.isFinite(x)) throw pyError('OverflowError', 'int too large to convert to float');
   return x;
 }
 
@@ -177,7 +178,7 @@ export const SSIZE_MAX = (1n << 63n) - 1n;
 /** operator.index(v) for ints and bools; TypeError otherwise (CPython's message). */
 export function asIndex(v: PyValue): bigint {
   if (isIntLike(v)) return toBigInt(v);
-  throw new PyException('TypeError', `'${typeName(v)}' object cannot be interpreted as an integer`);
+  throw pyError('TypeError', `'${typeName(v)}' object cannot be interpreted as an integer`);
 }
 
 /** A value a host function returned, checked to be a PyValue (undefined reads as None). */
@@ -189,7 +190,7 @@ export function fromHost(v: unknown, name: string): PyValue {
   if (t === 'object' && typeof (v as PyHostObject).getAttr === 'function' && typeof (v as PyHostObject).repr === 'function') {
     return v as PyHostObject;
   }
-  throw new PyException('SystemError', `host function ${name}() returned a value that is not a Python value`);
+  throw pyError('SystemError', `host function ${name}() returned a value that is not a Python value`);
 }
 
 export { isHostObject };
