@@ -40,8 +40,8 @@ export function accumulativeToolReward(
   return withCallSite(async () => {
     v.typedArray(toolCalls, 'Int32Array', 'toolCalls', v.typedLength(v.typedArray(acc, 'Float32Array', 'acc')));
     const o = v.optionalObject(opts, 'opts');
-    const coef = v.optionalNumber(o.coef, 'opts.coef', 0.1);
-    const threshold = v.optionalNumber(o.correctThreshold, 'opts.correctThreshold', 1.0);
+    const coef = v.optionalNumber(o.coef, 'opts.coef', 0.1, { float32: true });
+    const threshold = v.optionalNumber(o.correctThreshold, 'opts.correctThreshold', 1.0, { float32: true });
     return native().accumulativeToolReward(resolveDevice(o.backend), acc, toolCalls, coef, threshold);
   });
 }
@@ -74,7 +74,7 @@ export function groupAdvantages(
     v.typedArray(groups, 'Int32Array', 'groups', v.typedLength(v.typedArray(rewards, 'Float32Array', 'rewards')));
     const o = v.optionalObject(opts, 'opts');
     const scale = v.oneOf(o.scale, 'opts.scale', ['none', 'group-std'] as const, 'none');
-    const eps = v.optionalNumber(o.eps, 'opts.eps', 1e-6, { min: 0 });
+    const eps = v.optionalNumber(o.eps, 'opts.eps', 1e-6, { min: 0, float32: true });
     return native().groupAdvantages(resolveDevice(o.backend), rewards, groups, scale === 'none' ? 0 : 1, eps);
   });
 }
@@ -225,11 +225,11 @@ export interface ResolvedLossOptions {
 
 export function resolveLossOptions(o: Record<string, unknown>, prefix = 'opts'): ResolvedLossOptions {
   const clipLow = v.optionalNumber(o.clipLow, `${prefix}.clipLow`, 0.2, { min: 0, below: 1 });
-  const clipHigh = v.optionalNumber(o.clipHigh, `${prefix}.clipHigh`, 0.2, { min: 0 });
-  const dualClip = o.dualClip === null ? null : v.optionalNumber(o.dualClip, `${prefix}.dualClip`, 3.0, { above: 1 });
+  const clipHigh = v.optionalNumber(o.clipHigh, `${prefix}.clipHigh`, 0.2, { min: 0, float32: true });
+  const dualClip = o.dualClip === null ? null : v.optionalNumber(o.dualClip, `${prefix}.dualClip`, 3.0, { above: 1, float32: true });
   const agg = LOSS_AGGREGATIONS.indexOf(v.oneOf(o.agg, `${prefix}.agg`, LOSS_AGGREGATIONS, 'token-mean')) as 0 | 1 | 2 | 3;
   const normDenominator = v.optionalNumber(o.normDenominator, `${prefix}.normDenominator`, 0, { above: 0 });
-  const klCoef = v.optionalNumber(o.klCoef, `${prefix}.klCoef`, 0, { min: 0 });
+  const klCoef = v.optionalNumber(o.klCoef, `${prefix}.klCoef`, 0, { min: 0, float32: true });
   const klType = (['k1', 'k2', 'k3'] as const).indexOf(v.oneOf(o.klType, `${prefix}.klType`, ['k1', 'k2', 'k3'] as const, 'k3')) as 0 | 1 | 2;
   return { clipLow, clipHigh, dualClip, agg, normDenominator, klCoef, klType };
 }

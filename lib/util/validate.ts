@@ -103,6 +103,8 @@ export interface NumberRule {
   /** exclusive upper bound */
   below?: number;
   integer?: boolean;
+  /** native code reads it as a float32: |value| <= F32_MAX */
+  float32?: boolean;
 }
 
 function rangeText(rule: NumberRule): string {
@@ -113,6 +115,7 @@ function rangeText(rule: NumberRule): string {
   if (rule.above !== undefined) parts.push(`> ${rule.above}`);
   if (rule.max !== undefined) parts.push(`<= ${rule.max}`);
   if (rule.below !== undefined) parts.push(`< ${rule.below}`);
+  if (rule.float32) parts.push('within the float32 range (|x| <= 3.4028235e38)');
   return parts.join(' ');
 }
 
@@ -128,7 +131,8 @@ export function number(value: unknown, name: string, rule: NumberRule = {}): num
     (rule.min === undefined || value >= rule.min) &&
     (rule.max === undefined || value <= rule.max) &&
     (rule.above === undefined || value > rule.above) &&
-    (rule.below === undefined || value < rule.below);
+    (rule.below === undefined || value < rule.below) &&
+    (!rule.float32 || Math.abs(value) <= F32_MAX);
   if (!ok) throw new PyVisionError('E_ARG', `${name} must be ${rangeText(rule)}, got ${value}`);
   return value;
 }

@@ -1,7 +1,7 @@
 // Bindings of frame selection. Arguments arrive positionally from
 // lib/kernels/frames.ts (typed in lib/native/addon.ts); each is re-checked here as a safety
-// net, outputs are allocated on the JavaScript thread, and the kernel runs on
-// a worker thread.
+// net, the offsets and budgets are copied (GetSnapshot), outputs are allocated
+// on the JavaScript thread, and the kernel runs on the compute thread.
 #include <algorithm>
 #include <vector>
 
@@ -19,7 +19,7 @@ constexpr size_t kMaxOutputSlots = size_t(1) << 30;
 // embeddings, frameOffsets, queries, dim at info[first..first+3].
 FrameBatch GetFrameBatch(const Napi::CallbackInfo& info, size_t first) {
   const Array<float> embeddings = GetArray<float>(info[first], "embeddings");
-  const Array<int32_t> offsets = GetArray<int32_t>(info[first + 1], "frameOffsets");
+  const Array<int32_t> offsets = GetSnapshot<int32_t>(info[first + 1], "frameOffsets");
   if (offsets.length < 1) Fail("E_SHAPE", "frameOffsets must have length B + 1 >= 1, got 0");
   const size_t dim = static_cast<size_t>(GetInteger(info[first + 3], "dim", 1, INT32_MAX));
   if (embeddings.length % dim != 0)
@@ -44,7 +44,7 @@ Napi::Value FrameRelevance(const Napi::CallbackInfo& info) {
     FrameKernels& kernels = Frames(device);
     Napi::Float32Array out = Napi::Float32Array::New(env, batch.frames);
     float* relevance = out.Data();
-    return Task::Start(env, {info[1], info[2], info[3]}, {out},
+    return Task::Start(env, {info[1], info[3]}, {out},
                        [=, &kernels] { kernels.FrameRelevance(relevance, batch, normalize); },
                        ResolveFirstOutput);
   });
@@ -59,7 +59,7 @@ Napi::Value SelectFrames(const Napi::CallbackInfo& info) {
     FrameOptions o;
     size_t kmax = 0;
     if (info[5].IsTypedArray()) {
-      const Array<int32_t> k = GetArray<int32_t>(info[5], "k", batch.videos);
+      const Array<int32_t> k = GetSnapshot<int32_t>(info[5], "k", batch.videos);
       for (size_t b = 0; b < batch.videos; ++b) {
         if (k.data[b] < 0) Fail("E_ARG", "k[", b, "] must be >= 0, got ", k.data[b]);
         kmax = std::max(kmax, static_cast<size_t>(k.data[b]));
@@ -80,14 +80,12 @@ Napi::Value SelectFrames(const Napi::CallbackInfo& info) {
     ValidateFrameOptions(batch, o, kmax);
     FrameKernels& kernels = Frames(device);
     const size_t slots = batch.videos * kmax;
-    Napi::Int32Array indices = Napi::Int32Array::New(env, slots);
-    Napi::Float32Array scores = Napi::Float32Array::New(env, slots);
+    Napi::Int32Array indices = NewCheckedOutput<int32_t>(env, slots, "the selected indices (B x kmax)");
+    Napi::Float32Array scores = NewCheckedOutput<float>(env, slots, "the selected scores (B x kmax)");
     int32_t* out_indices = indices.Data();
     float* out_scores = scores.Data();
-    std::vector<Napi::Value> inputs{info[1], info[2], info[3]};
-    if (o.budgets) inputs.push_back(info[5]);
     return Task::Start(
-        env, inputs, {indices, scores},
+        env, {info[1], info[3]}, {indices, scores},
         [=, &kernels] { kernels.SelectFrames(out_indices, out_scores, batch, o, kmax); },
         [](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);

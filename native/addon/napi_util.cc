@@ -23,7 +23,23 @@ Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string&
 
 void ThrowJs(Napi::Env env, const pv::Error& error) { throw MakeError(env, error.code(), error.what()); }
 
+std::vector<std::shared_ptr<void>>& PendingSnapshots() {
+  static std::vector<std::shared_ptr<void>> pending;  // JavaScript thread only
+  return pending;
+}
+
+namespace {
+
+// Drops the snapshots a binding took but did not hand to a task.
+struct DropPendingSnapshots {
+  DropPendingSnapshots() { PendingSnapshots().clear(); }
+  ~DropPendingSnapshots() { PendingSnapshots().clear(); }
+};
+
+}  // namespace
+
 Napi::Value Guard(const Napi::CallbackInfo& info, const std::function<Napi::Value()>& body) {
+  DropPendingSnapshots scope;
   try {
     return body();
   } catch (const pv::Error& e) {
@@ -52,6 +68,19 @@ const char* TypedArrayName(napi_typedarray_type type) {
     case napi_biguint64_array: return "BigUint64Array";
     default: return "an unknown typed array";
   }
+}
+
+void TypedArrayData(const Napi::Value& value, const char* name, const char* expected_name,
+                    napi_typedarray_type* type, void** data, size_t* length) {
+  if (!value.IsTypedArray()) Fail("E_DTYPE", name, " must be a ", expected_name, ", got a non-typed-array value");
+  napi_env env = value.Env();
+  napi_value buffer = nullptr;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, type, length, data, &buffer, &offset) != napi_ok)
+    Fail("E_DTYPE", name, " must be a ", expected_name, ", got a typed array that cannot be read");
+  bool plain = false;
+  if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok || !plain)
+    Fail("E_DTYPE", name, " must be a ", expected_name, " on an ArrayBuffer, got one on a SharedArrayBuffer");
 }
 
 double GetNumber(const Napi::Value& value, const char* name) {
@@ -91,6 +120,7 @@ Napi::Promise Task::Start(Napi::Env env, const std::vector<Napi::Value>& inputs,
     if (!v.IsUndefined() && !v.IsNull()) task->inputs_.push_back(Napi::Persistent(v));
   }
   for (const Napi::Value& v : outputs) task->outputs_.push_back(Napi::Persistent(v));
+  task->snapshots_.swap(PendingSnapshots());
   Napi::Promise promise = task->deferred_.Promise();
   task->Napi::AsyncWorker::Queue();
   return promise;

@@ -6,7 +6,9 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -61,19 +63,71 @@ struct Array {
 
 constexpr size_t kAnyLength = static_cast<size_t>(-1);
 
+// The data pointer and element type of a typed array on an ordinary
+// ArrayBuffer. E_DTYPE for anything else, a typed array on a
+// SharedArrayBuffer included (another thread could write it while the compute
+// thread reads it).
+void TypedArrayData(const Napi::Value& value, const char* name, const char* expected_name,
+                    napi_typedarray_type* type, void** data, size_t* length);
+
 template <typename T>
 Array<T> GetArray(const Napi::Value& value, const char* name, size_t expected = kAnyLength) {
-  if (!value.IsTypedArray()) Fail("E_DTYPE", name, " must be a ", TypedArrayTraits<T>::kName, ", got a non-typed-array value");
-  const Napi::TypedArray typed = value.As<Napi::TypedArray>();
-  if (typed.TypedArrayType() != TypedArrayTraits<T>::kType)
-    Fail("E_DTYPE", name, " must be a ", TypedArrayTraits<T>::kName, ", got ", TypedArrayName(typed.TypedArrayType()));
+  napi_typedarray_type type;
+  void* data = nullptr;
   Array<T> out;
-  out.length = typed.ElementLength();
-  out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset());
+  TypedArrayData(value, name, TypedArrayTraits<T>::kName, &type, &data, &out.length);
+  if (type != TypedArrayTraits<T>::kType)
+    Fail("E_DTYPE", name, " must be a ", TypedArrayTraits<T>::kName, ", got ", TypedArrayName(type));
+  out.data = static_cast<T*>(data);
   if (expected != kAnyLength && out.length != expected)
     Fail("E_SHAPE", name, " must have length ", expected, ", got ", out.length);
   if (out.length > static_cast<size_t>(INT32_MAX)) Fail("E_SHAPE", name, " is too long: ", out.length, " > 2^31 - 1 elements");
   return out;
+}
+
+// Copies taken on the JavaScript thread of the offset and index arrays of the
+// call being bound (they are small). Validation and the kernels then read the
+// copy, so a caller that changes its array while the call is in flight cannot
+// make native code index out of bounds. The next Task::Start takes the copies
+// over (they live until the task settles); Guard drops them if the binding
+// throws first.
+std::vector<std::shared_ptr<void>>& PendingSnapshots();
+
+template <typename T>
+Array<T> GetSnapshot(const Napi::Value& value, const char* name, size_t expected = kAnyLength) {
+  const Array<T> view = GetArray<T>(value, name, expected);
+  auto copy = std::make_shared<std::vector<T>>(view.data, view.data + view.length);
+  PendingSnapshots().push_back(copy);
+  Array<T> out;
+  out.data = copy->data();
+  out.length = view.length;
+  return out;
+}
+
+template <typename T>
+Array<T> GetOptionalSnapshot(const Napi::Value& value, const char* name, size_t expected = kAnyLength) {
+  if (value.IsUndefined() || value.IsNull()) return Array<T>{};
+  return GetSnapshot<T>(value, name, expected);
+}
+
+// A new zero-filled typed array of `length` elements whose memory is
+// allocated here: when the machine cannot serve it the call fails with E_OOM
+// naming `what` (V8's own allocation would abort the process). For outputs
+// whose size an option sets rather than an input array.
+template <typename T>
+Napi::TypedArrayOf<T> NewCheckedOutput(Napi::Env env, size_t length, const char* what) {
+  if (length == 0) return Napi::TypedArrayOf<T>::New(env, 0);
+  if (length > SIZE_MAX / sizeof(T)) Fail("E_OOM", "cannot allocate ", what, ": ", length, " elements");
+  void* data = std::calloc(length, sizeof(T));
+  if (!data) Fail("E_OOM", "cannot allocate ", what, ": ", length, " x ", sizeof(T), " bytes");
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, data, length * sizeof(T), [](Napi::Env, void* p) { std::free(p); });
+  } catch (...) {
+    std::free(data);
+    throw;
+  }
+  return Napi::TypedArrayOf<T>::New(env, length, buffer, 0);
 }
 
 template <typename T>
@@ -116,6 +170,7 @@ class Task : public Napi::AsyncWorker {
   std::string code_ = "E_INTERNAL";
   std::vector<Napi::Reference<Napi::Value>> inputs_;
   std::vector<Napi::Reference<Napi::Value>> outputs_;
+  std::vector<std::shared_ptr<void>> snapshots_;  // PendingSnapshots() at Start
 };
 
 // Resolvers for Task::Start: the first output, or undefined.

@@ -59,9 +59,11 @@ PolicyConfig GetConfig(const Napi::CallbackInfo& info, size_t first) {
 PolicyBatch GetBatch(const Napi::Value& tokens_v, const Napi::Value& patches_v, const Napi::Value& offsets_v,
                      const char* name) {
   const std::string n(name);
-  const Array<int32_t> tokens = GetArray<int32_t>(tokens_v, (n + ".tokens").c_str());
+  // Token ids and offsets index memory: copies (GetSnapshot), so that what is
+  // validated is what the compute thread reads.
+  const Array<int32_t> tokens = GetSnapshot<int32_t>(tokens_v, (n + ".tokens").c_str());
   const Array<float> patches = GetArray<float>(patches_v, (n + ".patches").c_str());
-  const Array<int32_t> offsets = GetArray<int32_t>(offsets_v, (n + ".seqOffsets").c_str());
+  const Array<int32_t> offsets = GetSnapshot<int32_t>(offsets_v, (n + ".seqOffsets").c_str());
   if (offsets.length < 1) Fail("E_SHAPE", name, ".seqOffsets must have length B + 1 >= 1, got 0");
   PolicyBatch b;
   b.tokens = tokens.data;

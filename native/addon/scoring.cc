@@ -1,7 +1,7 @@
 // Bindings of the trajectory scoring kernels. Arguments arrive positionally
 // from lib/kernels/scoring.ts (typed in lib/native/addon.ts); each is re-checked here as a
-// safety net, outputs are allocated on the JavaScript thread, and the kernel
-// runs on a worker thread.
+// safety net, offsets are copied (GetSnapshot), outputs are allocated on the
+// JavaScript thread, and the kernel runs on the compute thread.
 #include <memory>
 
 #include "addon/napi_util.h"
@@ -109,7 +109,7 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
     const Array<float> logp = GetArray<float>(info[1], "logp");
     const size_t T = logp.length;
     const Array<float> old_logp = GetArray<float>(info[2], "oldLogp", T);
-    const Array<int32_t> offsets = GetArray<int32_t>(info[5], "seqOffsets");
+    const Array<int32_t> offsets = GetSnapshot<int32_t>(info[5], "seqOffsets");
     if (offsets.length < 1) Fail("E_SHAPE", "seqOffsets must have length B + 1 >= 1, got 0");
     const size_t B = offsets.length - 1;
     const Array<float> advantages = GetArray<float>(info[3], "advantages");
@@ -155,7 +155,7 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
     float* g = grad.Data();
     auto result = std::make_shared<LossResult>();
     return Task::Start(
-        env, {info[1], info[2], info[3], info[4], info[5], info[6]}, {grad},
+        env, {info[1], info[2], info[3], info[4], info[6]}, {grad},
         [=, &kernels] { *result = kernels.PolicyLoss(g, in, o); },
         [result](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);

@@ -35,12 +35,20 @@ int g_default_threads = [] {
 }();
 }
 
-int CpuThreads() {
+// At most one thread per processor this process may run on: more only
+// oversubscribe the cores, and a team of thousands can fail to start (libgomp
+// then ends the process), so a larger request is served with this many.
+int MaxCpuThreads() {
 #ifdef _OPENMP
-  return g_default_threads > 0 ? g_default_threads : omp_get_num_procs();
+  return omp_get_num_procs() > 0 ? omp_get_num_procs() : 1;
 #else
   return 1;
 #endif
+}
+
+int CpuThreads() {
+  const int max = MaxCpuThreads();
+  return g_default_threads > 0 && g_default_threads < max ? g_default_threads : max;
 }
 
 void SetCpuThreads(int threads) {

@@ -35,6 +35,8 @@ void RequireDevice(Device device);
 // Number of CPU worker threads the CPU backend uses (OpenMP), and a setter;
 // 0 restores the default (all cores).
 int CpuThreads();
+// The most threads CpuThreads() returns: the processors available to this process.
+int MaxCpuThreads();
 void SetCpuThreads(int threads);
 
 // The calling thread's index in its OpenMP team and the team's size (0 and 1

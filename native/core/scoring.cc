@@ -55,6 +55,22 @@ void ValidateToolRewardInputs(const float* acc, const int32_t* tool_calls, size_
   }
 }
 
+void CheckToolRewards(const float* reward, const float* acc, const int32_t* tool_calls, size_t n, float coef) {
+  uint32_t bad = 0;
+#pragma omp parallel for simd num_threads(CpuThreads()) reduction(| : bad) if (n > kParallelScan)
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &reward[i], sizeof bits);
+    bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  if (!bad) return;
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(reward[i]))
+      Fail("E_NONFINITE", "the reward of trajectory ", i, " overflows float32: acc[", i, "] + coef * toolCalls[", i,
+           "] = ", acc[i], " + ", coef, " * ", tool_calls[i]);
+  }
+}
+
 void ValidateSelectInputs(const float* rewards, const uint8_t* end_reasons, const int32_t* tool_images,
                           const int32_t* lengths, size_t n) {
   // Rewards are checked by the group statistics (CheckFinite). A vectorisable

@@ -122,6 +122,8 @@ ScoringKernels& Scoring(Device device);
 void CheckFinite(const float* values, size_t n, const char* name);
 void CheckSeqOffsets(const int32_t* offsets, size_t sequences, size_t tokens, const char* name);
 void ValidateToolRewardInputs(const float* acc, const int32_t* tool_calls, size_t n);
+// E_NONFINITE naming the first trajectory whose reward overflowed float32.
+void CheckToolRewards(const float* reward, const float* acc, const int32_t* tool_calls, size_t n, float coef);
 void ValidateSelectInputs(const float* rewards, const uint8_t* end_reasons, const int32_t* tool_images,
                           const int32_t* lengths, size_t n);
 

@@ -215,6 +215,7 @@ class CpuScoringKernels final : public ScoringKernels {
       reward[i] = static_cast<float>(static_cast<double>(acc[i]) +
                                      static_cast<double>(coef) * tool_calls[i] * gate);
     }
+    CheckToolRewards(reward, acc, tool_calls, n, coef);
   }
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
@@ -312,7 +313,7 @@ class CpuScoringKernels final : public ScoringKernels {
         }
         // Branch-free: the outcomes are data-dependent and unpredictable.
         for (size_t i = start[r]; i < start[r + 1]; ++i) {
-          const uint32_t bad_reason = ((keep_mask >> end_reasons[i]) & 1u) ^ 1u;
+          const uint32_t bad_reason = ((keep_mask >> (end_reasons[i] & 31u)) & 1u) ^ 1u;  // & 31: no UB shift, whatever the caller wrote since validation
           const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
           const uint32_t too_long = check_length ? (lengths[i] > max_length ? 1u : 0u) : 0u;
           const uint32_t bad_length = (bad_reason ^ 1u) & (bad_image ^ 1u) & too_long;

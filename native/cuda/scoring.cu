@@ -113,7 +113,7 @@ __global__ void FilterKernel(uint8_t* code, double* std_of, const int32_t* perm,
     const int32_t i = perm[j], g = seg_plus_one[j] - 1;
     uint8_t c = kKeep;
     if (hi[g] == lo[g]) c = kDropZeroVariance;
-    else if (!p.keep_end_reason[end_reasons[i]]) c = kDropEndReason;
+    else if (end_reasons[i] >= kEndReasonCount || !p.keep_end_reason[end_reasons[i]]) c = kDropEndReason;  // bounds: the array may have changed since validation
     else if (p.require_tool_image && tool_images[i] == 0) c = kDropNoToolImage;
     else if (p.max_length >= 0 && lengths && lengths[i] > p.max_length) c = kDropOverLength;
     code[i] = c;
@@ -248,6 +248,7 @@ class CudaScoringKernels final : public ScoringKernels {
                                                           threshold);
     PV_CUDA_LAUNCH_CHECK();
     d_reward.Download(reward, n);
+    CheckToolRewards(reward, acc, tool_calls, n, coef);
   }
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
