@@ -9,6 +9,7 @@
 #include "core/device.h"
 #include "core/loss_math.h"
 #include "core/scoring.h"
+#include "core/scoring_stats.h"
 
 namespace pv {
 namespace {
@@ -85,37 +86,52 @@ void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
   }
 }
 
-// Mean and unbiased std of one group whose members are rewards[begin, end),
-// two-pass in float64 in index order (the order the CUDA backend uses too).
-inline void RunMeanStd(const float* rewards, size_t begin, size_t end, double* mean, double* stdev) {
-  double sum = 0;
-  for (size_t i = begin; i < end; ++i) sum += static_cast<double>(rewards[i]);
-  const double m = sum / static_cast<double>(end - begin);
-  double sq = 0;
-  for (size_t i = begin; i < end; ++i) {
-    const double d = static_cast<double>(rewards[i]) - m;
-    sq += d * d;
+// Mean, unbiased std, min and max of one group whose members are
+// values[0, n) (core/scoring_stats.h: a function of the multiset only, the
+// same bits as the CUDA backend). `sorted` is scratch for the rare fallback.
+inline void GroupMoments(const float* values, size_t n, double* mean, double* stdev, float* lo, float* hi,
+                         std::vector<float>& sorted) {
+  GroupScan scan;
+  for (size_t i = 0; i < n; ++i) scan.Add(values[i]);
+  *lo = scan.lo;
+  *hi = scan.hi;
+  if (scan.Exact()) {
+    ExactGroupMoments(scan, [values](size_t j) { return values[j]; }, mean, stdev);
+    return;
   }
-  *mean = m;
-  *stdev = end - begin > 1 ? std::sqrt(sq / static_cast<double>(end - begin - 1)) : 0.0;
+  sorted.assign(values, values + n);
+  std::sort(sorted.begin(), sorted.end());
+  const float* v = sorted.data();
+  TwoPassGroupMoments(n, [v](size_t j) { return v[j]; }, mean, stdev);
 }
 
-// Two-pass group statistics in float64, summing each group in ascending
-// trajectory order (the CUDA backend sums in the same order and gets the same
-// bits). Also the min and max reward of each group, for the zero-variance test.
+// Group statistics in float64 (core/scoring_stats.h), with the min and max
+// reward of each group for the zero-variance test. Groups that are one run
+// each (the usual layout) are read in place; otherwise the rewards are first
+// gathered group by group (a counting sort by dense group id, stable), so
+// that every group is one contiguous, cache-friendly span either way.
 struct GroupStats {
   GroupRuns runs;
-  std::vector<double> mean;    // [G]
-  std::vector<double> std;     // [G] unbiased; 0 for singletons
-  std::vector<uint32_t> size;  // [G]
-  std::vector<float> lo, hi;   // [G] min and max reward (only when asked)
+  std::vector<double> mean;        // [G]
+  std::vector<double> std;         // [G] unbiased; 0 for singletons
+  std::vector<uint32_t> size;      // [G]
+  std::vector<float> lo, hi;       // [G] min and max reward
+  std::vector<uint32_t> group_of;  // [N] dense group of each trajectory (scattered layout only)
+  std::vector<uint32_t> offset;    // [G + 1] scattered layout: group g's rewards at gathered[offset[g], offset[g + 1])
+  std::vector<float> gathered;     // [N]
 };
+
+// Per-thread scratch of GroupMoments' fallback.
+std::vector<float>& SortScratch() {
+  thread_local std::vector<float> scratch;
+  return scratch;
+}
 
 // The returned statistics live in a per-thread buffer reused by the next call
 // on the same thread (large batches otherwise pay page faults on every call).
 // `indexed`, when given, holds the runs of `groups` already (its contents are
 // taken over), so a caller that indexed first does not index twice.
-const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n, bool with_range,
+const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n,
                                     GroupRuns* indexed = nullptr) {
   thread_local GroupStats s;
   if (indexed) {
@@ -125,76 +141,53 @@ const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups,
   } else {
     IndexGroups(s.runs, groups, n);
   }
+  CheckFinite(rewards, n, "rewards");
   const size_t G = s.runs.groups, R = s.runs.group.size();
   const uint32_t* start = s.runs.start.data();
   const uint32_t* run_group = s.runs.group.data();
-  s.mean.assign(G, 0.0);
-  s.std.assign(G, 0.0);
-  s.size.assign(G, 0);
-  CheckFinite(rewards, n, "rewards");
-  if (with_range) {
-    s.lo.assign(G, std::numeric_limits<float>::infinity());
-    s.hi.assign(G, -std::numeric_limits<float>::infinity());
-  }
-  if (G == R) {
-    // Every group is one contiguous run (the common layout): the groups are
-    // independent, so compute them in parallel, each in one visit of its
-    // members (same summation order as below and as the CUDA backend).
-    // Plain pointers: inside the parallel region `s` would name each worker
-    // thread's own thread_local instance.
-    double* mean_out = s.mean.data();
-    double* std_out = s.std.data();
-    uint32_t* size_out = s.size.data();
-    float* lo_out = s.lo.data();
-    float* hi_out = s.hi.data();
-#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+  s.mean.resize(G);
+  s.std.resize(G);
+  s.size.resize(G);
+  s.lo.resize(G);
+  s.hi.resize(G);
+  // Plain pointers: inside the parallel regions `s` would name each worker
+  // thread's own thread_local instance.
+  double* mean_out = s.mean.data();
+  double* std_out = s.std.data();
+  uint32_t* size_out = s.size.data();
+  float* lo_out = s.lo.data();
+  float* hi_out = s.hi.data();
+  const float* base = rewards;
+  const uint32_t* begin_of = start;
+  if (G != R) {
+    // Scattered: each trajectory's dense group, the group sizes, and the
+    // rewards gathered group after group (ascending index within a group).
+    s.group_of.resize(n);
+    s.offset.assign(G + 1, 0);
+    s.gathered.resize(n);
+    uint32_t* group_of = s.group_of.data();
+    uint32_t* offset = s.offset.data();
     for (size_t r = 0; r < R; ++r) {
       const uint32_t g = run_group[r];
-      const size_t begin = start[r], end = start[r + 1];
-      RunMeanStd(rewards, begin, end, &mean_out[g], &std_out[g]);
-      size_out[g] = static_cast<uint32_t>(end - begin);
-      if (with_range) {
-        float lo = rewards[begin], hi = rewards[begin];
-        for (size_t i = begin; i < end; ++i) {
-          lo = std::min(lo, rewards[i]);
-          hi = std::max(hi, rewards[i]);
-        }
-        lo_out[g] = lo;
-        hi_out[g] = hi;
-      }
+      offset[g + 1] += start[r + 1] - start[r];
+      for (size_t i = start[r]; i < start[r + 1]; ++i) group_of[i] = g;
     }
-    return s;
+    for (size_t g = 0; g < G; ++g) offset[g + 1] += offset[g];
+    std::vector<uint32_t> cursor(s.offset.begin(), s.offset.end() - 1);
+    float* gathered = s.gathered.data();
+    for (size_t i = 0; i < n; ++i) gathered[cursor[group_of[i]]++] = rewards[i];
+    base = gathered;
+    begin_of = offset;
   }
-  for (size_t r = 0; r < R; ++r) {
-    const uint32_t g = run_group[r];
-    double acc = s.mean[g];
-    for (size_t i = start[r]; i < start[r + 1]; ++i) acc += static_cast<double>(rewards[i]);
-    s.mean[g] = acc;
-    s.size[g] += start[r + 1] - start[r];
-    if (with_range) {
-      float lo = s.lo[g], hi = s.hi[g];
-      for (size_t i = start[r]; i < start[r + 1]; ++i) {
-        lo = std::min(lo, rewards[i]);
-        hi = std::max(hi, rewards[i]);
-      }
-      s.lo[g] = lo;
-      s.hi[g] = hi;
-    }
-  }
-  for (size_t g = 0; g < G; ++g) s.mean[g] /= static_cast<double>(s.size[g]);
-  std::vector<double>& sq = s.std;
-  for (size_t r = 0; r < R; ++r) {
-    const uint32_t g = run_group[r];
-    const double m = s.mean[g];
-    double acc = sq[g];
-    for (size_t i = start[r]; i < start[r + 1]; ++i) {
-      const double d = static_cast<double>(rewards[i]) - m;
-      acc += d * d;
-    }
-    sq[g] = acc;
-  }
-  for (size_t g = 0; g < G; ++g) {
-    sq[g] = s.size[g] > 1 ? std::sqrt(sq[g] / static_cast<double>(s.size[g] - 1)) : 0.0;
+  // Every group is now one contiguous span (group g at base + begin_of[j],
+  // j = the run of g, or g itself when gathered): independent, in parallel.
+  const bool gathered_layout = G != R;
+#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+  for (size_t j = 0; j < G; ++j) {
+    const uint32_t g = gathered_layout ? static_cast<uint32_t>(j) : run_group[j];
+    const size_t b = begin_of[j], e = begin_of[j + 1];
+    GroupMoments(base + b, e - b, &mean_out[g], &std_out[g], &lo_out[g], &hi_out[g], SortScratch());
+    size_out[g] = static_cast<uint32_t>(e - b);
   }
   return s;
 }
@@ -222,6 +215,15 @@ class CpuScoringKernels final : public ScoringKernels {
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
     thread_local GroupRuns runs_buffer;
     IndexGroups(runs_buffer, groups, n);
+    const bool scaled = scale == AdvantageScale::kGroupStd;
+    const double eps_d = static_cast<double>(eps);
+    auto write = [=](size_t i, double mean, double stdev, bool single, float mean_f, float std_f) {
+      const double centered = static_cast<double>(rewards[i]) - mean;
+      const double a = single ? 0.0 : (scaled ? centered / (stdev + eps_d) : centered);
+      advantages[i] = static_cast<float>(a);
+      group_mean[i] = mean_f;
+      group_std[i] = std_f;
+    };
     {
       // Every group one contiguous run (the common layout): statistics and
       // outputs in one parallel visit of each group, which is still in cache.
@@ -230,45 +232,29 @@ class CpuScoringKernels final : public ScoringKernels {
         CheckFinite(rewards, n, "rewards");
         const uint32_t* start = runs.start.data();
         const size_t R = runs.groups;
-        const bool scaled = scale == AdvantageScale::kGroupStd;
 #pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
         for (size_t r = 0; r < R; ++r) {
           const size_t begin = start[r], end = start[r + 1];
           double mean, stdev;
-          RunMeanStd(rewards, begin, end, &mean, &stdev);
-          const bool single = end - begin == 1;
-          const double denom = stdev + static_cast<double>(eps);
+          float lo, hi;
+          GroupMoments(rewards + begin, end - begin, &mean, &stdev, &lo, &hi, SortScratch());
           const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
-          for (size_t i = begin; i < end; ++i) {
-            const double centered = static_cast<double>(rewards[i]) - mean;
-            const double a = single ? 0.0 : (scaled ? centered / denom : centered);
-            advantages[i] = static_cast<float>(a);
-            group_mean[i] = mean_f;
-            group_std[i] = std_f;
-          }
+          for (size_t i = begin; i < end; ++i) write(i, mean, stdev, end - begin == 1, mean_f, std_f);
         }
         return;
       }
     }
-    const GroupStats& s = ComputeGroupStats(rewards, groups, n, false, &runs_buffer);
-    const uint32_t* start = s.runs.start.data();
-    const size_t R = s.runs.group.size();
-    // Elementwise from here: parallel over runs (which also spreads the first-
-    // touch page faults of the fresh output arrays over the cores).
+    const GroupStats& s = ComputeGroupStats(rewards, groups, n, &runs_buffer);
+    const uint32_t* group_of = s.group_of.data();
+    const double* mean = s.mean.data();
+    const double* stdev = s.std.data();
+    const uint32_t* size = s.size.data();
+    // Elementwise from here (which also spreads the first-touch page faults
+    // of the fresh output arrays over the cores).
 #pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
-    for (size_t r = 0; r < R; ++r) {
-      const uint32_t g = s.runs.group[r];
-      const double mean = s.mean[g], stdev = s.std[g];
-      const bool scaled = scale == AdvantageScale::kGroupStd, single = s.size[g] == 1;
-      const double denom = stdev + static_cast<double>(eps);
-      const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
-      for (size_t i = start[r]; i < start[r + 1]; ++i) {
-        const double centered = static_cast<double>(rewards[i]) - mean;
-        const double a = single ? 0.0 : (scaled ? centered / denom : centered);
-        advantages[i] = static_cast<float>(a);
-        group_mean[i] = mean_f;
-        group_std[i] = std_f;
-      }
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t g = group_of[i];
+      write(i, mean[g], stdev[g], size[g] == 1, static_cast<float>(mean[g]), static_cast<float>(stdev[g]));
     }
   }
 
@@ -276,7 +262,7 @@ class CpuScoringKernels final : public ScoringKernels {
                               const int32_t* tool_images, const int32_t* lengths, size_t n,
                               const SelectOptions& options) override {
     ValidateSelectInputs(rewards, end_reasons, tool_images, lengths, n);
-    const GroupStats& s = ComputeGroupStats(rewards, groups, n, true);
+    const GroupStats& s = ComputeGroupStats(rewards, groups, n);
     const size_t G = s.runs.groups, R = s.runs.group.size();
     const uint32_t* start = s.runs.start.data();
 

@@ -1,8 +1,9 @@
 // CUDA backend of the trajectory scoring kernels (semantics.md sections 1-5).
-// Group statistics sum each group in ascending trajectory order with
-// non-contracted float64 arithmetic, exactly as the CPU backend does, so the
-// two backends return the same bits for advantages, means and stds (and so the
-// same selection and ranking).
+// Group statistics are the functions of core/scoring_stats.h (exact integer
+// moments, or two-pass float64 over the members in ascending value order),
+// with non-contracted arithmetic, exactly as the CPU backend computes them, so
+// the two backends return the same bits for advantages, means and stds (and
+// so the same selection and ranking).
 #include <cub/cub.cuh>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "core/device.h"
 #include "core/loss_math.h"
 #include "core/scoring.h"
+#include "core/scoring_stats.h"
 #include "cuda/cuda_util.cuh"
 
 namespace pv {
@@ -42,9 +44,20 @@ __global__ void IotaKernel(int32_t* out, size_t n) {
     out[i] = static_cast<int32_t>(i);
 }
 
-__global__ void HeadFlagKernel(int32_t* flags, const int32_t* sorted_groups, size_t n) {
+// Sort key of a trajectory: its group id (high half, in signed order), then
+// its reward in ascending value order (low half), so that each group's
+// members come out contiguous and ascending (the order of the fallback).
+__global__ void GroupValueKeyKernel(uint64_t* keys, const int32_t* groups, const float* rewards, size_t n) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    const uint32_t bits = __float_as_uint(rewards[i]);
+    const uint32_t ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+    keys[i] = (uint64_t(uint32_t(groups[i]) ^ 0x80000000u) << 32) | ordered;
+  }
+}
+
+__global__ void HeadFlagKernel(int32_t* flags, const uint64_t* sorted_keys, size_t n) {
   for (size_t j = blockIdx.x * size_t(blockDim.x) + threadIdx.x; j < n; j += size_t(gridDim.x) * blockDim.x)
-    flags[j] = (j == 0 || sorted_groups[j] != sorted_groups[j - 1]) ? 1 : 0;
+    flags[j] = (j == 0 || (sorted_keys[j] >> 32) != (sorted_keys[j - 1] >> 32)) ? 1 : 0;
 }
 
 __global__ void SegmentStartKernel(int32_t* starts, const int32_t* flags, const int32_t* seg_plus_one, size_t n) {
@@ -52,33 +65,25 @@ __global__ void SegmentStartKernel(int32_t* starts, const int32_t* flags, const 
     if (flags[j]) starts[seg_plus_one[j] - 1] = static_cast<int32_t>(j);
 }
 
-// One thread per group: the members are contiguous in sorted order and, the
-// radix sort being stable, in ascending trajectory index.
+// One thread per group: the members are contiguous in sorted order, ascending
+// by value.
 __global__ void GroupStatsKernel(double* mean, double* stdev, int32_t* size, float* lo, float* hi,
                                  const int32_t* starts, const int32_t* perm, const float* rewards,
                                  size_t groups) {
   for (size_t g = blockIdx.x * size_t(blockDim.x) + threadIdx.x; g < groups; g += size_t(gridDim.x) * blockDim.x) {
     const int32_t begin = starts[g], end = starts[g + 1];
-    double sum = 0;
-    float mn = rewards[perm[begin]], mx = mn;
-    for (int32_t j = begin; j < end; ++j) {
-      const float r = rewards[perm[j]];
-      sum = __dadd_rn(sum, double(r));
-      mn = fminf(mn, r);
-      mx = fmaxf(mx, r);
-    }
-    const int32_t count = end - begin;
-    const double m = __ddiv_rn(sum, double(count));
-    double sq = 0;
-    for (int32_t j = begin; j < end; ++j) {
-      const double d = __dsub_rn(double(rewards[perm[j]]), m);
-      sq = __dadd_rn(sq, __dmul_rn(d, d));
-    }
+    const int32_t* members = perm + begin;
+    auto get = [rewards, members](size_t j) { return rewards[members[j]]; };
+    GroupScan scan;
+    for (int32_t j = 0; j < end - begin; ++j) scan.Add(get(j));
+    double m, sd;
+    if (scan.Exact()) ExactGroupMoments(scan, get, &m, &sd);
+    else TwoPassGroupMoments(scan.n, get, &m, &sd);
     mean[g] = m;
-    stdev[g] = count > 1 ? __dsqrt_rn(__ddiv_rn(sq, double(count - 1))) : 0.0;
-    size[g] = count;
-    lo[g] = mn;
-    hi[g] = mx;
+    stdev[g] = sd;
+    size[g] = end - begin;
+    lo[g] = scan.lo;
+    hi[g] = scan.hi;
   }
 }
 
@@ -137,11 +142,14 @@ struct GroupLayout {
 GroupLayout BuildGroupLayout(const float* d_rewards, const int32_t* groups, size_t n) {
   GroupLayout L;
   const int num = static_cast<int>(n);
-  DeviceBuffer<int32_t> keys(groups, n), sorted_keys(n), iota(n), flags(n);
+  DeviceBuffer<int32_t> d_groups(groups, n), iota(n), flags(n);
+  DeviceBuffer<uint64_t> keys(n), sorted_keys(n);
   L.perm.Resize(n);
   L.seg_plus_one.Resize(n);
   const unsigned blocks = BlocksFor(n, kThreads);
   IotaKernel<<<blocks, kThreads>>>(iota.get(), n);
+  PV_CUDA_LAUNCH_CHECK();
+  GroupValueKeyKernel<<<blocks, kThreads>>>(keys.get(), d_groups.get(), d_rewards, n);
   PV_CUDA_LAUNCH_CHECK();
   CubRun([&](void* temp, size_t& bytes) {
     return cub::DeviceRadixSort::SortPairs(temp, bytes, keys.get(), sorted_keys.get(), iota.get(), L.perm.get(), num);

@@ -1,7 +1,10 @@
 /**
  * Float64 references of semantics.md sections 1-5, written naively and
- * independently of the native code they check (no shared helpers).
+ * independently of the native code they check (no shared helpers). The rank
+ * of selectRollouts uses the exact rational variance (rational.ts), so that
+ * groups with equal reward multisets tie whatever the order of their members.
  */
+import { compareRational, exactVariance, type Rational } from './rational.js';
 
 export function toolRewardRef(acc: Float32Array, calls: Int32Array, coef: number, threshold: number): Float64Array {
   const out = new Float64Array(acc.length);
@@ -58,11 +61,12 @@ export function selectRef(
   input: { rewards: Float32Array; groups: Int32Array; endReasons: Uint8Array; toolImages: Int32Array; lengths?: Int32Array },
   opts: SelectRefOptions,
 ): { indices: number[]; dropped: { zeroVariance: number; endReason: number; noToolImage: number; overLength: number } } {
-  const { groupStd } = groupStatsRef(input.rewards, input.groups, 'none', 0);
   const zeroVariance = new Set<number>();
+  const variance = new Map<number, Rational>();
   for (const [g, list] of membersOf(input.groups)) {
     const values = list.map((i) => input.rewards[i]);
     if (Math.max(...values) === Math.min(...values)) zeroVariance.add(g);
+    variance.set(g, exactVariance(values));
   }
   const dropped = { zeroVariance: 0, endReason: 0, noToolImage: 0, overLength: 0 };
   const survivors: number[] = [];
@@ -73,7 +77,9 @@ export function selectRef(
     else if (opts.maxLength !== undefined && input.lengths![i] > opts.maxLength) dropped.overLength++;
     else survivors.push(i);
   }
-  if (opts.rank === 'std') survivors.sort((a, b) => groupStd[b] - groupStd[a] || a - b);
+  if (opts.rank === 'std') {
+    survivors.sort((a, b) => compareRational(variance.get(input.groups[b])!, variance.get(input.groups[a])!) || a - b);
+  }
   return { indices: survivors.slice(0, opts.target), dropped };
 }
 
