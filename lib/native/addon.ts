@@ -277,28 +277,41 @@ export function packageRoot(): string {
 
 let loaded: NativeAddon | undefined;
 
+/** The command that approves and runs the package's install script, for E_LOAD messages. */
+export const BUILD_FIX =
+  'approve and run its install script: `npm install-scripts approve pyvision-rl && npm rebuild pyvision-rl` ' +
+  '(npm 11 skips the install scripts of dependencies until they are approved; for a global install: ' +
+  '`npm install -g --allow-scripts=pyvision-rl pyvision-rl`; in a checkout of the package: `npm run build`)';
+
 /**
  * Loads the addon once. PYVISION_RL_ADDON may name a .node file to load
- * instead of build/Release/pyvision_rl.node (e.g. a second build).
+ * instead of build/Release/pyvision_rl.node (e.g. a second build). Without a
+ * built addon (the install script did not run: npm 11 blocks dependencies'
+ * install scripts until approved, or --ignore-scripts) the first call fails
+ * with E_LOAD naming the fix.
  */
 export function native(): NativeAddon {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
   const override = process.env.PYVISION_RL_ADDON;
   let addon: NativeAddon;
-  try {
-    if (override) {
+  if (override) {
+    try {
       addon = require(override) as NativeAddon;
-    } else {
+    } catch (error) {
+      throw new PyVisionError('E_LOAD', `cannot load the native addon named by PYVISION_RL_ADDON (${override}): ${(error as Error).message}`);
+    }
+  } else {
+    try {
       const bindings = require('bindings') as (opts: { bindings: string; module_root: string }) => NativeAddon;
       addon = bindings({ bindings: 'pyvision_rl', module_root: packageRoot() });
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/Could not locate the bindings file/.test(message)) {
+        throw new PyVisionError('E_LOAD', `the pyvision-rl native addon is not built (no build/Release/pyvision_rl.node in ${packageRoot()}): ${BUILD_FIX}`);
+      }
+      throw new PyVisionError('E_LOAD', `cannot load the pyvision-rl native addon (${message.split('\n')[0]}); rebuild it: ${BUILD_FIX}`);
     }
-  } catch (error) {
-    throw new PyVisionError(
-      'E_LOAD',
-      `cannot load the pyvision-rl native addon (${(error as Error).message}). ` +
-        'Run `npm rebuild pyvision-rl` (or `npm run build` in the package) to build it.',
-    );
   }
   addon.setErrorClass(PyVisionError);
   loaded = addon;
