@@ -83,75 +83,89 @@ PV_HD inline uint32_t FloatBits(float r) {
 #endif
 }
 
-// Exponent of the unit in the last place of r (r = sig * 2^ulp), and a strict
-// bound on its magnitude (|r| < 2^(ulp + 24)). Zero gets kNoUlp.
-constexpr int kNoUlp = 1 << 20;
-PV_HD inline int UlpExponent(uint32_t bits) {
-  const int e = static_cast<int>((bits >> 23) & 0xffu);
-  const int ulp = e == 0 ? -149 : e - 150;
-  return (bits & 0x7fffffffu) == 0 ? kNoUlp : ulp;
+// A float32 r with biased exponent field e is an integer multiple of
+// 2^(max(e, 1) - 150) and smaller than 2^(max(e, 1) - 126) in magnitude.
+PV_HD inline uint32_t UnitField(uint32_t bits) {
+  const uint32_t e = (bits >> 23) & 0xffu;
+  return e > 1u ? e : 1u;
 }
+PV_HD inline bool NonZero(uint32_t bits) { return (bits << 1) != 0u; }
+constexpr uint32_t kAllZero = 0xffu;  // min_unit of a group without a nonzero member
 
-// The first pass over a group: the float64 sum in the order given (exact
-// when Exact() holds), min, max, and the exponent range.
+// The first pass over a group's n members: the float64 sum in the order
+// given (exact when Exact() holds), min, max, and the exponent range of the
+// nonzero members. Branch-free, so that the CPU loop vectorises.
 struct GroupScan {
   double sum = 0;
   float lo = 0, hi = 0;
-  int min_ulp = kNoUlp;  // smallest ulp exponent of a nonzero member
-  int max_top = -kNoUlp; // members are < 2^max_top in magnitude
+  uint32_t min_unit = kAllZero;  // smallest UnitField of a nonzero member
+  uint32_t max_unit = 1;         // largest UnitField of any member
   size_t n = 0;
 
-  PV_HD void Add(float r) {
-    if (n == 0) lo = hi = r;
-    lo = r < lo ? r : lo;
-    hi = r > hi ? r : hi;
-    sum = ExactAdd(sum, static_cast<double>(r));
-    const int ulp = UlpExponent(FloatBits(r));
-    if (ulp != kNoUlp) {
-      min_ulp = ulp < min_ulp ? ulp : min_ulp;
-      max_top = ulp + 24 > max_top ? ulp + 24 : max_top;
+  template <typename Get>
+  PV_HD static GroupScan Of(Get get, size_t n) {
+    GroupScan s;
+    s.n = n;
+    double sum = 0;
+    float lo = get(0), hi = lo;
+    uint32_t min_unit = kAllZero, max_unit = 1;
+    for (size_t j = 0; j < n; ++j) {
+      const float r = get(j);
+      const uint32_t bits = FloatBits(r);
+      const uint32_t unit = UnitField(bits);
+      lo = r < lo ? r : lo;
+      hi = r > hi ? r : hi;
+      sum = ExactAdd(sum, static_cast<double>(r));
+      min_unit = NonZero(bits) && unit < min_unit ? unit : min_unit;
+      max_unit = unit > max_unit ? unit : max_unit;
     }
-    ++n;
+    s.sum = sum;
+    s.lo = lo;
+    s.hi = hi;
+    s.min_unit = min_unit;
+    s.max_unit = max_unit;
+    return s;
   }
 
-  // Whether the integers k_i = r_i / 2^min_ulp and their sum stay below 2^52.
+  // Whether the integers k_i = |r_i| / 2^(min_unit - 150) (< 2^(max_unit + 24 - min_unit))
+  // and n of them summed stay below 2^52.
   PV_HD bool Exact() const {
-    if (min_ulp == kNoUlp) return true;  // all zero
-    int log_n = 0;
+    if (min_unit == kAllZero) return true;
+    uint32_t log_n = 0;
     while ((size_t(1) << log_n) < n) ++log_n;
-    return max_top - min_ulp + log_n <= 52;
+    return max_unit + 24u - min_unit + log_n <= 52u;
   }
 };
 
 // Mean and std of a group whose scan is Exact(), from a second pass over the
-// members (any order): the integer moments above.
+// members (any order): the integer moments above. sum k_i = sum / 2^unit
+// exactly, so only sum k_i^2 needs the pass.
 template <typename Get>
 PV_HD inline void ExactGroupMoments(const GroupScan& scan, Get get, double* mean, double* stdev) {
   const size_t n = scan.n;
   *mean = ExactDiv(scan.sum, static_cast<double>(n));
-  if (n < 2 || scan.min_ulp == kNoUlp) {
+  if (n < 2 || scan.min_unit == kAllZero) {
     *stdev = 0.0;
     return;
   }
-  const int unit = scan.min_ulp;
-  int64_t sum_k = 0;
+  const uint32_t min_unit = scan.min_unit;
   U128 sum_k2;
   for (size_t j = 0; j < n; ++j) {
     const uint32_t bits = FloatBits(get(j));
-    const int ulp = UlpExponent(bits);
-    if (ulp == kNoUlp) continue;
     const uint32_t e = (bits >> 23) & 0xffu;
-    const uint64_t sig = (bits & 0x7fffffu) | (e != 0 ? 0x800000u : 0u);
-    const uint64_t k = sig << (ulp - unit);
-    sum_k += (bits >> 31) ? -static_cast<int64_t>(k) : static_cast<int64_t>(k);
+    const uint64_t sig = (bits & 0x7fffffu) | (e != 0u ? 0x800000u : 0u);
+    const uint32_t unit = UnitField(bits);
+    const uint64_t k = sig << (unit > min_unit ? unit - min_unit : 0u);  // 0 for a zero
     sum_k2 = AddWide(sum_k2, MulWide(k, k));
   }
+  const int unit_exp = static_cast<int>(min_unit) - 150;
+  const double sum_k = ExactMul(scan.sum, PowerOfTwo(-unit_exp));  // exact: a power of two, |sum k| < 2^52
+  const uint64_t abs_sum = static_cast<uint64_t>(sum_k < 0 ? -sum_k : sum_k);
   U128 n_sum_k2 = MulWide(sum_k2.lo, static_cast<uint64_t>(n));
   n_sum_k2.hi += sum_k2.hi * static_cast<uint64_t>(n);
-  const uint64_t abs_sum = static_cast<uint64_t>(sum_k < 0 ? -sum_k : sum_k);
   const U128 m2 = SubWide(n_sum_k2, MulWide(abs_sum, abs_sum));
   const double var_units = ExactDiv(WideToDouble(m2), ExactMul(static_cast<double>(n), static_cast<double>(n - 1)));
-  *stdev = ExactMul(ExactSqrt(var_units), PowerOfTwo(unit));
+  *stdev = ExactMul(ExactSqrt(var_units), PowerOfTwo(unit_exp));
 }
 
 // The fallback: two-pass float64 over the members in the order given, which

@@ -91,8 +91,7 @@ void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
 // same bits as the CUDA backend). `sorted` is scratch for the rare fallback.
 inline void GroupMoments(const float* values, size_t n, double* mean, double* stdev, float* lo, float* hi,
                          std::vector<float>& sorted) {
-  GroupScan scan;
-  for (size_t i = 0; i < n; ++i) scan.Add(values[i]);
+  const GroupScan scan = GroupScan::Of([values](size_t j) { return values[j]; }, n);
   *lo = scan.lo;
   *hi = scan.hi;
   if (scan.Exact()) {
@@ -160,22 +159,46 @@ const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups,
   const float* base = rewards;
   const uint32_t* begin_of = start;
   if (G != R) {
-    // Scattered: each trajectory's dense group, the group sizes, and the
-    // rewards gathered group after group (ascending index within a group).
+    // Scattered: each trajectory's dense group, then the rewards gathered
+    // group after group (ascending index within a group) by a counting sort
+    // over `threads` consecutive chunks of trajectories, in parallel: each
+    // chunk counts its members per group, then writes them at its own offsets.
     s.group_of.resize(n);
     s.offset.assign(G + 1, 0);
     s.gathered.resize(n);
     uint32_t* group_of = s.group_of.data();
     uint32_t* offset = s.offset.data();
-    for (size_t r = 0; r < R; ++r) {
-      const uint32_t g = run_group[r];
-      offset[g + 1] += start[r + 1] - start[r];
-      for (size_t i = start[r]; i < start[r + 1]; ++i) group_of[i] = g;
-    }
-    for (size_t g = 0; g < G; ++g) offset[g + 1] += offset[g];
-    std::vector<uint32_t> cursor(s.offset.begin(), s.offset.end() - 1);
     float* gathered = s.gathered.data();
-    for (size_t i = 0; i < n; ++i) gathered[cursor[group_of[i]]++] = rewards[i];
+    const int threads = n > 65536 ? CpuThreads() : 1;
+    const size_t T = static_cast<size_t>(threads);
+    thread_local std::vector<uint32_t> cursor;  // [T][G]: chunk t's count, then its next slot, of group g
+    cursor.assign(T * G, 0);
+    uint32_t* cur = cursor.data();
+    auto chunk_runs = [&](size_t t) { return std::make_pair(R * t / T, R * (t + 1) / T); };
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+    for (size_t t = 0; t < T; ++t) {
+      uint32_t* count = cur + t * G;
+      for (size_t r = chunk_runs(t).first; r < chunk_runs(t).second; ++r) {
+        const uint32_t g = run_group[r];
+        count[g] += start[r + 1] - start[r];
+        for (size_t i = start[r]; i < start[r + 1]; ++i) group_of[i] = g;
+      }
+    }
+    uint32_t total = 0;
+    for (size_t g = 0; g < G; ++g) {
+      offset[g] = total;
+      for (size_t t = 0; t < T; ++t) {
+        const uint32_t c = cur[t * G + g];
+        cur[t * G + g] = total;
+        total += c;
+      }
+    }
+    offset[G] = total;
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+    for (size_t t = 0; t < T; ++t) {
+      uint32_t* next = cur + t * G;
+      for (size_t i = start[chunk_runs(t).first]; i < start[chunk_runs(t).second]; ++i) gathered[next[group_of[i]]++] = rewards[i];
+    }
     base = gathered;
     begin_of = offset;
   }

@@ -74,8 +74,7 @@ __global__ void GroupStatsKernel(double* mean, double* stdev, int32_t* size, flo
     const int32_t begin = starts[g], end = starts[g + 1];
     const int32_t* members = perm + begin;
     auto get = [rewards, members](size_t j) { return rewards[members[j]]; };
-    GroupScan scan;
-    for (int32_t j = 0; j < end - begin; ++j) scan.Add(get(j));
+    const GroupScan scan = GroupScan::Of(get, static_cast<size_t>(end - begin));
     double m, sd;
     if (scan.Exact()) ExactGroupMoments(scan, get, &m, &sd);
     else TwoPassGroupMoments(scan.n, get, &m, &sd);
