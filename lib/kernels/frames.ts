@@ -5,13 +5,14 @@
  * native call; CPU and CUDA return identical indices (see docs/frames.md).
  */
 import type { Backend } from '../native/backend.js';
-import { resolveDevice } from '../native/backend.js';
+import { resolveBackend } from '../native/backend.js';
 import { PyVisionError, describe, withCallSite } from '../util/errors.js';
-import { native } from '../native/addon.js';
+import { native, type NativeFrameMode } from '../native/addon.js';
+import { LIMITS } from '../util/limits.js';
 import * as v from '../util/validate.js';
 
-export type FrameMode = 'uniform' | 'topk' | 'topk-gap' | 'mmr' | 'bolt';
-/** The selection modes, in the order of their native codes. */
+export type FrameMode = NativeFrameMode;
+/** The selection modes (they cross to native code by name). */
 export const FRAME_MODES: readonly FrameMode[] = ['uniform', 'topk', 'topk-gap', 'mmr', 'bolt'];
 
 /** B videos with N_b frames each, packed. */
@@ -69,7 +70,7 @@ interface CheckedBatch {
 
 function checkBatch(input: unknown): CheckedBatch {
   const i = v.object(input, 'input');
-  const dim = v.number(i.dim, 'input.dim', { integer: true, min: 1, max: 2 ** 31 - 1 });
+  const dim = v.number(i.dim, 'input.dim', { integer: true, min: 1, max: LIMITS.int32 });
   const embeddings = v.typedArray(i.embeddings, 'Float32Array', 'input.embeddings');
   if (embeddings.length % dim !== 0) {
     throw new PyVisionError(
@@ -89,7 +90,7 @@ export function frameRelevance(input: FrameBatch, opts: FrameRelevanceOptions = 
     const b = checkBatch(input);
     const o = v.optionalObject(opts, 'opts');
     const normalize = v.boolean(o.normalize, 'opts.normalize', FRAME_DEFAULTS.normalize);
-    return native().frameRelevance(resolveDevice(o.backend), b.embeddings, b.frameOffsets, b.queries, b.dim, normalize);
+    return native().frameRelevance({ backend: resolveBackend(o.backend), ...b, normalize });
   });
 }
 
@@ -100,31 +101,31 @@ export function selectFrames(input: FrameBatch, opts: SelectFramesOptions): Prom
     const o = v.object(opts, 'opts');
     const videos = b.frameOffsets.length - 1;
     let k: number | Int32Array;
+    let kmax = 0;
     if (v.isTypedArray(o.k, 'Int32Array')) {
       k = v.typedArray(o.k, 'Int32Array', 'opts.k', videos);
+      k.forEach((budget, video) => {
+        if (budget < 0) throw new PyVisionError('E_ARG', `opts.k[${video}] must be >= 0, got ${budget}`);
+        kmax = Math.max(kmax, budget);
+      });
     } else if (typeof o.k === 'number') {
-      k = v.number(o.k, 'opts.k', { integer: true, min: 0, max: 2 ** 31 - 1 });
+      k = v.number(o.k, 'opts.k', { integer: true, min: 0, max: LIMITS.int32 });
+      kmax = videos > 0 ? k : 0;
     } else {
       throw new PyVisionError('E_ARG', `opts.k must be an integer >= 0 or an Int32Array of ${videos} budgets, got ${describe(o.k)}`);
     }
+    if (videos * kmax > LIMITS.frameOutputSlots) {
+      throw new PyVisionError(
+        'E_ARG',
+        `the output would have B x kmax = ${videos} x ${kmax} slots, more than 2^30; lower opts.k`,
+      );
+    }
     if (o.mode === undefined) throw new PyVisionError('E_ARG', `opts.mode must be one of ${FRAME_MODES.map((m) => `'${m}'`).join(', ')}; got undefined`);
     const mode = v.oneOf(o.mode, 'opts.mode', FRAME_MODES, 'topk');
-    const minGap = v.optionalNumber(o.minGap, 'opts.minGap', FRAME_DEFAULTS.minGap, { integer: true, min: 0, max: 2 ** 31 - 1 });
+    const minGap = v.optionalNumber(o.minGap, 'opts.minGap', FRAME_DEFAULTS.minGap, { integer: true, min: 0, max: LIMITS.int32 });
     const lambda = v.optionalNumber(o.lambda, 'opts.lambda', FRAME_DEFAULTS.lambda, { min: 0, max: 1 });
     const alpha = v.optionalNumber(o.alpha, 'opts.alpha', FRAME_DEFAULTS.alpha, { above: 0 });
     const normalize = v.boolean(o.normalize, 'opts.normalize', FRAME_DEFAULTS.normalize);
-    return native().selectFrames(
-      resolveDevice(o.backend),
-      b.embeddings,
-      b.frameOffsets,
-      b.queries,
-      b.dim,
-      k,
-      FRAME_MODES.indexOf(mode) as 0 | 1 | 2 | 3 | 4,
-      minGap,
-      lambda,
-      alpha,
-      normalize,
-    );
+    return native().selectFrames({ backend: resolveBackend(o.backend), ...b, k, mode, minGap, lambda, alpha, normalize });
   });
 }

@@ -5,9 +5,10 @@
  * its arguments here, then runs natively off the JavaScript thread.
  */
 import type { Backend } from '../native/backend.js';
-import { resolveDevice } from '../native/backend.js';
+import { resolveBackend } from '../native/backend.js';
 import { PyVisionError, withCallSite } from '../util/errors.js';
-import { native } from '../native/addon.js';
+import { native, type NativeKlType, type NativeLossAggregation, type NativeLossOptions } from '../native/addon.js';
+import { LIMITS } from '../util/limits.js';
 import * as v from '../util/validate.js';
 
 /** Why a trajectory ended (semantics.md section 3). */
@@ -41,8 +42,8 @@ export function accumulativeToolReward(
     v.typedArray(toolCalls, 'Int32Array', 'toolCalls', v.typedLength(v.typedArray(acc, 'Float32Array', 'acc')));
     const o = v.optionalObject(opts, 'opts');
     const coef = v.optionalNumber(o.coef, 'opts.coef', 0.1, { float32: true });
-    const threshold = v.optionalNumber(o.correctThreshold, 'opts.correctThreshold', 1.0, { float32: true });
-    return native().accumulativeToolReward(resolveDevice(o.backend), acc, toolCalls, coef, threshold);
+    const correctThreshold = v.optionalNumber(o.correctThreshold, 'opts.correctThreshold', 1.0, { float32: true });
+    return native().accumulativeToolReward({ backend: resolveBackend(o.backend), acc, toolCalls, coef, correctThreshold });
   });
 }
 
@@ -75,7 +76,7 @@ export function groupAdvantages(
     const o = v.optionalObject(opts, 'opts');
     const scale = v.oneOf(o.scale, 'opts.scale', ['none', 'group-std'] as const, 'none');
     const eps = v.optionalNumber(o.eps, 'opts.eps', 1e-6, { min: 0, float32: true });
-    return native().groupAdvantages(resolveDevice(o.backend), rewards, groups, scale === 'none' ? 0 : 1, eps);
+    return native().groupAdvantages({ backend: resolveBackend(o.backend), rewards, groups, scale, eps });
   });
 }
 
@@ -129,43 +130,43 @@ export function selectRollouts(input: RolloutBatch, opts: SelectOptions): Promis
     const toolImages = v.typedArray(i.toolImages, 'Int32Array', 'input.toolImages', n);
     const lengths = v.optionalTypedArray(i.lengths, 'Int32Array', 'input.lengths', n);
     const o = v.object(opts, 'opts');
-    const target = v.number(o.target, 'opts.target', { integer: true, min: 0, max: 2 ** 31 - 1 });
-    let keepMask = 0;
+    const target = v.number(o.target, 'opts.target', { integer: true, min: 0, max: LIMITS.int32 });
     const keep = o.keepEndReasons === undefined ? DEFAULT_KEEP_END_REASONS : o.keepEndReasons;
     if (!Array.isArray(keep)) throw new PyVisionError('E_ARG', 'opts.keepEndReasons must be an array of EndReason');
-    keep.forEach((reason: unknown, k: number) => {
-      keepMask |= 1 << v.number(reason, `opts.keepEndReasons[${k}]`, { integer: true, min: 0, max: 4 });
-    });
+    const keepEndReasons = Uint8Array.from(keep, (reason: unknown, k: number) =>
+      v.number(reason, `opts.keepEndReasons[${k}]`, { integer: true, min: 0, max: 4 }),
+    );
     const requireToolImage = v.boolean(o.requireToolImage, 'opts.requireToolImage', true);
-    const maxLength = o.maxLength === undefined ? -1 : v.number(o.maxLength, 'opts.maxLength', { integer: true, min: 0, max: 2 ** 31 - 1 });
-    if (maxLength >= 0 && lengths === undefined) {
+    const maxLength = o.maxLength === undefined ? null : v.number(o.maxLength, 'opts.maxLength', { integer: true, min: 0, max: LIMITS.int32 });
+    if (maxLength !== null && lengths === undefined) {
       throw new PyVisionError('E_ARG', 'opts.maxLength needs input.lengths (the token count of each trajectory)');
     }
     const rank = v.oneOf(o.rank, 'opts.rank', ['std', 'none'] as const, 'std');
-    return native().selectRollouts(
-      resolveDevice(o.backend),
+    return native().selectRollouts({
+      backend: resolveBackend(o.backend),
       rewards,
       groups,
       endReasons,
       toolImages,
       lengths,
       target,
-      keepMask,
+      keepEndReasons,
       requireToolImage,
       maxLength,
-      rank === 'std',
-    );
+      rank,
+    });
   });
 }
 
-export type LossAggregation = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
+export type LossAggregation = NativeLossAggregation;
 export const LOSS_AGGREGATIONS: readonly LossAggregation[] = [
   'token-mean',
   'seq-mean-token-sum',
   'seq-mean-token-mean',
   'seq-mean-token-sum-norm',
 ];
-export type KlType = 'k1' | 'k2' | 'k3';
+export type KlType = NativeKlType;
+export const KL_TYPES: readonly KlType[] = ['k1', 'k2', 'k3'];
 
 export interface PolicyLossInput {
   /** log-prob of each token under the current policy. */
@@ -212,25 +213,19 @@ export interface PolicyLossResult {
   approxKl: number;
 }
 
-/** Validated policy-loss options with defaults applied (shared with the policy engine). */
-export interface ResolvedLossOptions {
-  clipLow: number;
-  clipHigh: number;
-  dualClip: number | null;
-  agg: 0 | 1 | 2 | 3;
-  normDenominator: number;
-  klCoef: number;
-  klType: 0 | 1 | 2;
-}
-
-export function resolveLossOptions(o: Record<string, unknown>, prefix = 'opts'): ResolvedLossOptions {
+/**
+ * Reads and validates the policy-loss options of `o` (messages name
+ * `${prefix}.field`), defaults applied: the one reader shared by policyLoss
+ * and the policy engine's pg loss (lib/policy/policy.ts).
+ */
+export function resolveLossOptions(o: Record<string, unknown>, prefix = 'opts'): NativeLossOptions {
   const clipLow = v.optionalNumber(o.clipLow, `${prefix}.clipLow`, 0.2, { min: 0, below: 1 });
   const clipHigh = v.optionalNumber(o.clipHigh, `${prefix}.clipHigh`, 0.2, { min: 0, float32: true });
   const dualClip = o.dualClip === null ? null : v.optionalNumber(o.dualClip, `${prefix}.dualClip`, 3.0, { above: 1, float32: true });
-  const agg = LOSS_AGGREGATIONS.indexOf(v.oneOf(o.agg, `${prefix}.agg`, LOSS_AGGREGATIONS, 'token-mean')) as 0 | 1 | 2 | 3;
-  const normDenominator = v.optionalNumber(o.normDenominator, `${prefix}.normDenominator`, 0, { above: 0 });
+  const agg = v.oneOf(o.agg, `${prefix}.agg`, LOSS_AGGREGATIONS, 'token-mean');
+  const normDenominator = o.normDenominator === undefined ? null : v.number(o.normDenominator, `${prefix}.normDenominator`, { above: 0 });
   const klCoef = v.optionalNumber(o.klCoef, `${prefix}.klCoef`, 0, { min: 0, float32: true });
-  const klType = (['k1', 'k2', 'k3'] as const).indexOf(v.oneOf(o.klType, `${prefix}.klType`, ['k1', 'k2', 'k3'] as const, 'k3')) as 0 | 1 | 2;
+  const klType = v.oneOf(o.klType, `${prefix}.klType`, KL_TYPES, 'k3');
   return { clipLow, clipHigh, dualClip, agg, normDenominator, klCoef, klType };
 }
 
@@ -257,21 +252,6 @@ export function policyLoss(input: PolicyLossInput, opts: PolicyLossOptions = {})
     if (r.klCoef > 0 && refLogp === undefined) {
       throw new PyVisionError('E_ARG', 'opts.klCoef > 0 needs input.refLogp');
     }
-    return native().policyLoss(
-      resolveDevice(o.backend),
-      logp,
-      oldLogp,
-      advantages,
-      mask,
-      seqOffsets,
-      refLogp,
-      r.clipLow,
-      r.clipHigh,
-      r.dualClip,
-      r.agg,
-      r.normDenominator,
-      r.klCoef,
-      r.klType,
-    );
+    return native().policyLoss({ backend: resolveBackend(o.backend), logp, oldLogp, advantages, mask, seqOffsets, refLogp, ...r });
   });
 }

@@ -2,9 +2,12 @@
  * The whole surface of the native module, typed in one place, and its loader.
  * Everything else in lib/ talks to native code through `native()` only.
  *
- * Conventions: data crosses as typed arrays, shapes as integers; `device` is
- * 0 (CPU) or 1 (CUDA); every call that touches data returns a Promise and runs
- * on a worker thread. Inputs must not be mutated until the Promise settles.
+ * Conventions: data crosses as typed arrays, shapes as integers, enums by
+ * name; each kernel binding takes one options object (its fields validated in
+ * lib/ before the call: native code checks only types, lengths and what
+ * protects memory); every call that touches data returns a Promise and runs
+ * on the addon's compute thread. Inputs must not be mutated until the Promise
+ * settles (offsets and indices are copied, so memory safety never depends on it).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +17,28 @@ import { fileURLToPath } from 'node:url';
 import { PyVisionError } from '../util/errors.js';
 
 export type DeviceCode = 0 | 1;
+/** A resolved backend, by name (what the kernel bindings take). */
+export type NativeBackend = 'cpu' | 'cuda';
+
+// Enums cross the boundary by name; native/core/scoring.h and frames.h hold
+// the same lists (kLossAggNames, kKlTypeNames, kAdvantageScaleNames, kFrameModeNames).
+export type NativeAdvantageScale = 'none' | 'group-std';
+export type NativeLossAggregation = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
+export type NativeKlType = 'k1' | 'k2' | 'k3';
+export type NativeFrameMode = 'uniform' | 'topk' | 'topk-gap' | 'mmr' | 'bolt';
+
+/** The options of the clipped policy-gradient loss, validated, as native code reads them (one reader for both uses). */
+export interface NativeLossOptions {
+  clipLow: number;
+  clipHigh: number;
+  /** null: no dual clip */
+  dualClip: number | null;
+  agg: NativeLossAggregation;
+  /** null: the longest sequence's token count */
+  normDenominator: number | null;
+  klCoef: number;
+  klType: NativeKlType;
+}
 
 export interface NativeCudaDevice {
   name: string;
@@ -67,20 +92,13 @@ export interface NativePolicyTensor {
   decay: boolean;
 }
 
-/** A policy loss resolved by lib/policy/policy.ts: kind 0 = pg, 1 = sft. */
-export interface NativePolicyTrainingLoss {
-  kind: 0 | 1;
+/** A policy loss resolved by lib/policy/policy.ts; the pg loss carries the NativeLossOptions. */
+export interface NativePolicyTrainingLoss extends Partial<NativeLossOptions> {
+  kind: 'pg' | 'sft';
   mask: Uint8Array | Float32Array;
   oldLogp?: Float32Array;
   advantages?: Float32Array;
   refLogp?: Float32Array;
-  clipLow?: number;
-  clipHigh?: number;
-  dualClip?: number | null;
-  agg?: 0 | 1 | 2 | 3;
-  normDenominator?: number;
-  klCoef?: number;
-  klType?: 0 | 1 | 2;
 }
 
 export interface NativeAdamW {
@@ -106,72 +124,70 @@ export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   setThreads(threads: number): number;
 
-  accumulativeToolReward(
-    device: DeviceCode,
-    acc: Float32Array,
-    toolCalls: Int32Array,
-    coef: number,
-    correctThreshold: number,
-  ): Promise<Float32Array>;
-  groupAdvantages(
-    device: DeviceCode,
-    rewards: Float32Array,
-    groups: Int32Array,
-    scale: 0 | 1,
-    eps: number,
-  ): Promise<NativeGroupAdvantages>;
-  selectRollouts(
-    device: DeviceCode,
-    rewards: Float32Array,
-    groups: Int32Array,
-    endReasons: Uint8Array,
-    toolImages: Int32Array,
-    lengths: Int32Array | undefined,
-    target: number,
-    keepEndReasonMask: number,
-    requireToolImage: boolean,
-    maxLength: number,
-    rankByStd: boolean,
-  ): Promise<NativeSelectResult>;
+  // ---- scoring (lib/kernels/scoring.ts): one options object per call ----
+  accumulativeToolReward(args: {
+    backend: NativeBackend;
+    acc: Float32Array;
+    toolCalls: Int32Array;
+    coef: number;
+    correctThreshold: number;
+  }): Promise<Float32Array>;
+  groupAdvantages(args: {
+    backend: NativeBackend;
+    rewards: Float32Array;
+    groups: Int32Array;
+    scale: NativeAdvantageScale;
+    eps: number;
+  }): Promise<NativeGroupAdvantages>;
+  selectRollouts(args: {
+    backend: NativeBackend;
+    rewards: Float32Array;
+    groups: Int32Array;
+    endReasons: Uint8Array;
+    toolImages: Int32Array;
+    lengths: Int32Array | undefined;
+    target: number;
+    /** the EndReason values that survive */
+    keepEndReasons: Uint8Array;
+    requireToolImage: boolean;
+    /** null: no length filter */
+    maxLength: number | null;
+    rank: 'std' | 'none';
+  }): Promise<NativeSelectResult>;
   policyLoss(
-    device: DeviceCode,
-    logp: Float32Array,
-    oldLogp: Float32Array,
-    advantages: Float32Array,
-    mask: Uint8Array | Float32Array,
-    seqOffsets: Int32Array,
-    refLogp: Float32Array | undefined,
-    clipLow: number,
-    clipHigh: number,
-    dualClip: number | null,
-    agg: 0 | 1 | 2 | 3,
-    normDenominator: number,
-    klCoef: number,
-    klType: 0 | 1 | 2,
+    args: {
+      backend: NativeBackend;
+      logp: Float32Array;
+      oldLogp: Float32Array;
+      advantages: Float32Array;
+      mask: Uint8Array | Float32Array;
+      seqOffsets: Int32Array;
+      refLogp: Float32Array | undefined;
+    } & NativeLossOptions,
   ): Promise<NativePolicyLoss>;
 
   // ---- frame selection (lib/kernels/frames.ts) ----
-  frameRelevance(
-    device: DeviceCode,
-    embeddings: Float32Array,
-    frameOffsets: Int32Array,
-    queries: Float32Array,
-    dim: number,
-    normalize: boolean,
-  ): Promise<Float32Array>;
-  selectFrames(
-    device: DeviceCode,
-    embeddings: Float32Array,
-    frameOffsets: Int32Array,
-    queries: Float32Array,
-    dim: number,
-    k: number | Int32Array,
-    mode: 0 | 1 | 2 | 3 | 4,
-    minGap: number,
-    lambda: number,
-    alpha: number,
-    normalize: boolean,
-  ): Promise<{ indices: Int32Array; scores: Float32Array }>;
+  frameRelevance(args: {
+    backend: NativeBackend;
+    embeddings: Float32Array;
+    frameOffsets: Int32Array;
+    queries: Float32Array;
+    dim: number;
+    normalize: boolean;
+  }): Promise<Float32Array>;
+  selectFrames(args: {
+    backend: NativeBackend;
+    embeddings: Float32Array;
+    frameOffsets: Int32Array;
+    queries: Float32Array;
+    dim: number;
+    k: number | Int32Array;
+    mode: NativeFrameMode;
+    minGap: number;
+    lambda: number;
+    alpha: number;
+    normalize: boolean;
+  }): Promise<{ indices: Int32Array; scores: Float32Array }>;
 
   // ---- policy engine (lib/policy/policy.ts) ----
   policyTensorTable(
@@ -299,7 +315,7 @@ export function native(): NativeAddon {
     try {
       addon = require(override) as NativeAddon;
     } catch (error) {
-      throw new PyVisionError('E_LOAD', `cannot load the native addon named by PYVISION_RL_ADDON (${override}): ${(error as Error).message}`);
+      throw new PyVisionError('E_LOAD', `cannot load the pyvision-rl native addon named by PYVISION_RL_ADDON (${override}): ${(error as Error).message.split('\n')[0]}`);
     }
   } else {
     try {

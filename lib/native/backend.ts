@@ -4,7 +4,8 @@
  * only when the CUDA backend is compiled in and a device is present.
  */
 import { PyVisionError, describe } from '../util/errors.js';
-import { native, type DeviceCode, type NativeCudaDevice } from './addon.js';
+import { native, type DeviceCode, type NativeBackend, type NativeCudaDevice } from './addon.js';
+import { LIMITS } from '../util/limits.js';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
 export const BACKENDS: readonly Backend[] = ['auto', 'cpu', 'cuda'];
@@ -88,10 +89,18 @@ export function resolveDevice(backend: unknown): DeviceCode {
   return info.cudaAvailable ? 1 : 0;
 }
 
-/** Sets the CPU backend's worker threads (0: all cores). Returns the number in use. */
+/** resolveDevice, by name: what the kernel bindings take. */
+export function resolveBackend(backend: unknown): NativeBackend {
+  return resolveDevice(backend) === 1 ? 'cuda' : 'cpu';
+}
+
+/**
+ * Sets the CPU backend's worker threads (0: all cores). Returns the number in
+ * use: at most one per processor available, whatever is asked.
+ */
 export function setCpuThreads(threads: number): number {
-  if (!Number.isInteger(threads) || threads < 0 || threads > 4096) {
-    throw new PyVisionError('E_ARG', `threads must be an integer in [0, 4096], got ${describe(threads)}`);
+  if (!Number.isInteger(threads) || threads < 0 || threads > LIMITS.cpuThreads) {
+    throw new PyVisionError('E_ARG', `threads must be an integer in [0, ${LIMITS.cpuThreads}], got ${describe(threads)}`);
   }
   return native().setThreads(threads);
 }

@@ -55,7 +55,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    SetCpuThreads(static_cast<int>(GetInteger(info[0], "threads", 0, 4096)));
+    SetCpuThreads(static_cast<int>(GetInteger(info[0], "threads", 0, INT32_MAX)));  // lib/ bounds it (LIMITS)
     return Napi::Number::New(info.Env(), CpuThreads());
   });
 }

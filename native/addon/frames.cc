@@ -1,7 +1,10 @@
-// Bindings of frame selection. Arguments arrive positionally from
-// lib/kernels/frames.ts (typed in lib/native/addon.ts); each is re-checked here as a safety
-// net, the offsets and budgets are copied (GetSnapshot), outputs are allocated
-// on the JavaScript thread, and the kernel runs on the compute thread.
+// Bindings of frame selection. Each takes one options object (a Baton) from
+// lib/kernels/frames.ts (typed in lib/native/addon.ts), which has validated
+// every value and the output size; here only types, lengths, the budgets'
+// sign and the mode's name are checked, the offsets and budgets are copied
+// (GetSnapshot), outputs are allocated on the JavaScript thread (selectFrames'
+// by the addon, so that a size memory cannot hold is E_OOM), and the kernel
+// runs on the compute thread.
 #include <algorithm>
 #include <vector>
 
@@ -13,79 +16,76 @@ namespace pv {
 namespace napi {
 namespace {
 
-// Largest output the kernels write: B x kmax int32 slots in one typed array.
-constexpr size_t kMaxOutputSlots = size_t(1) << 30;
-
-// embeddings, frameOffsets, queries, dim at info[first..first+3].
-FrameBatch GetFrameBatch(const Napi::CallbackInfo& info, size_t first) {
-  const Array<float> embeddings = GetArray<float>(info[first], "embeddings");
-  const Array<int32_t> offsets = GetSnapshot<int32_t>(info[first + 1], "frameOffsets");
+// embeddings, frameOffsets, queries, dim of the options object.
+FrameBatch GetFrameBatch(const Baton& b) {
+  const Array<float> embeddings = b.GetArray<float>("embeddings");
+  const Array<int32_t> offsets = b.GetSnapshot<int32_t>("frameOffsets");
   if (offsets.length < 1) Fail("E_SHAPE", "frameOffsets must have length B + 1 >= 1, got 0");
-  const size_t dim = static_cast<size_t>(GetInteger(info[first + 3], "dim", 1, INT32_MAX));
+  const size_t dim = static_cast<size_t>(b.Integer("dim", 1, INT32_MAX));
   if (embeddings.length % dim != 0)
     Fail("E_SHAPE", "embeddings.length must be a multiple of dim (", dim, "), got ", embeddings.length);
   FrameBatch batch;
   batch.videos = offsets.length - 1;
   batch.dim = dim;
   batch.frames = embeddings.length / dim;
-  const Array<float> queries = GetArray<float>(info[first + 2], "queries", batch.videos * dim);
+  const Array<float> queries = b.GetArray<float>("queries", batch.videos * dim);
   batch.embeddings = embeddings.data;
   batch.frame_offsets = offsets.data;
   batch.queries = queries.data;
   return batch;
 }
 
+// { backend, embeddings, frameOffsets, queries, dim, normalize }
 Napi::Value FrameRelevance(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    const Device device = GetDevice(info[0]);
-    const FrameBatch batch = GetFrameBatch(info, 1);
-    const bool normalize = GetBool(info[5], "normalize");
-    FrameKernels& kernels = Frames(device);
+    const Baton b(info[0], "frameRelevance options");
+    const FrameBatch batch = GetFrameBatch(b);
+    const bool normalize = b.Bool("normalize");
+    FrameKernels& kernels = Frames(b.Backend());
     Napi::Float32Array out = Napi::Float32Array::New(env, batch.frames);
     float* relevance = out.Data();
-    return Task::Start(env, {info[1], info[3]}, {out},
+    return Task::Start(env, {b.object()}, {out},
                        [=, &kernels] { kernels.FrameRelevance(relevance, batch, normalize); },
                        ResolveFirstOutput);
   });
 }
 PV_BINDING("frameRelevance", FrameRelevance);
 
+// { backend, embeddings, frameOffsets, queries, dim, k: number | Int32Array,
+//   mode: 'uniform' | 'topk' | 'topk-gap' | 'mmr' | 'bolt', minGap, lambda, alpha, normalize }
 Napi::Value SelectFrames(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    const Device device = GetDevice(info[0]);
-    const FrameBatch batch = GetFrameBatch(info, 1);
+    const Baton b(info[0], "selectFrames options");
+    const FrameBatch batch = GetFrameBatch(b);
     FrameOptions o;
     size_t kmax = 0;
-    if (info[5].IsTypedArray()) {
-      const Array<int32_t> k = GetSnapshot<int32_t>(info[5], "k", batch.videos);
-      for (size_t b = 0; b < batch.videos; ++b) {
-        if (k.data[b] < 0) Fail("E_ARG", "k[", b, "] must be >= 0, got ", k.data[b]);
-        kmax = std::max(kmax, static_cast<size_t>(k.data[b]));
+    if (b.Get("k").IsTypedArray()) {
+      const Array<int32_t> k = b.GetSnapshot<int32_t>("k", batch.videos);
+      for (size_t v = 0; v < batch.videos; ++v) {
+        if (k.data[v] < 0) Fail("E_ARG", "k[", v, "] must be >= 0, got ", k.data[v]);
+        kmax = std::max(kmax, static_cast<size_t>(k.data[v]));
       }
       o.budgets = k.data;
     } else {
-      o.budget = static_cast<int32_t>(GetInteger(info[5], "k", 0, INT32_MAX));
+      o.budget = static_cast<int32_t>(b.Integer("k", 0, INT32_MAX));
       kmax = batch.videos > 0 ? static_cast<size_t>(o.budget) : 0;
     }
-    if (batch.videos > 0 && kmax > kMaxOutputSlots / batch.videos)
-      Fail("E_ARG", "the output would have B x kmax = ", batch.videos, " x ", kmax, " slots, more than 2^30; ",
-           "lower k");
-    o.mode = static_cast<FrameMode>(GetInteger(info[6], "mode", 0, 4));
-    o.min_gap = static_cast<int32_t>(GetInteger(info[7], "minGap", 0, INT32_MAX));
-    o.lambda = GetNumber(info[8], "lambda");
-    o.alpha = GetNumber(info[9], "alpha");
-    o.normalize = GetBool(info[10], "normalize");
+    o.mode = static_cast<FrameMode>(b.Enum("mode", kFrameModeNames));
+    o.min_gap = static_cast<int32_t>(b.Integer("minGap", 0, INT32_MAX));
+    o.lambda = b.Number("lambda");
+    o.alpha = b.Number("alpha");
+    o.normalize = b.Bool("normalize");
     ValidateFrameOptions(batch, o, kmax);
-    FrameKernels& kernels = Frames(device);
-    const size_t slots = batch.videos * kmax;
+    FrameKernels& kernels = Frames(b.Backend());
+    const size_t slots = batch.videos * kmax;  // <= 2^31 x 2^31: no overflow; lib/ bounds it
     Napi::Int32Array indices = NewCheckedOutput<int32_t>(env, slots, "the selected indices (B x kmax)");
     Napi::Float32Array scores = NewCheckedOutput<float>(env, slots, "the selected scores (B x kmax)");
     int32_t* out_indices = indices.Data();
     float* out_scores = scores.Data();
     return Task::Start(
-        env, {info[1], info[3]}, {indices, scores},
+        env, {b.object()}, {indices, scores},
         [=, &kernels] { kernels.SelectFrames(out_indices, out_scores, batch, o, kmax); },
         [](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);

@@ -102,6 +102,27 @@ bool GetBool(const Napi::Value& value, const char* name) {
   return value.As<Napi::Boolean>().Value();
 }
 
+int GetEnum(const Napi::Value& value, const char* name, const char* const* names, size_t count) {
+  std::string allowed;
+  for (size_t i = 0; i < count; ++i) allowed += std::string(i ? ", '" : "'") + names[i] + "'";
+  if (!value.IsString()) Fail("E_ARG", name, " must be one of ", allowed);
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  for (size_t i = 0; i < count; ++i) {
+    if (text == names[i]) return static_cast<int>(i);
+  }
+  Fail("E_ARG", name, " must be one of ", allowed, "; got '", text, "'");
+}
+
+Baton::Baton(const Napi::Value& value, const char* what) {
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) Fail("E_ARG", what, " must be an options object");
+  object_ = value.As<Napi::Object>();
+}
+
+Device Baton::Backend() const {
+  static const std::array<const char*, 2> names{"cpu", "cuda"};
+  return Enum("backend", names) == 1 ? Device::kCuda : Device::kCpu;
+}
+
 Device GetDevice(const Napi::Value& value) {
   const int64_t d = GetInteger(value, "backend", 0, 1);
   return d == 1 ? Device::kCuda : Device::kCpu;
@@ -131,10 +152,10 @@ namespace {
 // Every task's work runs on one long-lived compute thread, one task at a
 // time; the libuv worker that picked the task up waits for it. The kernels'
 // OpenMP team then always has the same master thread and stays warm between
-// calls (with a master per libuv worker, each call could wake a cold team:
-// 1.2-1.6x slower on short calls: dev/frames_calls.mjs on 1e4 frames), their
-// per-thread scratch exists once, and concurrent calls queue instead of
-// starting one team per libuv worker on the same cores.
+// calls (with a master per libuv worker, each call could wake a cold team;
+// docs/frames.md has the measurement), their per-thread scratch exists once,
+// and concurrent calls queue instead of starting one team per libuv worker on
+// the same cores.
 class ComputeThread {
  public:
   static ComputeThread& Get() {

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -140,6 +141,53 @@ double GetNumber(const Napi::Value& value, const char* name);
 int64_t GetInteger(const Napi::Value& value, const char* name, int64_t min, int64_t max);
 bool GetBool(const Napi::Value& value, const char* name);
 Device GetDevice(const Napi::Value& value);
+
+// The index of `value` (a string) in `names`: enums cross the boundary by
+// name. E_ARG naming `name` and the allowed names otherwise.
+int GetEnum(const Napi::Value& value, const char* name, const char* const* names, size_t count);
+
+// The one options object of a binding (sharp's baton): its fields by name.
+// lib/ has validated every value and range with messages that name the
+// argument; the reads here check only types and what protects memory
+// (array types and lengths, integer ranges that size or index memory, enum
+// names), and repeat no bound written in TypeScript.
+class Baton {
+ public:
+  Baton(const Napi::Value& value, const char* what);
+
+  Napi::Value Get(const char* field) const { return object_.Get(field); }
+  bool Has(const char* field) const {
+    const Napi::Value v = Get(field);
+    return !v.IsUndefined() && !v.IsNull();
+  }
+  template <typename T>
+  Array<T> GetArray(const char* field, size_t expected = kAnyLength) const {
+    return napi::GetArray<T>(Get(field), field, expected);
+  }
+  template <typename T>
+  Array<T> GetOptionalArray(const char* field, size_t expected = kAnyLength) const {
+    return napi::GetOptionalArray<T>(Get(field), field, expected);
+  }
+  // A copy taken now (see GetSnapshot): for offsets, budgets and indices.
+  template <typename T>
+  Array<T> GetSnapshot(const char* field, size_t expected = kAnyLength) const {
+    return napi::GetSnapshot<T>(Get(field), field, expected);
+  }
+  double Number(const char* field) const { return GetNumber(Get(field), field); }
+  int64_t Integer(const char* field, int64_t min, int64_t max) const { return GetInteger(Get(field), field, min, max); }
+  bool Bool(const char* field) const { return GetBool(Get(field), field); }
+  template <size_t N>
+  int Enum(const char* field, const std::array<const char*, N>& names) const {
+    return GetEnum(Get(field), field, names.data(), N);
+  }
+  // `backend`: 'cpu' or 'cuda' (lib/native/backend.ts has resolved 'auto').
+  Device Backend() const;
+  // Every value of the object, to keep alive while the task runs.
+  const Napi::Object& object() const { return object_; }
+
+ private:
+  Napi::Object object_;
+};
 
 // Runs `execute` off the JavaScript thread (on the addon's single compute
 // thread, one task at a time, see napi_util.cc); resolves with

@@ -26,6 +26,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -35,6 +36,8 @@
 namespace pv {
 
 enum class FrameMode : int { kUniform = 0, kTopk = 1, kTopkGap = 2, kMmr = 3, kBolt = 4 };
+// The names the modes cross the JavaScript boundary by, in enum order.
+constexpr std::array<const char*, 5> kFrameModeNames{"uniform", "topk", "topk-gap", "mmr", "bolt"};
 
 // A batch of B videos: N_b frames each, packed. D is the feature dimension.
 struct FrameBatch {

@@ -13,6 +13,9 @@
 namespace pv {
 
 enum class AdvantageScale : int { kNone = 0, kGroupStd = 1 };
+// The names each enum crosses the JavaScript boundary by, in enum order
+// (lib/native/addon.ts has the same lists).
+constexpr std::array<const char*, 2> kAdvantageScaleNames{"none", "group-std"};
 
 enum class EndReason : uint8_t {
   kDone = 0,
@@ -46,7 +49,11 @@ enum class LossAgg : int {
   kSeqMeanTokenSumNorm = 3,
 };
 
+constexpr std::array<const char*, 4> kLossAggNames{"token-mean", "seq-mean-token-sum", "seq-mean-token-mean",
+                                                   "seq-mean-token-sum-norm"};
+
 enum class KlType : int { kK1 = 0, kK2 = 1, kK3 = 2 };
+constexpr std::array<const char*, 3> kKlTypeNames{"k1", "k2", "k3"};
 
 struct LossOptions {
   float clip_low = 0.2f;

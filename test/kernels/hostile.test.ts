@@ -103,8 +103,8 @@ codes.push(await outcome(() => pv.accumulativeToolReward(shared(Float32Array, 2)
 codes.push(await outcome(() => pv.policyLoss({ logp: new Float32Array(2), oldLogp: new Float32Array(2), advantages: new Float32Array(2), mask: shared(Uint8Array, 2), seqOffsets: Int32Array.from([0, 2]) })));
 codes.push(await outcome(() => pv.selectFrames({ ...tiny, frameOffsets: Object.assign(shared(Int32Array, 2), { 1: 1 }) }, { k: 1, mode: 'topk' })));
 codes.push(await outcome(() => pv.frameRelevance({ ...tiny, embeddings: shared(Float32Array, 2) })));
-codes.push(await outcome(async () => native().groupAdvantages(0, shared(Float32Array, 4), new Int32Array(4), 0, 1e-6)));
-codes.push(await outcome(async () => native().frameRelevance(0, new Float32Array(2), shared(Int32Array, 2), new Float32Array(2), 2, false)));
+codes.push(await outcome(async () => native().groupAdvantages({ backend: 'cpu', rewards: shared(Float32Array, 4), groups: new Int32Array(4), scale: 'none', eps: 1e-6 })));
+codes.push(await outcome(async () => native().frameRelevance({ backend: 'cpu', embeddings: new Float32Array(2), frameOffsets: shared(Int32Array, 2), queries: new Float32Array(2), dim: 2, normalize: false })));
 report({ codes });
 `);
   expect(result).toEqual({ codes: Array(8).fill('E_DTYPE') });
