@@ -26,6 +26,7 @@ import {
 import { encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeFileAtomic } from './safetensors.js';
 import { resolveLossOptions, type PolicyLossOptions } from '../kernels/scoring.js';
 import * as v from '../util/validate.js';
+import { LIMITS } from '../util/limits.js';
 
 /** The network's shape (policy.md). */
 export interface PolicyConfig {
@@ -185,15 +186,15 @@ const OPTIMIZER_FORMAT = 'pyvision-rl-optimizer';
 
 function validateConfig(value: unknown, name: string): PolicyConfig {
   const c = v.object(value, name);
-  const int = (field: keyof PolicyConfig, max: number) =>
-    v.number(c[field], `${name}.${field}`, { integer: true, min: 1, max });
+  const int = (field: keyof PolicyConfig) =>
+    v.number(c[field], `${name}.${field}`, { integer: true, min: 1, max: LIMITS.policy[field] });
   const config: PolicyConfig = {
-    vocabSize: int('vocabSize', 1 << 24),
-    patchDim: int('patchDim', 1 << 20),
-    maxSeqLen: int('maxSeqLen', 1 << 20),
-    layers: int('layers', 1024),
-    heads: int('heads', 1024),
-    dim: int('dim', 1 << 16),
+    vocabSize: int('vocabSize'),
+    patchDim: int('patchDim'),
+    maxSeqLen: int('maxSeqLen'),
+    layers: int('layers'),
+    heads: int('heads'),
+    dim: int('dim'),
   };
   if (config.dim % config.heads !== 0) {
     throw new PyVisionError('E_ARG', `${name}.dim must be a multiple of ${name}.heads (${config.heads}), got ${config.dim}`);
@@ -202,7 +203,7 @@ function validateConfig(value: unknown, name: string): PolicyConfig {
 }
 
 function validateThreads(value: unknown, name: string): number {
-  return v.optionalNumber(value, name, 0, { integer: true, min: 0, max: 4096 });
+  return v.optionalNumber(value, name, 0, { integer: true, min: 0, max: LIMITS.cpuThreads });
 }
 
 function validateBatch(value: unknown, name: string, config: PolicyConfig): SequenceBatch {
@@ -228,7 +229,7 @@ function validateLoss(value: unknown, batch: SequenceBatch): NativePolicyTrainin
   const N = batch.tokens.length;
   const B = batch.seqOffsets.length - 1;
   const mask = v.typedArrayOf(l.mask, ['Uint8Array', 'Float32Array'] as const, 'loss.mask', N);
-  if (kind === 'sft') return { kind: 1, mask };
+  if (kind === 'sft') return { kind: 'sft', mask };
   const oldLogp = typed(l.oldLogp, 'Float32Array', 'loss.oldLogp', N);
   const advantages = typed(l.advantages, 'Float32Array', 'loss.advantages');
   if (advantages.length !== N && advantages.length !== B) {
@@ -240,7 +241,7 @@ function validateLoss(value: unknown, batch: SequenceBatch): NativePolicyTrainin
   const refLogp = optionalTyped(l.refLogp, 'Float32Array', 'loss.refLogp', N);
   const r = resolveLossOptions(l, 'loss');
   if (r.klCoef > 0 && refLogp === undefined) throw new PyVisionError('E_ARG', 'loss.klCoef > 0 needs loss.refLogp');
-  return { kind: 0, mask, oldLogp, advantages, refLogp, ...r };
+  return { kind: 'pg', mask, oldLogp, advantages, refLogp, ...r };
 }
 
 function validateOptim(value: unknown): NativeAdamW {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "addon/loss_options.h"
 #include "addon/napi_util.h"
 #include "addon/registry.h"
 #include "core/policy_model.h"
@@ -75,12 +76,14 @@ PolicyBatch GetBatch(const Napi::Value& tokens_v, const Napi::Value& patches_v, 
   return b;
 }
 
-// The loss object of lib/policy/policy.ts (already resolved to numbers there).
+// The loss object of lib/policy/policy.ts (validated there; kind and the
+// loss options' enums by name, read by ReadLossOptions).
 PolicyLossSpec GetLoss(const Napi::Value& value, size_t N, size_t B, std::vector<Napi::Value>& keep) {
   if (!value.IsObject()) Fail("E_ARG", "loss must be an object");
   Napi::Object o = value.As<Napi::Object>();
   PolicyLossSpec loss;
-  loss.kind = static_cast<TokenLossKind>(GetInteger(o.Get("kind"), "loss.kind", 0, 1));
+  static const char* const kKinds[] = {"pg", "sft"};  // TokenLossKind order
+  loss.kind = static_cast<TokenLossKind>(GetEnum(o.Get("kind"), "loss.kind", kKinds, 2));
   const Napi::Value mask = o.Get("mask");
   keep.push_back(mask);
   if (mask.IsTypedArray() && mask.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
@@ -103,24 +106,8 @@ PolicyLossSpec GetLoss(const Napi::Value& value, size_t N, size_t B, std::vector
     loss.advantages = a.data;
     loss.advantages_length = a.length;
     loss.ref_logp = GetOptionalArray<float>(ref, "loss.refLogp", N).data;
-    LossOptions& opt = loss.options;
-    opt.clip_low = static_cast<float>(GetNumber(o.Get("clipLow"), "loss.clipLow"));
-    opt.clip_high = static_cast<float>(GetNumber(o.Get("clipHigh"), "loss.clipHigh"));
-    if (opt.clip_low < 0 || opt.clip_low >= 1) Fail("E_ARG", "loss.clipLow must be in [0, 1), got ", opt.clip_low);
-    if (opt.clip_high < 0) Fail("E_ARG", "loss.clipHigh must be >= 0, got ", opt.clip_high);
-    const Napi::Value dual = o.Get("dualClip");
-    opt.use_dual_clip = !dual.IsNull();
-    if (opt.use_dual_clip) {
-      opt.dual_clip = static_cast<float>(GetNumber(dual, "loss.dualClip"));
-      if (opt.dual_clip <= 1) Fail("E_ARG", "loss.dualClip must be > 1 or null, got ", opt.dual_clip);
-    }
-    opt.agg = static_cast<LossAgg>(GetInteger(o.Get("agg"), "loss.agg", 0, 3));
-    opt.norm_denominator = GetNumber(o.Get("normDenominator"), "loss.normDenominator");
-    if (opt.norm_denominator < 0) Fail("E_ARG", "loss.normDenominator must be > 0, got ", opt.norm_denominator);
-    opt.kl_coef = static_cast<float>(GetNumber(o.Get("klCoef"), "loss.klCoef"));
-    if (opt.kl_coef < 0) Fail("E_ARG", "loss.klCoef must be >= 0, got ", opt.kl_coef);
-    if (opt.kl_coef > 0 && !loss.ref_logp) Fail("E_ARG", "loss.klCoef > 0 needs loss.refLogp");
-    opt.kl_type = static_cast<KlType>(GetInteger(o.Get("klType"), "loss.klType", 0, 2));
+    loss.options = ReadLossOptions(Baton(value, "loss"));  // shared with the policyLoss binding
+    if (loss.options.kl_coef > 0 && !loss.ref_logp) Fail("E_ARG", "loss.klCoef > 0 needs loss.refLogp");
   }
   return loss;
 }
