@@ -69,7 +69,7 @@ export function describe(value: unknown): string {
 
 /**
  * Runs a native call and, when it rejects, rewrites the error's stack to point
- * at the caller's line rather than at the worker thread.
+ * at the caller's line rather than at the addon's compute thread.
  */
 export async function withCallSite<T>(run: () => Promise<T>): Promise<T> {
   const site = new Error();

@@ -2,7 +2,7 @@
  * Argument validation shared by every public function. Each helper throws a
  * PyVisionError whose message names the argument, what was expected and what
  * was given. Only O(1) checks live here (types, lengths, option ranges); value
- * scans (NaN, ids, masks) run in native code on the worker thread.
+ * scans (NaN, ids, masks) run in native code on the compute thread.
  */
 import { types } from 'node:util';
 
