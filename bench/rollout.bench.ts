@@ -1,22 +1,22 @@
 /**
  * The rollout engine at the default configuration: 256 trajectories (32 tasks
- * x 8 samples) of a policy with L=2, C=64, H=4, V=1300, patchDim 192 (8 x 8
- * RGB patches, 64 per image), maxTurns 5, maxTurnTokens 32, temperature 1;
+ * x 8 samples) of a policy with L=2, C=64, H=4, maxTurns 5, temperature 1,
  * the policy first taught the protocol by a short SFT on the expert's
- * trajectories so that it writes programs and answers (40 steps).
+ * replayed trajectories, in two worlds:
+ *   - a synthetic world of the visual-search world's sizes (V=1300, 8 x 8 RGB
+ *     patches, 64 per image; programs of four box numbers returning a 64 x 64
+ *     crop): the engine alone, without the sandbox and the image code;
+ *   - the built-in visual-search world (its defaults) with its sandboxed Python
+ *     tool: the default configuration end to end.
  *
- * Rows: trajectories/s and sampled tokens/s of rollout(); the time of each
- * phase (generate, decode, tool, observation, append, and the rest) and the
- * share of orchestration (everything but the native startSession, generate
- * and append calls; target <= 10%); and, in the same run on the same tasks and
- * seeds, a naive rollout without a KV cache across turns: every turn starts a
- * session on the whole prefix of each live trajectory (prompt, earlier turns,
- * observations), i.e. recomputes it, as a loop over policy.logprobs would.
- *
- * The world is a synthetic one of the sizes of the visual-search world (a
- * 79-position prompt with one 64-patch image; a tool whose programs are four
- * box numbers and return a 64 x 64 crop), so that the figure isolates the
- * engine from the sandbox and the image code.
+ * Rows per world: trajectories/s and sampled tokens/s of rollout(); the time of
+ * each phase (generate, decode, tool, observation, append, and the rest) and
+ * the share of orchestration (everything but the native startSession,
+ * generate and append calls; target <= 10%); world.prompt's cost on a task it
+ * has not seen (scenes are rendered once per task and cached); and, in the same
+ * run on the same tasks and seeds, a naive rollout without a KV cache across
+ * turns: every turn starts a session on the whole prefix of each live
+ * trajectory (prompt, earlier turns, observations), i.e. recomputes it.
  *
  *   BENCH_ONLY=rollout npm run bench
  *   BENCH_QUICK=1 BENCH_ONLY=rollout npm run bench      64 trajectories
@@ -38,6 +38,7 @@ import {
   type World,
   type WorldPolicyShape,
 } from '../lib/worlds/world.js';
+import { VisualSearchWorld } from '../lib/worlds/index.js';
 import { addSpeedups, timeAsync, type BenchContext, type BenchRow } from './harness.js';
 
 const V = 1300;
@@ -175,10 +176,10 @@ class BenchWorld implements World<BenchTask> {
   }
 }
 
-interface Settings {
+interface Settings<T extends Task> {
   policy: Policy;
-  world: BenchWorld;
-  tasks: BenchTask[];
+  world: World<T>;
+  tasks: T[];
   groupSize: number;
   temperature: number;
   maxTurns: number;
@@ -191,12 +192,12 @@ interface Settings {
  * The comparison: the same turn logic, but every turn a fresh session on the
  * whole prefix of each live trajectory (nothing cached across turns).
  */
-async function naiveRollout(s: Settings, timings: RolloutTimings): Promise<Trajectory<BenchTask>[]> {
+async function naiveRollout<T extends Task>(s: Settings<T>, timings: RolloutTimings): Promise<Trajectory<T>[]> {
   const t0 = performance.now();
   const { world } = s;
   const ids = protocolIds(world.tokenizer, 'world.tokenizer');
   const limits = { maxTurns: s.maxTurns, maxSeqLen: s.policy.config.maxSeqLen, maxImages: 32, maxObsTokens: s.maxObsTokens, errorFeedback: false };
-  const builders: TrajectoryBuilder<BenchTask>[] = [];
+  const builders: TrajectoryBuilder<T>[] = [];
   s.tasks.forEach((task, i) => {
     for (let g = 0; g < s.groupSize; g++) {
       const b = new TrajectoryBuilder(task, i, g, limits, ids);
@@ -250,26 +251,30 @@ async function naiveRollout(s: Settings, timings: RolloutTimings): Promise<Traje
 
 const pct = (x: number, total: number) => `${((100 * x) / total).toFixed(1)}%`;
 
-export async function run(ctx: BenchContext): Promise<BenchRow[]> {
-  const world = new BenchWorld();
-  const config = { ...world.policyConfig(), layers: 2, heads: 4, dim: 64 };
-  const policy = await Policy.create({ ...config, seed: 1, backend: 'cpu' });
-  // Teach the protocol: a short SFT on the expert's trajectories.
-  const expert = await replayExpert({ world, tasks: world.tasks('train', 64, 0), seed: 0 });
+/** Teaches a fresh policy the world's protocol: SFT steps on the expert's replayed trajectories. */
+async function taughtPolicy<T extends Task>(world: World<T>, tasks: T[], steps: number, lr: number): Promise<Policy> {
+  const policy = await Policy.create({ ...world.policyConfig(), layers: 2, heads: 4, dim: 64, seed: 1, backend: 'cpu' });
+  const expert = await replayExpert({ world, tasks, seed: 0 });
   const packed = packTrajectories(expert);
-  for (let i = 0; i < 40; i++) await policy.trainStep(packed.batch, { kind: 'sft', mask: packed.mask }, { lr: 3e-3, weightDecay: 0 });
+  for (let i = 0; i < steps; i++) await policy.trainStep(packed.batch, { kind: 'sft', mask: packed.mask }, { lr, weightDecay: 0 });
+  return policy;
+}
 
-  const tasksN = ctx.quick ? 8 : 32;
-  const settings: Settings = { policy, world, tasks: world.tasks('val', tasksN, 0), groupSize: 8, temperature: 1, maxTurns: 5, maxTurnTokens: 32, maxObsTokens: 16, seed: 7 };
-  const B = tasksN * settings.groupSize;
-  const name = `rollout B=${B} (L=2 C=64 V=${V})`;
-
-  let engineTrajs: Trajectory<BenchTask>[] = [];
-  let naiveTrajs: Trajectory<BenchTask>[] = [];
+/** rollout() and the naive comparison, alternated, on one world; rows named by `label`. */
+async function measure<T extends Task>(ctx: BenchContext, settings: Settings<T>, label: string): Promise<BenchRow[]> {
+  const B = settings.tasks.length * settings.groupSize;
+  const c = settings.policy.config;
+  const name = `rollout ${label} B=${B} (L=${c.layers} C=${c.dim} V=${c.vocabSize})`;
+  let engineTrajs: Trajectory<T>[] = [];
+  let naiveTrajs: Trajectory<T>[] = [];
   const engine = emptyTimings();
   const naive = emptyTimings();
   const opts = { minSamples: ctx.quick ? 2 : 4, maxTime: ctx.quick ? 1 : 4 };
-  // Alternate the two so that both see the same machine; one warm-up each.
+  // world.prompt on tasks it has not seen (a world may render and cache each task's image).
+  const cold = performance.now();
+  for (const task of settings.tasks) settings.world.prompt(task);
+  const coldPromptMs = (performance.now() - cold) / settings.tasks.length;
+  // One warm-up each, then alternated.
   await rollout({ ...settings });
   await naiveRollout(settings, emptyTimings());
   const te = await timeAsync(async () => {
@@ -331,12 +336,34 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     rows.push({ name: `${name} phase ${phase}`, impl: 'rollout() (KV cache)', ms: per(ms), rme: 0, note: `${pct(ms, total)} of the rollout; ${what}` });
   }
   rows.push({
+    name: `${name} world.prompt of a new task`,
+    impl: settings.world.name,
+    ms: coldPromptMs,
+    rme: 0,
+    note: `once per task (then cached by the world): ${(coldPromptMs * settings.tasks.length).toFixed(0)} ms for this rollout's ${settings.tasks.length} tasks, not in the phases above`,
+  });
+  rows.push({
     name: `${name} orchestration`,
     impl: 'rollout() (KV cache)',
     ms: per(total - native),
     rme: 0,
     note: `${pct(total - native, total)} of the rollout outside native startSession/generate/append (target <= 10%)`,
   });
-  policy.dispose();
+  settings.policy.dispose();
+  return rows;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const tasksN = ctx.quick ? 8 : 32;
+  const common = { groupSize: 8, temperature: 1, maxTurns: 5, maxTurnTokens: 32, maxObsTokens: 16, seed: 7 };
+  const rows: BenchRow[] = [];
+  // The synthetic world: the engine alone.
+  const synthetic = new BenchWorld();
+  const p1 = await taughtPolicy(synthetic, synthetic.tasks('train', 64, 0), 40, 3e-3);
+  rows.push(...(await measure(ctx, { ...common, policy: p1, world: synthetic, tasks: synthetic.tasks('val', tasksN, 0) }, 'synthetic world')));
+  // The visual-search world with its sandboxed Python tool: the default configuration end to end.
+  const search = new VisualSearchWorld();
+  const p2 = await taughtPolicy(search, search.tasks('train', 32, 0), 80, 3e-3);
+  rows.push(...(await measure(ctx, { ...common, maxTurnTokens: 48, maxObsTokens: 64, policy: p2, world: search, tasks: search.tasks('val', tasksN, 0) }, 'visual-search')));
   return rows;
 }
