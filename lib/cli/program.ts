@@ -19,6 +19,7 @@ import { evalCommand } from './eval.js';
 import { experimentCommand } from './experiment.js';
 import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
+import { registerBuiltinWorlds } from './worlds.js';
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -29,6 +30,7 @@ const defaultIo: CliIo = {
 export type { CliIo };
 
 export function buildProgram(io: CliIo = defaultIo): Command {
+  registerBuiltinWorlds();
   const program = new Command('pyvision-rl')
     .description('Reinforcement learning for agentic vision policies (PyVision-RL): train, evaluate, report, experiments.')
     .version(packageVersion(), '-V, --version', 'print the version')

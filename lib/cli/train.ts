@@ -62,11 +62,20 @@ async function runTrain(command: Command, io: CliIo): Promise<void> {
   );
   // the RL progress starts at the first RL step (after SFT), where a resumed run left off
   const resumeStep = config.resume && config.outDir ? (new RunFolder(config.outDir).latestCheckpoint()?.state.step ?? 0) : 0;
+  const started = Date.now();
   const rlProgress: MetricsSink = {
     write: (step, record) => {
-      if (quiet || step === 0) return;
-      rlBar ??= new ProgressSink({ totalSteps: config.steps, startStep: resumeStep, label: 'rl', stream: out, every: Math.max(1, Math.ceil(config.steps / 20)) });
-      rlBar.write(step, record);
+      if (quiet) return;
+      // step 0 (the SFT checkpoint's validation) starts the RL clock; a resumed run's clock starts with the command
+      rlBar ??= new ProgressSink({
+        totalSteps: config.steps,
+        startStep: resumeStep,
+        label: 'rl',
+        stream: out,
+        every: Math.max(1, Math.ceil(config.steps / 20)),
+        startedAt: step === 0 ? Date.now() : started,
+      });
+      if (step > 0) rlBar.write(step, record);
     },
     close: () => {
       rlBar?.close();

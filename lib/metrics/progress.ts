@@ -44,16 +44,19 @@ export interface ProgressSinkOptions {
   tty?: boolean;
   /** Plain mode: a line every this many steps (and at the last); 10 by default. */
   every?: number;
+  /** When the phase started (Date.now()), for the elapsed time and the ETA; the sink's creation by default. */
+  startedAt?: number;
 }
 
 export class ProgressSink implements MetricsSink {
-  private readonly options: Required<Omit<ProgressSinkOptions, 'tty'>> & { tty: boolean };
+  private readonly options: Required<Omit<ProgressSinkOptions, 'tty' | 'startedAt'>> & { tty: boolean };
   private bar: cliProgress.SingleBar | null = null;
-  private readonly started = Date.now();
+  private readonly started: number;
   private closed = false;
 
   constructor(options: ProgressSinkOptions) {
     const stream = options.stream ?? process.stdout;
+    this.started = options.startedAt ?? Date.now();
     this.options = {
       totalSteps: options.totalSteps,
       startStep: options.startStep ?? 0,

@@ -17,6 +17,7 @@ import { buildProgram, runCli } from '../../lib/cli/program.js';
 import { packageRoot } from '../../lib/native/addon.js';
 import { CONFIG_KEYS, mergeConfig } from '../../lib/train/config.js';
 import { RECIPES } from '../../lib/train/recipes/index.js';
+import { worldNames } from '../../lib/train/trainer.js';
 import { writeSyntheticRun } from '../report/fixture.js';
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -49,6 +50,7 @@ describe('flags from the config', () => {
       expect(docs[key]?.length ?? 0).toBeGreaterThan(5);
     }
     expect(flagName('outDir')).toBe('out');
+    expect(worldNames()).toContain('visual-search'); // the built-in world, registered by the command line
     expect(flagName('toolRewardCoef')).toBe('tool-reward-coef');
   });
 

@@ -54,6 +54,15 @@ test('on a terminal: a bar with steps, reward, tool calls and ETA', () => {
   sink.write(5, {}); // after close: ignored
 });
 
+test('elapsed and ETA count from startedAt', () => {
+  const stream = fakeStream(false);
+  const sink = new ProgressSink({ totalSteps: 4, every: 1, stream, startedAt: Date.now() - 120_000, startStep: 2 });
+  sink.write(2, {}); // the resume step itself: no line
+  sink.write(3, {});
+  sink.close();
+  expect(stream.text()).toMatch(/^train step 3\/4 \| .* \| elapsed 2m0\ds \| ETA 2m0\ds\n$/);
+});
+
 test('formatSeconds', () => {
   expect(formatSeconds(12.4)).toBe('12s');
   expect(formatSeconds(185)).toBe('3m05s');
