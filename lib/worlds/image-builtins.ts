@@ -227,7 +227,7 @@ export const meanColorBuiltin = new PyBuiltin('mean_color', (args, kwargs, ctx) 
   return new PyTuple(meanColor(img.image).map((v) => BigInt(v)));
 });
 
-/** Wraps an image as the sandbox's Image object (video frames use it too). */
+/** Wraps an image as the sandbox's Image object (video frames use it too: `wrapImage: (frame) => wrapImage(frame)`). */
 export function wrapImage(image: RgbImage, limits: ImageBuiltinLimits = DEFAULT_IMAGE_BUILTIN_LIMITS, origin: ImageOrigin | null = null): ImageObject {
   return new ImageObject(image, limits, origin);
 }

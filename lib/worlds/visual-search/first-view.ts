@@ -28,14 +28,14 @@ export interface ViewRegion {
 export interface FirstViewOptions {
   /** Largest colour distance from an object colour for a pixel to count as that object's. Default 70. */
   colorDistance?: number;
-  /** Smallest bounding-box side (view pixels) at which a shape is read. Default 4. */
+  /** Smallest bounding-box side (view pixels) at which a shape is read. Default 5 (small objects span at most 4 after blending). */
   minShapeSide?: number;
 }
 
 /** Candidate objects in a view image. */
 export function viewRegions(view: RgbImage, options: FirstViewOptions = {}): ViewRegion[] {
   const maxDist2 = (options.colorDistance ?? 70) ** 2;
-  const minSide = options.minShapeSide ?? 4;
+  const minSide = options.minShapeSide ?? 5;
   const { width: w, height: h, data } = view;
   const label = new Int8Array(w * h).fill(-1);
   for (let p = 0; p < w * h; p++) {

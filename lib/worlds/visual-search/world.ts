@@ -208,6 +208,9 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
     const out: VisualSearchTask[] = [];
     for (let i = 0; i < n; i++) {
       for (let attempt = 0; ; attempt++) {
+        if (attempt === 2000) {
+          throw new PyVisionError('E_ARG', `options: no scene fits (canvas ${s.canvas}, largeSize ${JSON.stringify(s.largeSize)}, distractors ${s.distractors}); use a larger canvas or smaller objects`);
+        }
         const r = random(hash32('visual-search', s.seed, seed, split, i, attempt));
         const type = s.questionTypes[Math.floor(r() * s.questionTypes.length)];
         const difficulty: Difficulty = r() < s.firstViewShare ? 'first-view' : 'zoom';
@@ -249,7 +252,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   /** The task's canvas (rendered on first use; a few hundred are cached). */
   image(task: VisualSearchTask): RgbImage {
     const cached = this.cache.get(task.id);
-    if (cached && this.cache.size > 0) {
+    if (cached) {
       this.cache.delete(task.id);
       this.cache.set(task.id, cached);
       return cached;
