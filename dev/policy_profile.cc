@@ -62,6 +62,7 @@ struct Timed final : PolicyOps {
   void ScatterRows(float* a, const float* b, const int32_t* c, size_t n, size_t w, size_t l1, size_t l2) override { T("scatter", [&] { in->ScatterRows(a, b, c, n, w, l1, l2); }); }
   void LogSoftmaxForward(float* a, float* b, const float* c, const int32_t* d, size_t N, size_t V) override { T("logsoftmax fwd", [&] { in->LogSoftmaxForward(a, b, c, d, N, V); }); }
   void LogSoftmaxLossBackward(float* a, float* b, float* c, const float* d, const int32_t* e, const TokenLossArgs& l, size_t N, size_t V) override { T("logsoftmax loss bwd", [&] { in->LogSoftmaxLossBackward(a, b, c, d, e, l, N, V); }); }
+  LossSums PolicyLossSums(const float* a, const float* b, const float* c, const TokenLossArgs& l, size_t N) override { LossSums r; T("loss sums", [&] { r = in->PolicyLossSums(a, b, c, l, N); }); return r; }
   double SumSquares(const float* x, size_t n) override { double r; T("sumsquares", [&] { r = in->SumSquares(x, n); }); return r; }
   void AdamW(float* a, float* b, float* c, const float* d, size_t n, const AdamWArgs& g) override { T("adamw", [&] { in->AdamW(a, b, c, d, n, g); }); }
 };

@@ -130,4 +130,38 @@ inline AggWeights ComputeAggWeights(LossAgg agg, double total_mask, size_t valid
   return w;
 }
 
+// The loss prologue shared by PolicyLoss (both backends) and the policy's
+// fused loss (semantics.md section 5): from the masked-token count of each
+// sequence and the longest sequence, the total count, the sequences with at
+// least one masked token, and the aggregation weights (the norm denominator
+// defaults to the longest sequence's token count).
+struct LossPrologue {
+  double total_mask = 0;
+  size_t valid_sequences = 0;
+  AggWeights weights;
+};
+
+template <typename Count>
+inline LossPrologue MakeLossPrologue(const Count* seq_mask, size_t sequences, size_t longest, LossAgg agg,
+                                     double norm_denominator) {
+  LossPrologue p;
+  for (size_t b = 0; b < sequences; ++b) {
+    p.total_mask += static_cast<double>(seq_mask[b]);
+    p.valid_sequences += seq_mask[b] > 0;
+  }
+  const double denominator = norm_denominator > 0 ? norm_denominator : static_cast<double>(longest);
+  p.weights = ComputeAggWeights(agg, p.total_mask, p.valid_sequences, denominator);
+  return p;
+}
+
+// The longest sequence of a packed batch (offsets [B + 1], already checked).
+inline size_t LongestSequence(const int32_t* seq_offsets, size_t sequences) {
+  size_t longest = 0;
+  for (size_t b = 0; b < sequences; ++b)
+    longest = longest > static_cast<size_t>(seq_offsets[b + 1] - seq_offsets[b])
+                  ? longest
+                  : static_cast<size_t>(seq_offsets[b + 1] - seq_offsets[b]);
+  return longest;
+}
+
 }  // namespace pv

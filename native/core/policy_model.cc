@@ -8,7 +8,6 @@
 
 #include "core/device.h"
 #include "core/loss_math.h"
-#include "core/scoring.h"
 
 namespace pv {
 
@@ -169,7 +168,7 @@ struct PolicyModel::Workspace {
   int32_t *tokens = nullptr, *patch_rows = nullptr, *positions = nullptr, *query_offsets = nullptr,
           *key_start = nullptr, *first_position = nullptr, *head_rows = nullptr, *targets = nullptr,
           *cache_rows = nullptr;
-  float *loss_weight = nullptr, *old_logp = nullptr, *advantages = nullptr, *ref_logp = nullptr, *logp = nullptr,
+  float *loss_weight = nullptr, *loss_mask = nullptr, *old_logp = nullptr, *advantages = nullptr, *ref_logp = nullptr, *logp = nullptr,
         *entropy = nullptr;
   float *dres = nullptr, *dln = nullptr, *dqkv = nullptr, *dfc = nullptr, *dlnf_in = nullptr, *dlnf = nullptr,
         *dpatch_out = nullptr;
@@ -235,6 +234,7 @@ struct PolicyModel::Workspace {
       take(head_rows, nt);
       take(targets, nt);
       take(loss_weight, nt);
+      take(loss_mask, nt);
       take(old_logp, nt);
       take(advantages, nt);
       take(ref_logp, nt);
@@ -570,39 +570,32 @@ PolicyMetrics PolicyModel::ComputeGradients(const PolicyBatch& batch, const Poli
   auto mask_at = [&](size_t t) -> bool { return loss.mask_u8 ? loss.mask_u8[t] != 0 : loss.mask_f32[t] != 0.0f; };
 
   // Aggregation weights from the mask counts, exactly as PolicyLoss computes
-  // them (loss_math.h), so the fused gradient equals its per-token gradient.
+  // them (MakeLossPrologue), so the fused gradient equals its per-token gradient.
   std::vector<double> seq_mask(B, 0.0);
-  size_t longest = 0, valid = 0;
-  double total_mask = 0;
   std::vector<int32_t> seq_of(N);
   for (size_t s = 0; s < B; ++s) {
     const size_t begin = static_cast<size_t>(batch.seq_offsets[s]), end = static_cast<size_t>(batch.seq_offsets[s + 1]);
-    longest = std::max(longest, end - begin);
     for (size_t t = begin; t < end; ++t) {
       seq_of[t] = static_cast<int32_t>(s);
       seq_mask[s] += mask_at(t) ? 1.0 : 0.0;
     }
-    total_mask += seq_mask[s];
-    valid += seq_mask[s] > 0;
   }
-  std::vector<float> weight(Nt), old_logp(Nt), advantages(Nt), ref_logp(Nt);
+  std::vector<float> weight(Nt), row_mask(Nt), old_logp(Nt), advantages(Nt), ref_logp(Nt);
   const bool pg = loss.kind == TokenLossKind::kPolicyGradient;
   const LossOptions& opt = loss.options;
-  AggWeights agg;
-  LossAgg agg_kind = LossAgg::kTokenMean;
-  if (pg) {
-    agg_kind = opt.agg;
-    const double denominator = opt.norm_denominator > 0 ? opt.norm_denominator : static_cast<double>(longest);
-    agg = ComputeAggWeights(agg_kind, total_mask, valid, denominator);
-  } else {
-    agg = ComputeAggWeights(LossAgg::kTokenMean, total_mask, valid, 0);
-  }
+  // SFT: the mean over masked positions (token-mean).
+  const LossAgg agg_kind = pg ? opt.agg : LossAgg::kTokenMean;
+  const LossPrologue prologue = MakeLossPrologue(seq_mask.data(), B, LongestSequence(batch.seq_offsets, B), agg_kind,
+                                                 pg ? opt.norm_denominator : 0.0);
+  const AggWeights& agg = prologue.weights;
+  const double total_mask = prologue.total_mask;
   const bool per_sequence_adv = pg && loss.advantages_length != N;
   for (size_t i = 0; i < Nt; ++i) {
     const size_t t = static_cast<size_t>(plan.head_rows[i]) + 1;
     const size_t s = static_cast<size_t>(seq_of[t]);
     const float w = static_cast<float>(SequenceWeight(agg_kind, agg, seq_mask[s]));
     weight[i] = mask_at(t) ? w : 0.0f;
+    row_mask[i] = mask_at(t) ? 1.0f : 0.0f;
     if (pg) {
       old_logp[i] = loss.old_logp[t];
       advantages[i] = per_sequence_adv ? loss.advantages[s] : loss.advantages[t];
@@ -614,6 +607,7 @@ PolicyMetrics PolicyModel::ComputeGradients(const PolicyBatch& batch, const Poli
   UploadPlan(ws, plan, batch.patches);
   PolicyOps& o = *ops_;
   o.Upload(ws.loss_weight, weight.data(), Nt * sizeof(float));
+  o.Upload(ws.loss_mask, row_mask.data(), Nt * sizeof(float));
   TokenLossArgs args;
   args.kind = loss.kind;
   args.weight = ws.loss_weight;
@@ -639,41 +633,18 @@ PolicyMetrics PolicyModel::ComputeGradients(const PolicyBatch& batch, const Poli
   o.Zero(grads_, param_count_ * sizeof(float));
   Backward(ws, plan);
 
-  // The loss value and metrics from the same log-probs (host, O(N)).
-  std::vector<float> rows_logp(Nt), rows_entropy(Nt);
-  o.Download(rows_logp.data(), ws.logp, Nt * sizeof(float));
-  o.Download(rows_entropy.data(), ws.entropy, Nt * sizeof(float));
-  std::vector<float> logp(N, 0.0f);
+  // The loss value and metrics from the same log-probs and per-token terms,
+  // on the model's backend.
+  const LossSums sums = o.PolicyLossSums(ws.logp, ws.entropy, ws.loss_mask, args, Nt);
   PolicyMetrics metrics;
-  double entropy_sum = 0;
-  for (size_t i = 0; i < Nt; ++i) {
-    const size_t t = static_cast<size_t>(plan.head_rows[i]) + 1;
-    logp[t] = rows_logp[i];
-    if (mask_at(t)) entropy_sum += rows_entropy[i];
-  }
-  metrics.entropy = total_mask > 0 ? entropy_sum / total_mask : 0.0;
-  if (pg) {
-    LossInput in;
-    in.logp = logp.data();
-    in.old_logp = loss.old_logp;
-    in.ref_logp = loss.ref_logp;
-    in.advantages = loss.advantages;
-    in.advantages_per_sequence = per_sequence_adv;
-    in.mask = loss.mask_f32;
-    in.mask_u8 = loss.mask_u8;
-    in.seq_offsets = batch.seq_offsets;
-    in.tokens = N;
-    in.sequences = B;
-    std::vector<float> token_grad(N);
-    const LossResult r = CpuScoring().PolicyLoss(token_grad.data(), in, opt);
-    metrics.loss = r.loss;
-    metrics.clip_frac = r.clip_frac;
-    metrics.clip_frac_lower = r.clip_frac_lower;
-    metrics.approx_kl = r.approx_kl;
-  } else {
-    double sum = 0;
-    for (size_t i = 0; i < Nt; ++i) sum += static_cast<double>(weight[i]) * -static_cast<double>(rows_logp[i]);
-    metrics.loss = sum;
+  metrics.loss = sums.loss;
+  if (total_mask > 0) {
+    metrics.entropy = sums.entropy / total_mask;
+    if (pg) {
+      metrics.clip_frac = sums.clipped / total_mask;
+      metrics.clip_frac_lower = sums.dual_clipped / total_mask;
+      metrics.approx_kl = sums.kl / total_mask;
+    }
   }
   return metrics;
 }

@@ -99,22 +99,39 @@ struct TokenLossArgs {
   KlType kl_type = KlType::kK3;
 };
 
-// d loss / d logp of row i: -weight for SFT (loss = -logp); for the policy
-// gradient, exactly the gradient ScoringKernels::PolicyLoss writes for that
-// token (ClippedTokenLoss + kl_coef * KlPenalty, times the weight).
-PV_HD inline float TokenLossGrad(float logp, size_t i, const TokenLossArgs& a) {
-  const float w = a.weight[i];
-  if (w == 0.0f) return 0.0f;
-  if (a.kind == TokenLossKind::kSft) return -w;
+// The loss of row i before its weight, and d loss / d logp: -logp for SFT;
+// for the policy gradient, ClippedTokenLoss + kl_coef * KlPenalty, exactly
+// the terms ScoringKernels::PolicyLoss computes for that token.
+PV_HD inline TokenLoss RowTokenLoss(float logp, size_t i, const TokenLossArgs& a) {
+  if (a.kind == TokenLossKind::kSft) return TokenLoss{-logp, -1.0f, false, false};
   TokenLoss tl = ClippedTokenLoss(logp, a.old_logp[i], a.advantages[i], a.clip_low, a.clip_high, a.use_dual_clip,
                                   a.dual_clip);
   if (a.kl_coef > 0.0f && a.ref_logp != nullptr) {
     float kv, kg;
     KlPenalty(logp, a.ref_logp[i], a.kl_type, &kv, &kg);
+    tl.loss += a.kl_coef * kv;
     tl.grad += a.kl_coef * kg;
   }
-  return tl.grad * w;
+  return tl;
 }
+
+// d loss / d logp of row i: RowTokenLoss's gradient times the weight, exactly
+// the gradient ScoringKernels::PolicyLoss writes for that token (-weight for SFT).
+PV_HD inline float TokenLossGrad(float logp, size_t i, const TokenLossArgs& a) {
+  const float w = a.weight[i];
+  if (w == 0.0f) return 0.0f;
+  if (a.kind == TokenLossKind::kSft) return -w;
+  return RowTokenLoss(logp, i, a).grad * w;
+}
+
+// The loss value and metrics of a fused loss, summed over its rows (float64).
+struct LossSums {
+  double loss = 0;          // sum of weight * RowTokenLoss.loss
+  double clipped = 0;       // masked rows whose ratio was clipped (policy gradient)
+  double dual_clipped = 0;  // masked rows under the dual clip (policy gradient)
+  double kl = 0;            // sum over masked rows of old_logp - logp (policy gradient)
+  double entropy = 0;       // sum over masked rows of the entropy
+};
 
 // Where each query row of an attention call finds its keys. Sequence s owns
 // the query rows [query_offsets[s], query_offsets[s+1]); its query row
@@ -281,6 +298,15 @@ class PolicyOps {
                                       const float* logits,    // [N, V]
                                       const int32_t* targets, // [N]
                                       const TokenLossArgs& loss, size_t N, size_t V) = 0;
+
+  // The loss value and metrics of a fused loss from the logp and entropy
+  // LogSoftmaxLossBackward wrote: over rows i with mask[i] != 0, the sums of
+  // LossSums (loss and weights as TokenLossArgs). The summation order depends
+  // on N only (the same sums for every thread count); returned to the host (waits).
+  virtual LossSums PolicyLossSums(const float* logp,     // [N]
+                                  const float* entropy,  // [N]
+                                  const float* mask,     // [N] in {0, 1}
+                                  const TokenLossArgs& loss, size_t N) = 0;
 
   // ---- optimizer ---------------------------------------------------------------
   // sum_i x[i]^2, accumulated in float64, returned to the host (waits).

@@ -613,6 +613,24 @@ class CpuPolicyOps final : public PolicyOps {
     }
   }
 
+  LossSums PolicyLossSums(const float* logp, const float* entropy, const float* mask, const TokenLossArgs& loss,
+                          size_t N) override {
+    // In row order (O(N) next to the products of a training step).
+    LossSums sums;
+    for (size_t i = 0; i < N; ++i) {
+      if (mask[i] == 0.0f) continue;
+      const TokenLoss tl = RowTokenLoss(logp[i], i, loss);
+      sums.loss += static_cast<double>(loss.weight[i]) * static_cast<double>(tl.loss);
+      sums.entropy += entropy[i];
+      if (loss.kind == TokenLossKind::kPolicyGradient) {
+        sums.clipped += tl.clipped;
+        sums.dual_clipped += tl.dual_clipped;
+        sums.kl += static_cast<double>(loss.old_logp[i] - logp[i]);
+      }
+    }
+    return sums;
+  }
+
   // ---- optimizer ---------------------------------------------------------------
   double SumSquares(const float* x, size_t n) override {
     double total = 0;

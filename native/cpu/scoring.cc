@@ -543,14 +543,9 @@ class CpuScoringKernels final : public ScoringKernels {
       for (size_t t = 0; t < T; ++t)
         if (mask[t] != 0 && mask[t] != 1) Fail("E_ARG", "mask[", t, "] must be 0 or 1, got ", +mask[t]);
     }
-    double total_mask = 0;
-    size_t valid = 0;
-    for (size_t b = 0; b < B; ++b) {
-      total_mask += seq_mask[b];
-      valid += seq_mask[b] > 0;
-    }
-    const double denominator = o.norm_denominator > 0 ? o.norm_denominator : static_cast<double>(longest);
-    const AggWeights weights = ComputeAggWeights(o.agg, total_mask, valid, denominator);
+    const LossPrologue prologue = MakeLossPrologue(seq_mask.data(), B, longest, o.agg, o.norm_denominator);
+    const double total_mask = prologue.total_mask;
+    const AggWeights weights = prologue.weights;
 
     double loss = 0, kl_sum = 0, clipped = 0, lower = 0;
     int nonfinite = 0;

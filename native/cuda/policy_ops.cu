@@ -586,6 +586,33 @@ __global__ void LogSoftmaxLossBackwardKernel(float* dlogits, float* logp, float*
   }
 }
 
+// The sums of PolicyLossSums in one block: thread j takes rows j, j + kThreads,
+// ... in order, then a fixed tree over the threads (the order depends on N only).
+__global__ void PolicyLossSumsKernel(double* out /* [5] */, const float* logp, const float* entropy,
+                                     const float* mask, TokenLossArgs loss, size_t N) {
+  __shared__ double part[5][kThreads];
+  double acc[5] = {0, 0, 0, 0, 0};
+  for (size_t i = threadIdx.x; i < N; i += blockDim.x) {
+    if (mask[i] == 0.0f) continue;
+    const TokenLoss tl = RowTokenLoss(logp[i], i, loss);
+    acc[0] += double(loss.weight[i]) * double(tl.loss);
+    acc[4] += double(entropy[i]);
+    if (loss.kind == TokenLossKind::kPolicyGradient) {
+      acc[1] += tl.clipped ? 1.0 : 0.0;
+      acc[2] += tl.dual_clipped ? 1.0 : 0.0;
+      acc[3] += double(loss.old_logp[i] - logp[i]);
+    }
+  }
+  for (int k = 0; k < 5; ++k) part[k][threadIdx.x] = acc[k];
+  __syncthreads();
+  for (unsigned half = kThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half)
+      for (int k = 0; k < 5; ++k) part[k][threadIdx.x] += part[k][threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x < 5) out[threadIdx.x] = part[threadIdx.x][0];
+}
+
 // ---- optimizer ------------------------------------------------------------------
 
 constexpr unsigned kSumBlocks = 512;  // fixed, so the float64 sum order depends on n only
@@ -629,6 +656,7 @@ class CudaPolicyOps final : public PolicyOps {
     // Destructors must not throw: errors here are left to the next CUDA call.
     scratch_.reset();
     sums_.reset();
+    loss_sums_.reset();
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
@@ -813,6 +841,23 @@ class CudaPolicyOps final : public PolicyOps {
     PV_CUDA_LAUNCH_CHECK();
   }
 
+  LossSums PolicyLossSums(const float* logp, const float* entropy, const float* mask, const TokenLossArgs& loss,
+                          size_t N) override {
+    LossSums sums;
+    if (N == 0) return sums;
+    if (!loss_sums_) loss_sums_ = std::make_unique<DeviceBuffer<double>>(5);
+    PolicyLossSumsKernel<<<1, kThreads, 0, stream_>>>(loss_sums_->get(), logp, entropy, mask, loss, N);
+    PV_CUDA_LAUNCH_CHECK();
+    double host[5];
+    Download(host, loss_sums_->get(), sizeof host);
+    sums.loss = host[0];
+    sums.clipped = host[1];
+    sums.dual_clipped = host[2];
+    sums.kl = host[3];
+    sums.entropy = host[4];
+    return sums;
+  }
+
   double SumSquares(const float* x, size_t n) override {
     if (n == 0) return 0;
     if (!sums_) sums_ = std::make_unique<DeviceBuffer<double>>(kSumBlocks + 1);
@@ -903,6 +948,7 @@ class CudaPolicyOps final : public PolicyOps {
   int max_shared_optin_ = 48 * 1024;  // bytes of shared memory a block may opt in to
   std::unique_ptr<DeviceBuffer<char>> scratch_;
   std::unique_ptr<DeviceBuffer<double>> sums_;
+  std::unique_ptr<DeviceBuffer<double>> loss_sums_;  // [5] PolicyLossSums
 };
 
 }  // namespace

@@ -353,9 +353,7 @@ class CudaScoringKernels final : public ScoringKernels {
     CheckSeqOffsets(in.seq_offsets, B, T, "seqOffsets");
     LossResult r;
     if (T == 0) return r;
-    size_t longest = 0;
-    for (size_t b = 0; b < B; ++b)
-      longest = std::max(longest, static_cast<size_t>(in.seq_offsets[b + 1] - in.seq_offsets[b]));
+    const size_t longest = LongestSequence(in.seq_offsets, B);
     const int32_t seqs = static_cast<int32_t>(B);
     DeviceBuffer<int32_t> d_off(in.seq_offsets, B + 1);
     DeviceBuffer<Mask> d_mask(mask, T);
@@ -371,14 +369,9 @@ class CudaScoringKernels final : public ScoringKernels {
     if (bad != none) Fail("E_ARG", "mask[", bad, "] must be 0 or 1, got ", +mask[bad]);
     std::vector<double> seq_mask(B);
     d_seq_mask.Download(seq_mask.data(), B);
-    double total_mask = 0;
-    size_t valid = 0;
-    for (double m : seq_mask) {
-      total_mask += m;
-      valid += m > 0;
-    }
-    const double denominator = o.norm_denominator > 0 ? o.norm_denominator : static_cast<double>(longest);
-    const AggWeights w = ComputeAggWeights(o.agg, total_mask, valid, denominator);
+    const LossPrologue prologue = MakeLossPrologue(seq_mask.data(), B, longest, o.agg, o.norm_denominator);
+    const double total_mask = prologue.total_mask;
+    const AggWeights w = prologue.weights;
     const bool with_kl = o.kl_coef > 0 && in.ref_logp != nullptr;
 
     const size_t adv_count = in.advantages_per_sequence ? B : T;
