@@ -17,6 +17,7 @@ import { backendInfo } from '../native/backend.js';
 import { PyVisionError } from '../util/errors.js';
 import { rollout as defaultRollout } from '../rollout/rollout.js';
 import { replayExpert as defaultReplayExpert } from '../rollout/expert.js';
+import { VisualSearchWorld, type VisualSearchCreateOptions } from '../worlds/visual-search/world.js';
 import { mergeConfig, trainBatchSize, genBatchPrompts, type TrainConfig } from './config.js';
 import { DataCursor } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -40,6 +41,9 @@ const WORLDS = new Map<string, WorldFactory>();
 export function registerWorld(name: string, factory: WorldFactory): void {
   WORLDS.set(name, factory);
 }
+
+// the built-in world: its documented knobs are config.worldOptions
+registerWorld('visual-search', (options) => VisualSearchWorld.create(options as VisualSearchCreateOptions));
 
 export function worldNames(): string[] {
   return [...WORLDS.keys()];
