@@ -6,10 +6,10 @@
  * count; range.start / stop / step.
  */
 import { pyError } from './exceptions.js';
-import { PyBuiltin, PyList, PyTuple, isHostObject, type PyValue } from './host.js';
+import { PyList, PyTuple, isHostObject, type PyValue } from './host.js';
 import { pyRepr, pyStr, type FormatBudget } from './format.js';
 import { parseFloatLiteral, parseIntLiteral, roundFloat, roundFloatToInt, roundInt } from './numbers.js';
-import { binaryOp, contains, equals, greaterThan, lessThan } from './operators.js';
+import { binaryOp, equals, greaterThan, lessThan } from './operators.js';
 import { iter, iterate, length, sliceIndices } from './sequences.js';
 import {
   PyRange, SSIZE_MAX, SandboxBuiltin, asIndex, checkInt, checkItems, fromHost, intToFloat, isIntLike, toBigInt, truthy, typeName,
@@ -39,7 +39,7 @@ function atMost(name: string, args: PyValue[], n: number): void {
   if (args.length > n) throw typeError(`${name} expected at most ${n} argument${n === 1 ? '' : 's'}, got ${args.length}`);
 }
 
-export function formatBudget(rt: Runtime): FormatBudget {
+function formatBudget(rt: Runtime): FormatBudget {
   return { maxChars: rt.limits.maxItems, maxDepth: rt.limits.maxDepth, charge: (n) => rt.charge(n) };
 }
 
@@ -108,7 +108,7 @@ function mergeSort(rt: Runtime, keys: PyValue[], values: PyValue[]): void {
 }
 
 /** Sorts values by keys in place, stable, with list.sort's reverse (reverse, sort, reverse). */
-export function sortItems(rt: Runtime, keys: PyValue[], values: PyValue[], reverse: boolean): void {
+function sortItems(rt: Runtime, keys: PyValue[], values: PyValue[], reverse: boolean): void {
   const n = keys.length;
   rt.charge(n * Math.max(1, Math.ceil(Math.log2(n + 1))));
   if (reverse) reverseBoth(keys, values, 0, n);
@@ -472,4 +472,3 @@ export function setAttribute(obj: PyValue, name: string, _value: PyValue): never
   throw pyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
 }
 
-export { contains };

@@ -41,7 +41,7 @@ export function* callValue(rt: Runtime, fn: PyValue, args: PyValue[], kwargs: Ma
 }
 
 /** Host code throws PyException for Python errors; anything else it throws becomes a RuntimeError naming the function. */
-export function hostError(error: unknown, name: string): unknown {
+function hostError(error: unknown, name: string): unknown {
   if (error instanceof PyException) return error;
   if (error instanceof Error && error.name === 'PyVisionError') {
     const code = (error as Error & { code?: string }).code;

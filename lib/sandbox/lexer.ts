@@ -20,7 +20,7 @@ export interface Token {
 }
 
 /** Every Python keyword; those outside the subset lex as keywords and the parser rejects them. */
-export const PYTHON_KEYWORDS: ReadonlySet<string> = new Set([
+const PYTHON_KEYWORDS: ReadonlySet<string> = new Set([
   'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def',
   'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda',
   'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield',

@@ -35,7 +35,7 @@ export class SyntaxErrorWithLine extends PyException {
   }
 }
 
-export function syntaxError(message: string, line: number, type = 'SyntaxError'): PyException {
+function syntaxError(message: string, line: number, type = 'SyntaxError'): PyException {
   return withoutStack(() => new SyntaxErrorWithLine(type, message, line));
 }
 

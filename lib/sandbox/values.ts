@@ -5,7 +5,7 @@
  * operation shares.
  */
 import { pyError } from './exceptions.js';
-import { PyBuiltin, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from './host.js';
+import { PyBuiltin, PyList, PyTuple, type HostContext, type PyHostObject, type PyValue } from './host.js';
 import { intLimitError, itemLimitError, type SandboxLimits } from './limits.js';
 
 /**
@@ -193,4 +193,3 @@ export function fromHost(v: unknown, name: string): PyValue {
   throw pyError('SystemError', `host function ${name}() returned a value that is not a Python value`);
 }
 
-export { isHostObject };

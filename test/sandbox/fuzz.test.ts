@@ -1,6 +1,6 @@
 /**
  * Fuzzing: random token sequences of the subset's vocabulary (PYTHON_SUBSET_TOKENS plus numbers, names,
- * strings, newlines) never make the sandbox throw a JavaScript error or reject, only report Python-style
+ * strings, newlines; and mutated valid programs) never make the sandbox throw a JavaScript error or reject, only report Python-style
  * errors; every run stays within the limits; the heap is as flat after as before.
  *
  * CI runs 100,000 sequences. A longer run: SANDBOX_FUZZ=1000000 npm test -- test/sandbox/fuzz.test.ts
@@ -11,6 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { PYTHON_SUBSET_TOKENS, PythonSandbox, type SandboxLimits } from '../../lib/sandbox/index.js';
 import { rng } from '../helpers.js';
 import { testGlobals } from './fake_host.js';
+import { generatePrograms } from './generator.js';
 
 const COUNT = Number(process.env.SANDBOX_FUZZ ?? 100_000);
 const SEED = Number(process.env.SANDBOX_FUZZ_SEED ?? 7);
@@ -40,8 +41,25 @@ function getGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+/** Valid programs of the differential test's grammar, to be mutated (so that fuzzing also reaches deep into the evaluator). */
+const SEEDS = generatePrograms(500, 99).map((p) => p.turns.join(''));
+
+function mutate(random: () => number, source: string, pick: () => string): string {
+  const parts = source.match(/\w+|\s+|[^\w\s]+/g) ?? [];
+  const n = 1 + Math.floor(random() * 3);
+  for (let k = 0; k < n && parts.length > 0; k++) {
+    const i = Math.floor(random() * parts.length);
+    const r = random();
+    if (r < 0.4) parts[i] = pick();
+    else if (r < 0.7) parts.splice(i, 1);
+    else parts.splice(i, 0, pick());
+  }
+  return parts.join('');
+}
+
 function randomProgram(random: () => number): string {
   const pick = () => VOCABULARY[Math.floor(random() * VOCABULARY.length)];
+  if (random() < 0.05) return mutate(random, SEEDS[Math.floor(random() * SEEDS.length)], pick);
   const n = 1 + Math.floor(random() * 24);
   const tokens: string[] = [];
   for (let i = 0; i < n; i++) tokens.push(pick());
@@ -88,6 +106,7 @@ describe('fuzz: random token sequences', () => {
       }
       if (result.steps > limits.maxSteps! + limits.maxItems!) problems.push(`ran ${result.steps} steps: ${JSON.stringify(source)}`);
       if (result.output.length > limits.maxOutputChars!) problems.push(`printed ${result.output.length} characters: ${JSON.stringify(source)}`);
+      if (sandbox.imageCount > limits.maxImages!) problems.push(`showed ${sandbox.imageCount} images: ${JSON.stringify(source)}`);
       if (problems.length > 20) break;
     }
     sandbox.dispose();
