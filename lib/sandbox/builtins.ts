@@ -5,7 +5,7 @@
  * / remove / index / count / reverse / sort / clear / copy, tuple.index /
  * count; range.start / stop / step.
  */
-import { pyError } from './exceptions.js';
+import { guardHost, pyError } from './exceptions.js';
 import { PyList, PyTuple, isHostObject, type PyValue } from './host.js';
 import { pyRepr, pyStr, type FormatBudget } from './format.js';
 import { parseFloatLiteral, parseIntLiteral, roundFloat, roundFloatToInt, roundInt } from './numbers.js';
@@ -254,7 +254,7 @@ function* show(rt: Runtime, args: PyValue[], kwargs: Kwargs): Gen<PyValue> {
   noKeywords('show', kwargs);
   const x = exactlyOne('show', args);
   if (!isHostObject(x) || x instanceof PyRange || !x.asImage) throw typeError(`show() argument must be an image, not '${typeName(x)}'`);
-  const image = x.asImage();
+  const image = guardHost(`${x.pyTypeName}.asImage`, () => x.asImage!());
   rt.host.checkPixels?.(image.width, image.height);
   rt.host.show(image);
   return null;
@@ -449,7 +449,7 @@ export function getAttribute(obj: PyValue, name: string): PyValue {
   let found: PyValue | undefined;
   if (!name.startsWith('__')) {
     if (obj instanceof PyList || obj instanceof PyTuple) found = sequenceMethod(obj, name);
-    else if (isHostObject(obj)) found = fromHostAttr(obj.getAttr(name), obj.pyTypeName, name);
+    else if (isHostObject(obj)) found = fromHostAttr(guardHost(`${obj.pyTypeName}.getAttr`, () => obj.getAttr(name)), obj.pyTypeName, name);
   }
   if (found === undefined) throw pyError('AttributeError', `'${typeName(obj)}' object has no attribute '${name}'`);
   return found;

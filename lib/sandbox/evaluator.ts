@@ -6,8 +6,8 @@
  * Synchronous calls never yield, so a program without async host calls runs
  * in one synchronous stretch.
  */
-import { pyError } from './exceptions.js';
 import type { Expr, Module, Slice, Statement, Target } from './ast.js';
+import { hostError, pyError } from './exceptions.js';
 import { PyBuiltin, PyException, PyList, PyTuple, type PyValue } from './host.js';
 import { getAttribute, setAttribute } from './builtins.js';
 import { binaryOp, compare, inplaceOp, unaryOp } from './operators.js';
@@ -38,18 +38,6 @@ export function* callValue(rt: Runtime, fn: PyValue, args: PyValue[], kwargs: Ma
     return fromHost(result, fn.name);
   }
   throw pyError('TypeError', `'${typeNameOf(fn)}' object is not callable`);
-}
-
-/** Host code throws PyException for Python errors; anything else it throws becomes a RuntimeError naming the function. */
-function hostError(error: unknown, name: string): unknown {
-  if (error instanceof PyException) return error;
-  if (error instanceof Error && error.name === 'PyVisionError') {
-    const code = (error as Error & { code?: string }).code;
-    const type = code === 'E_ARG' || code === 'E_SHAPE' || code === 'E_DTYPE' || code === 'E_NONFINITE' ? 'ValueError' : 'RuntimeError';
-    return pyError(type, `${name}(): ${error.message}`);
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return pyError('RuntimeError', `${name}() failed: ${message}`);
 }
 
 export class Evaluator {

@@ -20,3 +20,24 @@ export function withoutStack<T>(make: () => T): T {
 export function pyError(type: string, message: string): PyException {
   return withoutStack(() => new PyException(type, message));
 }
+
+/** Host code throws PyException for Python errors; anything else it throws becomes a RuntimeError naming the function. */
+export function hostError(error: unknown, name: string): PyException {
+  if (error instanceof PyException) return error;
+  if (error instanceof Error && error.name === 'PyVisionError') {
+    const code = (error as Error & { code?: string }).code;
+    const type = code === 'E_ARG' || code === 'E_SHAPE' || code === 'E_DTYPE' || code === 'E_NONFINITE' ? 'ValueError' : 'RuntimeError';
+    return pyError(type, `${name}(): ${error.message}`);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return pyError('RuntimeError', `${name}() failed: ${message}`);
+}
+
+/** Runs a host object's method (getAttr, len, getItem, asImage, repr) with hostError's conversion. */
+export function guardHost<T>(name: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw hostError(error, name);
+  }
+}

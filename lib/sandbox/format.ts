@@ -4,7 +4,7 @@
  * (1e+16, 1e-05), strings quoted and escaped as unicode_repr does, containers
  * with their elements' repr, `[...]` for a list that contains itself.
  */
-import { pyError } from './exceptions.js';
+import { guardHost, pyError } from './exceptions.js';
 import { PyBuiltin, PyList, PyTuple, type PyValue } from './host.js';
 import { PyRange, SandboxBuiltin, typeName } from './values.js';
 
@@ -133,7 +133,7 @@ function scalarRepr(v: Exclude<PyValue, PyList | PyTuple>): string {
   if (v instanceof SandboxBuiltin && v.self !== undefined) return `<built-in method ${v.name} of ${typeName(v.self)} object>`;
   if (v instanceof PyBuiltin) return `<built-in function ${v.name}>`;
   if (v instanceof PyRange) return v.repr();
-  return v.repr();
+  return guardHost(`${v.pyTypeName}.repr`, () => v.repr());
 }
 
 /** repr(v) as CPython writes it. */

@@ -3,7 +3,7 @@
  * sequences, with CPython's index rules (negative indices, PySlice_Unpack /
  * PySlice_AdjustIndices clamping, slice assignment) and its error messages.
  */
-import { pyError } from './exceptions.js';
+import { guardHost, pyError } from './exceptions.js';
 import { PyBuiltin, PyException, PyList, PyTuple, type PyHostObject, type PyValue } from './host.js';
 import { itemLimitError } from './limits.js';
 import { PyRange, SSIZE_MAX, checkItems, codePoints, fromHost, isIntLike, toBigInt, typeName, type Runtime } from './values.js';
@@ -45,10 +45,10 @@ export function* iter(rt: Runtime, v: PyValue): Generator<PyValue, void, undefin
   }
   const host = hostObject(v);
   if (host && host.len && host.getItem) {
-    const n = host.len();
+    const n = guardHost(`${host.pyTypeName}.len`, () => host.len!());
     for (let i = 0; i < n; i++) {
       rt.charge(1);
-      yield fromHost(host.getItem(BigInt(i)), `${host.pyTypeName}.__getitem__`);
+      yield fromHost(guardHost(`${host.pyTypeName}.getItem`, () => host.getItem!(BigInt(i))), `${host.pyTypeName}.getItem`);
     }
     return;
   }
@@ -79,7 +79,7 @@ export function length(v: PyValue): number | bigint {
     return v.length;
   }
   const host = hostObject(v);
-  if (host && host.len) return host.len();
+  if (host && host.len) return guardHost(`${host.pyTypeName}.len`, () => host.len!());
   throw pyError('TypeError', `object of type '${typeName(v)}' has no len()`);
 }
 
@@ -158,7 +158,7 @@ export function getItem(rt: Runtime, obj: PyValue, index: PyValue): PyValue {
     return obj.items[Number(itemIndex(toBigInt(index), BigInt(obj.items.length), what))];
   }
   const host = hostObject(obj);
-  if (host && host.getItem) return fromHost(host.getItem(index), `${host.pyTypeName}.__getitem__`);
+  if (host && host.getItem) return fromHost(guardHost(`${host.pyTypeName}.getItem`, () => host.getItem!(index)), `${host.pyTypeName}.getItem`);
   throw pyError('TypeError', `'${typeName(obj)}' object is not subscriptable`);
 }
 

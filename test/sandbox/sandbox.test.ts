@@ -101,6 +101,29 @@ describe('PythonSandbox API', () => {
     expect((await sandbox.run('print(returnsUndefined())')).output).toBe('None\n');
   });
 
+  test("a host object's own failures become RuntimeError naming the method", async () => {
+    const broken = {
+      pyTypeName: 'Broken',
+      getAttr: (): PyValue | undefined => {
+        throw new Error('no attributes today');
+      },
+      len: (): number => {
+        throw new TypeError('bad len');
+      },
+      asImage: () => {
+        throw new Error('no pixels');
+      },
+      repr: (): string => {
+        throw new Error('no repr');
+      },
+    };
+    const sandbox = new PythonSandbox({ globals: { broken } });
+    expect((await sandbox.run('broken.x')).error).toMatchObject({ type: 'RuntimeError', message: 'Broken.getAttr() failed: no attributes today' });
+    expect((await sandbox.run('len(broken)')).error).toMatchObject({ type: 'RuntimeError', message: 'Broken.len() failed: bad len' });
+    expect((await sandbox.run('show(broken)')).error).toMatchObject({ type: 'RuntimeError', message: 'Broken.asImage() failed: no pixels' });
+    expect((await sandbox.run('print(broken)')).error).toMatchObject({ type: 'RuntimeError', message: 'Broken.repr() failed: no repr' });
+  });
+
   test('host functions receive PyValues and the context', async () => {
     let seen: PyValue[] = [];
     let kw: Map<string, PyValue> = new Map();
@@ -136,7 +159,8 @@ describe('limits', () => {
   test('steps: work proportional to sizes is charged before it is done', async () => {
     const cases = ['x = sum(range(10 ** 12))', 'x = max(range(10 ** 9))', 'x = 10 ** 9 in list(range(10 ** 5)) * 9'];
     for (const source of cases) {
-      const r = await new PythonSandbox().run(source);
+      // a generous wall-clock limit: this test is about the step limit, on a machine of any speed
+      const r = await new PythonSandbox({ limits: { maxWallMs: 600_000 } }).run(source);
       expect(r.error?.type).toBe('TimeoutError');
       expect(r.error?.message).toMatch(/^step limit exceeded/);
       expect(r.steps).toBeLessThanOrEqual(DEFAULT_SANDBOX_LIMITS.maxSteps + DEFAULT_SANDBOX_LIMITS.maxItems);
