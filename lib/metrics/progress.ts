@@ -50,6 +50,8 @@ export interface ProgressSinkOptions {
 
 export class ProgressSink implements MetricsSink {
   private readonly options: Required<Omit<ProgressSinkOptions, 'tty' | 'startedAt'>> & { tty: boolean };
+  // a MultiBar of one bar: its log() prints lines above the bar without breaking it
+  private multi: cliProgress.MultiBar | null = null;
   private bar: cliProgress.SingleBar | null = null;
   private readonly started: number;
   private closed = false;
@@ -68,12 +70,14 @@ export class ProgressSink implements MetricsSink {
     };
     if (this.options.tty) {
       const values = this.options.columns.map((c) => `${c.label} {${safeName(c.key)}}`).join(' | ');
-      this.bar = new cliProgress.SingleBar(
+      this.multi = new cliProgress.MultiBar(
         {
           format: `${this.options.label} [{bar}] {value}/{total} | ${values} | ETA {eta_formatted}`,
           stream: stream as NodeJS.WritableStream,
           hideCursor: true,
           clearOnComplete: false,
+          // redrawn after every log line, even when its text did not change
+          forceRedraw: true,
           etaBuffer: 20,
           barsize: 24,
           // cli-progress checks stream.isTTY itself; tty was decided above.
@@ -82,7 +86,7 @@ export class ProgressSink implements MetricsSink {
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(this.options.totalSteps, this.options.startStep, this.payload({}));
+      this.bar = this.multi.create(this.options.totalSteps, this.options.startStep, this.payload({}));
     }
   }
 
@@ -106,9 +110,9 @@ export class ProgressSink implements MetricsSink {
   /** A line of text (a phase, an evaluation) without breaking the bar: above it on a terminal, as is elsewhere. */
   log(line: string): void {
     const { stream } = this.options;
-    if (this.bar && !this.closed) {
-      stream.write(`\r\x1b[2K${line}\n`);
-      this.bar.render();
+    if (this.multi && !this.closed) {
+      this.multi.log(`${line}\n`);
+      this.multi.update(); // now, not at the next redraw
     } else {
       stream.write(`${line}\n`);
     }
@@ -117,8 +121,9 @@ export class ProgressSink implements MetricsSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.bar) {
-      this.bar.stop();
+    if (this.multi) {
+      this.multi.stop();
+      this.multi = null;
       this.bar = null;
     }
   }

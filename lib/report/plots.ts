@@ -35,22 +35,27 @@ const LAYOUT: ReadonlyArray<{ title: string; plots: ReadonlyArray<{ title: strin
     plots: [
       { title: 'reward (critic/score/mean)', keys: ['critic/score/mean'] },
       { title: 'train accuracy (critic/acc/mean)', keys: ['critic/acc/mean'] },
-      { title: 'validation accuracy', keys: ['val/acc', 'val/acc_no_tools', 'val/no_tools/acc'] },
+      { title: 'train accuracy with / without a tool call', keys: ['critic/acc/with_tool', 'critic/acc/without_tool'] },
+      { title: 'train accuracy per question type', prefix: 'critic/acc/' },
+      { title: 'validation accuracy, with tools and disabled', keys: ['val/acc', 'val/acc_no_tools'] },
+      { title: 'validation accuracy with / without a tool call', keys: ['val/acc/with_tool', 'val/acc/without_tool'] },
       { title: 'validation accuracy per question type', prefix: 'val/acc/' },
       { title: 'correct with negative advantage', keys: ['data/pos_sample_neg_adv_ratio'] },
-      { title: 'in-group reward std', keys: ['critic/group_std/mean', 'critic/score/group_std'] },
+      { title: 'in-group reward std', keys: ['critic/group_std/mean'] },
     ],
   },
   {
     title: 'Tool use',
     plots: [
       { title: 'tool calls per trajectory', keys: ['agent/tool_call_mean', 'agent/tool_call_max', 'agent/tool_call_min'] },
-      { title: 'share of trajectories without a tool call', keys: ['agent/tool_call_zero_ratio'] },
-      { title: 'validation tool calls', keys: ['val/tool_call_mean'] },
+      { title: 'share of trajectories with / without a tool call', keys: ['agent/tool_call_ratio', 'agent/tool_call_zero_ratio'] },
+      { title: 'validation tool use', keys: ['val/tool_call_mean', 'val/tool_call_ratio'] },
       { title: 'turns', keys: ['agent/turns_mean', 'val/turns_mean'] },
       { title: 'tool images', keys: ['agent/tool_image_mean'] },
-      { title: 'visual tokens', keys: ['agent/visual_tokens_mean'] },
+      { title: 'crops that missed the target', keys: ['agent/crop_miss_ratio'] },
+      { title: 'visual tokens', keys: ['agent/visual_tokens_mean', 'val/visual_tokens_mean'] },
       { title: 'response length', keys: ['response_length/mean'] },
+      { title: 'truncated (over length)', keys: ['agent/truncation_ratio'] },
     ],
   },
   {
@@ -67,8 +72,12 @@ const LAYOUT: ReadonlyArray<{ title: string; plots: ReadonlyArray<{ title: strin
   {
     title: 'Filters and end reasons',
     plots: [
-      { title: 'filtered shares', prefix: 'filter/' },
+      { title: 'filtered shares', keys: ['filter/zero_variance', 'filter/end_reason', 'filter/no_tool_image'] },
+      { title: 'kept trajectories', keys: ['filter/kept'] },
+      { title: 'generation rounds', keys: ['filter/gen_rounds'] },
+      { title: 'other filters', prefix: 'filter/' },
       { title: 'end reasons', prefix: 'end_reason/' },
+      { title: 'trajectories sampled', prefix: 'rollout/' },
     ],
   },
   {
@@ -76,6 +85,7 @@ const LAYOUT: ReadonlyArray<{ title: string; plots: ReadonlyArray<{ title: strin
     plots: [
       { title: 'seconds per phase', prefix: 'timing/' },
       { title: 'tokens per second', keys: ['perf/tokens_per_second'] },
+      { title: 'sampled tokens', keys: ['perf/sampled_tokens'] },
     ],
   },
 ];
@@ -124,7 +134,7 @@ export function plotSpec(plot: PlotSpec, runs: readonly RunMetrics[]): vegaLite.
     mark: { type: 'line', point: values.length <= 60 ? { size: 18 } : false, strokeWidth: 1.5 },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+      y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '.4~g' } },
       color: many
         ? { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 260 } }
         : { value: '#1f77b4' },

@@ -49,7 +49,7 @@ test('on a terminal: a bar with steps, reward, tool calls and ETA', () => {
   expect(text).toContain('reward 0.750');
   expect(text).toContain('tool calls 3.0');
   expect(text).toContain('ETA');
-  expect(text).toContain('\x1b[2Kval step 1: acc 0.5\n');
+  expect(text).toContain('val step 1: acc 0.5\n');
   expect(text.endsWith('after\n')).toBe(true);
   sink.write(5, {}); // after close: ignored
 });

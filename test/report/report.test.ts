@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import type { MetricsRow } from '../../lib/metrics/jsonl.js';
 import { plotLayout } from '../../lib/report/plots.js';
+import { STEP_METRIC_KEYS, VAL_METRIC_KEYS } from '../../lib/train/step-metrics.js';
 import { readRun, writeReport } from '../../lib/report/report.js';
 import { writeSyntheticRun } from './fixture.js';
 
@@ -35,6 +37,11 @@ test('plot layout: every metric key in exactly one plot, grouped keys together',
   expect(keys.length).toBe(present.size);
   const endReasons = sections.flatMap((s) => s.plots).find((p) => p.title === 'end reasons');
   expect(endReasons?.keys).toEqual(['end_reason/DONE', 'end_reason/ERROR_IN_ACTION', 'end_reason/EXCEED_MAX_TURNS']);
+  // the trainer's own keys have their places: nothing of a real run's record lands in 'Other'
+  const trainerKeys = [...STEP_METRIC_KEYS, ...VAL_METRIC_KEYS, 'critic/acc/color', 'val/acc/shape', 'val/acc/with_tool', 'val/acc/without_tool', 'timing/val'].filter((k) => k !== 'step');
+  const layout = plotLayout([{ name: 'a', rows: [Object.fromEntries([['step', 1], ...trainerKeys.map((k) => [k, 1])]) as MetricsRow] }]);
+  expect(layout.map((s) => s.title)).not.toContain('Other');
+  expect(layout.flatMap((s) => s.plots.flatMap((p) => p.keys)).sort()).toEqual([...trainerKeys].sort());
   expect(sections.map((s) => s.title)).toEqual(['Reward and accuracy', 'Tool use', 'Policy update', 'Filters and end reasons', 'Speed']);
 });
 
