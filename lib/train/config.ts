@@ -32,7 +32,7 @@ export interface TrainConfig {
   resume: boolean;
   /** Kernel and policy backend: 'auto', 'cpu' or 'cuda'. */
   backend: Backend;
-  /** CPU threads of the policy (0: the library default, all cores). */
+  /** CPU threads of the policy (0: the library default, all cores; the default policy is small enough that one thread is faster on a busy machine). */
   threads: number;
 
   // ---- world ----
@@ -167,7 +167,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   outDir: 'runs/train',
   resume: false,
   backend: 'auto',
-  threads: 0,
+  threads: 1,
 
   world: 'visual-search',
   worldOptions: {},
