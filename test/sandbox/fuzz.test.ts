@@ -117,5 +117,5 @@ describe('fuzz: random token sequences', () => {
     // Every class of outcome is reached: the fuzzing gets past the parser.
     for (const type of ['ok', 'SyntaxError', 'NameError', 'TypeError', 'MemoryError', 'TimeoutError']) expect(seen.get(type) ?? 0).toBeGreaterThan(0);
     expect(growth).toBeLessThan(32 * 2 ** 20);
-  });
+  }, 300_000);
 });
