@@ -235,7 +235,8 @@ async function naiveRollout<T extends Task>(s: Settings<T>, timings: RolloutTimi
       const next = b.takeAction(world, sampled.subarray(0, kept), b.length >= limits.maxSeqLen || out.stopped[i] === 2);
       if (next.kind === 'code') code.push({ k, code: next.code });
     });
-    const results = await Promise.all(code.map(({ k, code: c }) => builders[k].run(world, c)));
+    const results: ToolResult[] = [];
+    for (const { k, code: c } of code) results.push(await builders[k].run(world, c));
     code.forEach(({ k, code: c }, i) => {
       const segment = builders[k].observe(world, c, results[i]);
       if (segment !== null) builders[k].appendContext(segment);

@@ -98,8 +98,9 @@ export function replayExpert<T extends Task>(options: ReplayExpertOptions<T>): P
         b.close();
       }
     };
-    const jobs: Promise<Trajectory<T>>[] = [];
-    for (let i = 0; i < tasks.length; i++) for (let g = 0; g < samples; g++) jobs.push(one(i, g));
-    return Promise.all(jobs);
+    // One trajectory after another, as rollout() runs its programs: each wall-time limit sees its own run.
+    const out: Trajectory<T>[] = [];
+    for (let i = 0; i < tasks.length; i++) for (let g = 0; g < samples; g++) out.push(await one(i, g));
+    return out;
   });
 }

@@ -259,8 +259,10 @@ export function rollout<T extends Task>(options: RolloutOptions<T>): Promise<Tra
         time.decode += now - t;
         t = now;
 
-        // Run the programs; each trajectory has its own tool session.
-        const results: ToolResult[] = await Promise.all(code.map(({ s, code: c }) => builders[s].run(world, c)));
+        // Run the programs, each in its trajectory's own tool session, one after another: a
+        // program's wall-time limit then measures its own run, whatever else is in the batch.
+        const results: ToolResult[] = [];
+        for (const { s, code: c } of code) results.push(await builders[s].run(world, c));
         now = performance.now();
         time.tool += now - t;
         t = now;
