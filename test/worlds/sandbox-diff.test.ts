@@ -5,7 +5,7 @@
  * on printed output, exception class names and the pixels of every shown image.
  * Skipped with the reason when python3 with numpy is absent.
  */
-import { ImageToolSession } from '../../lib/index.js';
+import { ImageToolSession, VisualSearchWorld } from '../../lib/index.js';
 import type { RgbImage } from '../../lib/index.js';
 import { rng } from '../helpers.js';
 import { fromWire, runTwin, toWire, twinUnavailable, type WireImage } from '../reference/image_twin.js';
@@ -119,4 +119,30 @@ if (reason) console.log(`skipping the CPython comparison of the image built-ins:
   // The generator reaches every error the built-ins raise, and shows images.
   for (const cls of ['TypeError', 'ValueError', 'OverflowError', 'MemoryError', 'NameError', 'AttributeError']) expect(errorClasses).toContain(cls);
   expect(shown).toBeGreaterThan(100);
+});
+
+test('the same programs, encoded with the visual-search vocabulary and decoded, run identically', async () => {
+  const tk = new VisualSearchWorld().tokenizer;
+  const unk = tk.id('<unk>');
+  const r = rng(4242);
+  let compared = 0;
+  for (let p = 0; p < 150; p++) {
+    const image = randomImage(r);
+    const next = generator(r, image);
+    const original = new ImageToolSession({ image, imageLimits: { maxPixels: MAX_PIXELS }, limits: { maxImages: MAX_IMAGES } });
+    const decoded = new ImageToolSession({ image, imageLimits: { maxPixels: MAX_PIXELS }, limits: { maxImages: MAX_IMAGES } });
+    for (let t = 0; t < 3; t++) {
+      const source = next();
+      const ids = tk.encode(source);
+      if (Array.from(ids).includes(unk)) continue;
+      const a = await original.run(source);
+      const b = await decoded.run(tk.decode(ids));
+      expect({ source, output: b.output, error: b.error?.type ?? null, images: b.images.map((i) => Buffer.from(i.data).toString('base64')) })
+        .toEqual({ source, output: a.output, error: a.error?.type ?? null, images: a.images.map((i) => Buffer.from(i.data).toString('base64')) });
+      compared++;
+    }
+    original.dispose();
+    decoded.dispose();
+  }
+  expect(compared).toBeGreaterThan(200);
 });
