@@ -376,6 +376,13 @@ export function policyShape(vocabSize: number, patchDimValue: number, maxSeqLen:
   };
 }
 
+/** Whether `box` contains the centre of `target` (half-open boxes): the trainer's crop_miss_ratio reads misses the same way. */
+export function containsCentre(box: readonly number[], target: readonly number[]): boolean {
+  const cx = (target[0] + target[2]) / 2;
+  const cy = (target[1] + target[3]) / 2;
+  return cx >= box[0] && cx < box[2] && cy >= box[1] && cy < box[3];
+}
+
 /** The record of a trajectory in an image world: the image, the target box and every shown crop (and whether it missed). */
 export function imageRecord(
   task: Task,
@@ -390,7 +397,7 @@ export function imageRecord(
     const details = (turn.result as (ToolResult & { details?: ImageToolDetails }) | undefined)?.details;
     if (details?.injectedFailure) toolFailures++;
     for (const box of details?.shown ?? []) {
-      crops.push({ box, turn: k, missed: box && target ? boxCoverage(target, box) < 0.5 : null });
+      crops.push({ box, turn: k, missed: box && target ? !containsCentre(box, target) : null });
     }
   });
   return {
