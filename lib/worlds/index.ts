@@ -3,7 +3,7 @@ export { WordTokenizer, CODE_TOKENS, NEWLINE, NUMBER_PIECES, type WordTokenizerO
 export { ImageObject, wrapImage, meanColorBuiltin, bindArgs, DEFAULT_IMAGE_BUILTIN_LIMITS, type ImageBuiltinLimits, type ImageOrigin } from './image-builtins.js';
 export { ImageToolSession, type ImageSessionOptions, type ImageToolDetails, type ImageToolResult } from './image-session.js';
 export {
-  VisualSearchWorld, resolveVisualSearchOptions, questionText, normalizeAnswer, observeImages, policyShape, imageRecord, boxCoverage,
+  VisualSearchWorld, resolveVisualSearchOptions, questionText, normalizeAnswer, observeImages, policyShape, imageRecord, boxCoverage, containsCentre,
   type VisualSearchTask, type VisualSearchOptions, type VisualSearchCreateOptions, type VisualSearchSettings,
 } from './visual-search/world.js';
 export { DEFAULT_EXPERT_OPTIONS, expertTurns, type ExpertOptions } from './visual-search/expert.js';
