@@ -11,8 +11,9 @@
  * fetch of frame i seeks to the keyframe before it (-ss before -i, accurate
  * seek) with the cut placed halfway between frames i - 1 and i: ffmpeg decodes
  * from that keyframe and drops every frame before i, and the first frame out
- * is frame i whatever the rounding of the timestamps. Indices close together
- * are fetched by one process (a run of consecutive frames).
+ * is frame i whatever the rounding of the timestamps. Indices close together,
+ * or decoded from the same keyframe, are fetched by one process (a run of
+ * consecutive frames).
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -113,6 +114,8 @@ export interface VideoFileInfo {
   height: number;
   /** Presentation time of every frame in seconds, ascending (frame i is shown at times[i]); null when the stream has no timestamps. */
   times: Float64Array | null;
+  /** Indices of the keyframes (packets flagged K), ascending; decoding frame i starts at the last one <= i. */
+  keyframes: Int32Array;
 }
 
 function parseRate(text: unknown): number {
@@ -143,22 +146,26 @@ export async function probeVideo(path: string, tools: FfmpegTools = requireFfmpe
   const [tbNum, tbDen] = String(stream.time_base ?? '').split('/').map(Number);
   const packets = await runTool(
     tools.ffprobe,
-    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts', '-of', 'csv=p=0', path],
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,flags', '-of', 'csv=p=0', path],
     what,
   );
-  const lines = packets.toString('utf8').split('\n').map((l) => l.trim().replace(/,$/, '')).filter((l) => l !== '');
-  const pts = lines.map(Number);
+  const lines = packets.toString('utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const pts = lines.map((l) => Number(l.split(',')[0]));
+  const key = lines.map((l) => (l.split(',')[1] ?? '').includes('K'));
   const timed = pts.length > 0 && tbNum > 0 && tbDen > 0 && pts.every((p) => Number.isFinite(p));
   let times: Float64Array | null = null;
+  let keyframes = new Int32Array([0]);
   if (timed) {
-    pts.sort((a, b) => a - b);
-    times = Float64Array.from(pts, (p) => (p * tbNum) / tbDen);
+    const order = pts.map((_, j) => j).sort((a, b) => pts[a] - pts[b]);
+    times = Float64Array.from(order, (j) => (pts[j] * tbNum) / tbDen);
+    const keys = order.map((j, i) => (key[j] ? i : -1)).filter((i) => i >= 0);
+    keyframes = Int32Array.from(keys.length > 0 && keys[0] === 0 ? keys : [0, ...keys]);
   }
   let fps = parseRate(stream.avg_frame_rate);
   if (!(fps > 0)) fps = parseRate(stream.r_frame_rate);
   if (!(fps > 0) && times !== null && times.length > 1) fps = (times.length - 1) / (times[times.length - 1] - times[0]);
   if (!(fps > 0)) throw new PyVisionError('E_IO', `${what}: the video stream has no frame rate`);
-  return { frameCount: lines.length, fps, width, height, times };
+  return { frameCount: lines.length, fps, width, height, times, keyframes };
 }
 
 /** A video file decoded on demand by ffmpeg (see the file comment). Open it with VideoFile.open. */
@@ -209,11 +216,12 @@ export class VideoFile implements VideoSource {
       else missing.push(i);
     }
     missing.sort((a, b) => a - b);
-    // Runs of nearby frames, each decoded by one process.
+    // Runs of frames decoded by one process each: frames that start decoding at
+    // the same keyframe (ffmpeg decodes from it anyway), or at most runGap apart.
     let start = 0;
     while (start < missing.length) {
       let end = start;
-      while (end + 1 < missing.length && missing[end + 1] - missing[end] <= this.runGap) end++;
+      while (end + 1 < missing.length && (missing[end + 1] - missing[end] <= this.runGap || this.keyframeOf(missing[end + 1]) <= missing[end])) end++;
       const first = missing[start];
       const decoded = await this.decodeRun(first, missing[end] - first + 1);
       for (let j = start; j <= end; j++) found.set(missing[j], decoded[missing[j] - first]);
@@ -221,6 +229,19 @@ export class VideoFile implements VideoSource {
       start = end + 1;
     }
     return indices.map((i) => found.get(i)!);
+  }
+
+  /** The keyframe decoding frame i starts from (the last keyframe <= i). */
+  keyframeOf(i: number): number {
+    const k = this.info.keyframes;
+    let lo = 0;
+    let hi = k.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (k[mid] <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return k[lo];
   }
 
   /** Decodes frames first .. first + count - 1. */

@@ -62,6 +62,13 @@ withFfmpeg.each(FILES)('VideoFile %s', (path) => {
     await video.frames([11, 14, 40]);
     expect(video.decodeCalls).toBe(2);
     expect(video.cache.stats().hits).toBe(3);
+    // Frames decoded from the same keyframe share one process whatever their distance (the fixture's
+    // keyframes, from ffprobe's packet flags: 0 12 24 32 44 56 68).
+    const grouped = await VideoFile.open(path, { runGap: 1, cacheBytes: 0 });
+    expect([0, 1, 11, 12, 23, 24, 31, 32, 67, 68, 74].map((i) => grouped.keyframeOf(i))).toEqual([0, 0, 0, 12, 12, 24, 24, 32, 56, 68, 68]);
+    const frames = await grouped.frames([1, 11, 13, 23]);
+    expect(grouped.decodeCalls).toBe(2);
+    expect(frames.map((f) => f.data)).toEqual([1, 11, 13, 23].map((i) => fixtureFrame(i)));
   });
 
   test('bad indices are E_ARG errors naming the index', async () => {
