@@ -74,3 +74,24 @@ export type { Trajectory, EndReasonName } from './rollout/types.js';
 export * from './image/index.js';
 export * from './sandbox/index.js';
 export * from './worlds/index.js';
+export { type VideoSource, DEFAULT_CACHE_BYTES } from './video/source.js';
+export { FrameCache, type FrameCacheStats } from './video/cache.js';
+export { VideoFile, locateFfmpeg, requireFfmpeg, probeVideo, type VideoFileOptions, type VideoFileInfo, type FfmpegTools } from './video/ffmpeg.js';
+export {
+  ProceduralVideo,
+  renderSceneFrame,
+  VIDEO_COLOURS,
+  VIDEO_COLOUR_NAMES,
+  VIDEO_SHAPES,
+  type Scene as VideoScene,
+  type SceneObject as VideoSceneObject,
+  type VideoShape,
+  type FrameInterval,
+  type ProceduralVideoOptions,
+} from './video/procedural.js';
+export { encodeFrame, embedQuery, builtinEmbeddings, userEmbeddings, readEmbeddingsFile, BUILTIN_EMBEDDING_DIM, type FrameEmbeddings } from './video/embed.js';
+export { VideoReaderObject, videoGlobals, selectFramesBuiltin, DEFAULT_VIDEO_TOOL_LIMITS, type VideoToolOptions, type VideoToolLimits } from './worlds/video-tools.js';
+export { VideoQAWorld, VIDEO_QA_WORDS, type VideoQAOptions, type VideoContext } from './worlds/video-qa.js';
+export { VIDEO_QUESTION_TYPES, answerFromFrames, uniformFrames, type VideoTask, type VideoQuestionType, type VideoTaskOptions } from './worlds/video-qa-tasks.js';
+export { calibrateVideoQA, type CalibrationRow as VideoCalibrationRow } from './worlds/video-qa-calibration.js';
+export { runVideoExperiment, videoVerdict, VIDEO_EXPERIMENT_SETTINGS, VIDEO_QUICK_SETTINGS, type VideoExperimentOptions, type VideoExperimentReport } from './train/video-experiment.js';
