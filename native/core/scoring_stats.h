@@ -131,8 +131,12 @@ struct GroupScan {
   // and n of them summed stay below 2^52.
   PV_HD bool Exact() const {
     if (min_unit == kAllZero) return true;
-    uint32_t log_n = 0;
-    while ((size_t(1) << log_n) < n) ++log_n;
+    // ceil(log2(n)), n >= 1
+#if defined(__CUDA_ARCH__)
+    const uint32_t log_n = n > 1 ? 64u - static_cast<uint32_t>(__clzll(static_cast<long long>(n - 1))) : 0u;
+#else
+    const uint32_t log_n = n > 1 ? 64u - static_cast<uint32_t>(__builtin_clzll(static_cast<unsigned long long>(n - 1))) : 0u;
+#endif
     return max_unit + 24u - min_unit + log_n <= 52u;
   }
 };

@@ -19,15 +19,20 @@ namespace {
 // group's samples together, so most batches have one run per group). When the
 // run ids strictly increase (ids sorted, the common case) every run is its own
 // group and no lookup is needed; otherwise an open-addressing table with a
-// growing power-of-two size maps them, one lookup per run.
+// growing power-of-two size maps them, one lookup per run: key and dense id
+// packed in one 64-bit slot (one cache line per probe), the slot chosen by the
+// high bits of a multiplicative hash (ids that are multiples of a power of two
+// do not collide), and the slot of the run 16 ahead prefetched (a shuffled
+// batch has about one run per trajectory, each lookup a cache miss).
 struct GroupRuns {
-  std::vector<uint32_t> start;  // [R + 1] run boundaries, start[R] = N
-  std::vector<uint32_t> group;  // [R] dense group id of each run
-  size_t groups = 0;            // G
-  std::vector<int32_t> run_key; // [R] the group id of each run
-  std::vector<int32_t> keys;    // hash table scratch, reused across calls
-  std::vector<uint32_t> values;
+  std::vector<uint32_t> start;   // [R + 1] run boundaries, start[R] = N
+  std::vector<uint32_t> group;   // [R] dense group id of each run
+  size_t groups = 0;             // G
+  std::vector<int32_t> run_key;  // [R] the group id of each run
+  std::vector<uint64_t> table;   // hash table scratch, reused across calls
 };
+
+constexpr uint64_t kEmptySlot = ~uint64_t(0);  // dense id UINT32_MAX: never assigned
 
 void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
   runs.start.clear();
@@ -50,38 +55,41 @@ void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
     return;
   }
   runs.groups = 0;
-  size_t capacity = 1024;
-  std::vector<int32_t>& keys = runs.keys;
-  std::vector<uint32_t>& values = runs.values;
-  keys.assign(capacity, 0);
-  values.assign(capacity, UINT32_MAX);
-  auto slot_of = [](int32_t key, size_t cap) { return (static_cast<uint32_t>(key) * 0x9E3779B1u) & (cap - 1); };
-  auto grow = [&] {
-    const size_t cap = capacity * 2;
-    std::vector<int32_t> k2(cap);
-    std::vector<uint32_t> v2(cap, UINT32_MAX);
-    for (size_t s = 0; s < capacity; ++s) {
-      if (values[s] == UINT32_MAX) continue;
-      size_t j = slot_of(keys[s], cap);
-      while (v2[j] != UINT32_MAX) j = (j + 1) & (cap - 1);
-      k2[j] = keys[s];
-      v2[j] = values[s];
-    }
-    keys.swap(k2);
-    values.swap(v2);
-    capacity = cap;
+  int bits = 10;
+  std::vector<uint64_t>& table = runs.table;
+  table.assign(size_t(1) << bits, kEmptySlot);
+  auto slot_of = [](int32_t key, int b) {
+    return static_cast<size_t>((static_cast<uint64_t>(static_cast<uint32_t>(key)) * 0x9E3779B97F4A7C15ull) >> (64 - b));
   };
+  auto key_of = [](uint64_t entry) { return static_cast<int32_t>(static_cast<uint32_t>(entry >> 32)); };
+  auto grow = [&] {
+    std::vector<uint64_t> bigger(size_t(1) << (bits + 1), kEmptySlot);
+    const size_t mask = bigger.size() - 1;
+    for (uint64_t entry : table) {
+      if (entry == kEmptySlot) continue;
+      size_t j = slot_of(key_of(entry), bits + 1);
+      while (bigger[j] != kEmptySlot) j = (j + 1) & mask;
+      bigger[j] = entry;
+    }
+    table.swap(bigger);
+    ++bits;
+  };
+  const int32_t* run_key = runs.run_key.data();
+  uint32_t* run_group = runs.group.data();
+  constexpr size_t kAhead = 16;
   for (size_t r = 0; r < R; ++r) {
-    const int32_t key = runs.run_key[r];
-    size_t j = slot_of(key, capacity);
-    while (values[j] != UINT32_MAX && keys[j] != key) j = (j + 1) & (capacity - 1);
-    if (values[j] == UINT32_MAX) {
-      keys[j] = key;
-      values[j] = static_cast<uint32_t>(runs.groups++);
-      runs.group[r] = values[j];
-      if (runs.groups * 2 > capacity) grow();
+    if (r + kAhead < R) __builtin_prefetch(&table[slot_of(run_key[r + kAhead], bits)]);
+    const int32_t key = run_key[r];
+    const size_t mask = table.size() - 1;
+    size_t j = slot_of(key, bits);
+    while (table[j] != kEmptySlot && key_of(table[j]) != key) j = (j + 1) & mask;
+    if (table[j] == kEmptySlot) {
+      const uint32_t id = static_cast<uint32_t>(runs.groups++);
+      table[j] = (static_cast<uint64_t>(static_cast<uint32_t>(key)) << 32) | id;
+      run_group[r] = id;
+      if (runs.groups * 2 > table.size()) grow();
     } else {
-      runs.group[r] = values[j];
+      run_group[r] = static_cast<uint32_t>(table[j]);
     }
   }
 }
@@ -205,12 +213,16 @@ const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups,
   // Every group is now one contiguous span (group g at base + begin_of[j],
   // j = the run of g, or g itself when gathered): independent, in parallel.
   const bool gathered_layout = G != R;
-#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
-  for (size_t j = 0; j < G; ++j) {
-    const uint32_t g = gathered_layout ? static_cast<uint32_t>(j) : run_group[j];
-    const size_t b = begin_of[j], e = begin_of[j + 1];
-    GroupMoments(base + b, e - b, &mean_out[g], &std_out[g], &lo_out[g], &hi_out[g], SortScratch());
-    size_out[g] = static_cast<uint32_t>(e - b);
+#pragma omp parallel num_threads(CpuThreads()) if (n > 65536)
+  {
+    std::vector<float>& sorted = SortScratch();
+#pragma omp for schedule(static)
+    for (size_t j = 0; j < G; ++j) {
+      const uint32_t g = gathered_layout ? static_cast<uint32_t>(j) : run_group[j];
+      const size_t b = begin_of[j], e = begin_of[j + 1];
+      GroupMoments(base + b, e - b, &mean_out[g], &std_out[g], &lo_out[g], &hi_out[g], sorted);
+      size_out[g] = static_cast<uint32_t>(e - b);
+    }
   }
   return s;
 }
@@ -255,14 +267,18 @@ class CpuScoringKernels final : public ScoringKernels {
         CheckFinite(rewards, n, "rewards");
         const uint32_t* start = runs.start.data();
         const size_t R = runs.groups;
-#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+#pragma omp parallel num_threads(CpuThreads()) if (n > 65536)
+        {
+          std::vector<float>& sorted = SortScratch();
+#pragma omp for schedule(static)
         for (size_t r = 0; r < R; ++r) {
           const size_t begin = start[r], end = start[r + 1];
           double mean, stdev;
           float lo, hi;
-          GroupMoments(rewards + begin, end - begin, &mean, &stdev, &lo, &hi, SortScratch());
+          GroupMoments(rewards + begin, end - begin, &mean, &stdev, &lo, &hi, sorted);
           const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
           for (size_t i = begin; i < end; ++i) write(i, mean, stdev, end - begin == 1, mean_f, std_f);
+        }
         }
         return;
       }
