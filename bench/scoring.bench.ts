@@ -1,8 +1,8 @@
 /**
  * Scoring kernels: native CPU against plain TypeScript (same run), and
  * groupAdvantages + selectRollouts against vectorised numpy (same data, same
- * run) at 1M trajectories in groups of 8; policyLoss at 4M tokens in 16K
- * sequences.
+ * run) at 1M trajectories in groups of 8, adjacent and shuffled (trajectories
+ * in random order); policyLoss at 4M tokens in 16K sequences.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ end = np.fromfile(d + '/end.u8', dtype=np.uint8)
 images = np.fromfile(d + '/images.i32', dtype=np.int32)
 lengths = np.fromfile(d + '/lengths.i32', dtype=np.int32)
 target, max_length = int(sys.argv[2]), int(sys.argv[3])
+suffix = sys.argv[4] if len(sys.argv) > 4 else ''
+
 
 def stats(r, g):
     # One stable argsort, then segment reductions (reduceat): the fast
@@ -61,9 +63,9 @@ def bench(fn, reps=5):
     return sorted(best)[len(best) // 2] * 1000
 
 n = rewards.size
-print(json.dumps({"name": f"groupAdvantages {n // 1000}K", "impl": "numpy", "ms": bench(lambda: group_advantages(rewards, groups))}))
-print(json.dumps({"name": f"selectRollouts {n // 1000}K", "impl": "numpy", "ms": bench(lambda: select(rewards, groups))}))
-print(json.dumps({"name": f"groupAdvantages + selectRollouts {n // 1000}K", "impl": "numpy", "ms": bench(lambda: (group_advantages(rewards, groups), select(rewards, groups)))}))
+print(json.dumps({"name": f"groupAdvantages {n // 1000}K{suffix}", "impl": "numpy", "ms": bench(lambda: group_advantages(rewards, groups))}))
+print(json.dumps({"name": f"selectRollouts {n // 1000}K{suffix}", "impl": "numpy", "ms": bench(lambda: select(rewards, groups))}))
+print(json.dumps({"name": f"groupAdvantages + selectRollouts {n // 1000}K{suffix}", "impl": "numpy", "ms": bench(lambda: (group_advantages(rewards, groups), select(rewards, groups)))}))
 `;
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
@@ -113,19 +115,50 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     'target >= 5x numpy',
   );
 
-  // numpy peer on the same data
-  const dir = mkdtempSync(join(tmpdir(), 'pyvision-bench-'));
-  try {
-    writeFileSync(join(dir, 'rewards.f32'), rewards);
-    writeFileSync(join(dir, 'groups.i32'), groups);
-    writeFileSync(join(dir, 'end.u8'), endReasons);
-    writeFileSync(join(dir, 'images.i32'), toolImages);
-    writeFileSync(join(dir, 'lengths.i32'), lengths);
-    for (const row of runPython(ctx, NUMPY_PEER, [dir, String(target), String(maxLength)])) {
-      rows.push({ ...row, throughput: (n / row.ms) * 1000, unit: 'items' });
+  // The same batch with its trajectories in random order (groups scattered,
+  // as after length balancing or pooling across generation rounds).
+  const perm = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  const permute = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => a.map((_, i) => a[perm[i]]) as T;
+  const shuffled = {
+    rewards: permute(rewards),
+    groups: permute(groups),
+    endReasons: permute(endReasons),
+    toolImages: permute(toolImages),
+    lengths: permute(lengths),
+  };
+  add(`groupAdvantages ${k} shuffled`, 'native cpu', await timeAsync(() => groupAdvantages(shuffled.rewards, shuffled.groups, { backend: 'cpu' })), n, n * 20);
+  add(`selectRollouts ${k} shuffled`, 'native cpu', await timeAsync(() => selectRollouts(shuffled, { target, maxLength, backend: 'cpu' })), n, n * 17);
+  add(
+    `groupAdvantages + selectRollouts ${k} shuffled`,
+    'native cpu',
+    await timeAsync(async () => {
+      await groupAdvantages(shuffled.rewards, shuffled.groups, { backend: 'cpu' });
+      await selectRollouts(shuffled, { target, maxLength, backend: 'cpu' });
+    }),
+    n,
+    n * 37,
+    'target >= 5x numpy, within 2x of the adjacent layout',
+  );
+
+  // numpy peer on the same data, both layouts
+  for (const [suffix, batch] of [['', rollouts], [' shuffled', shuffled]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'pyvision-bench-'));
+    try {
+      writeFileSync(join(dir, 'rewards.f32'), batch.rewards);
+      writeFileSync(join(dir, 'groups.i32'), batch.groups);
+      writeFileSync(join(dir, 'end.u8'), batch.endReasons);
+      writeFileSync(join(dir, 'images.i32'), batch.toolImages);
+      writeFileSync(join(dir, 'lengths.i32'), batch.lengths);
+      for (const row of runPython(ctx, NUMPY_PEER, [dir, String(target), String(maxLength), suffix])) {
+        rows.push({ ...row, throughput: (n / row.ms) * 1000, unit: 'items' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 
   // policyLoss: 16K sequences (odd lengths around 256), ~4M tokens
