@@ -1,7 +1,7 @@
 // Bindings of the policy engine (lib/policy/policy.ts; typed in lib/native/addon.ts).
 // A policy and a session are JS externals holding a shared_ptr; every task
 // copies the shared_ptr, so disposing while a task runs is safe, and the
-// release itself runs on a worker thread (it may wait for the model's lock).
+// release itself runs on the compute thread (it may wait for the model's lock).
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -56,7 +56,7 @@ PolicyConfig GetConfig(const Napi::CallbackInfo& info, size_t first) {
 }
 
 // A SequenceBatch given as (tokens, patches, seqOffsets); shapes checked here,
-// values (token range, NaN, lengths) on the worker thread.
+// values (token range, NaN, lengths) on the compute thread.
 PolicyBatch GetBatch(const Napi::Value& tokens_v, const Napi::Value& patches_v, const Napi::Value& offsets_v,
                      const char* name) {
   const std::string n(name);
@@ -123,8 +123,8 @@ Napi::Object MetricsObject(Napi::Env env, const PolicyMetrics& m) {
   return out;
 }
 
-// Drops the last references on a worker thread (destruction may wait for the
-// model's lock held by a running task).
+// Drops the last references on the compute thread, after the tasks queued
+// before it (destruction may wait for the model's lock).
 Napi::Value ReleaseAsync(Napi::Env env, std::shared_ptr<void> victim) {
   auto holder = std::make_shared<std::shared_ptr<void>>(std::move(victim));
   return Task::Start(

@@ -4,8 +4,9 @@
 // log-probs, the PG / SFT loss gradients, the AdamW step, and generation
 // sessions that keep a KV cache across appended observations.
 //
-// Thread safety: a PolicyModel is used from libuv worker threads; every public
-// method that touches tensors takes mutex() itself, so calls are serialised.
+// Thread safety: the addon runs every call on its one compute thread; every
+// public method that touches tensors also takes the model's mutex_ itself,
+// so any other caller (dev/, native/check) is serialised as well.
 #pragma once
 
 #include <cstddef>

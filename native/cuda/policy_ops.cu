@@ -1,8 +1,8 @@
 // CUDA backend of the policy network's layer operations (core/policy_ops.h).
 //
-// Every op is issued on one stream owned by the instance, so ops called from
-// different host threads (the addon's worker threads) still run in call order;
-// Download and SumSquares wait on that stream. The stream is a blocking one,
+// Every op is issued on one stream owned by the instance, so ops run in call
+// order whichever host thread issues them (the addon uses one compute thread);
+// Download, SumSquares and PolicyLossSums wait on that stream. The stream is a blocking one,
 // so work on the legacy default stream (CUDA events of the native check) is
 // ordered with it.
 //
