@@ -282,9 +282,8 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
   const size_t nc_max = std::min(kNC, (N + kNR - 1) / kNR * kNR);
   // A fresh product in one K block writes each element of C once: when C is
   // far larger than the L2 cache, non-temporal stores skip reading C's lines
-  // before writing them and keep the packed blocks in cache (5-17% on the
-  // model's 8192 x 768 and 8192 x 1024 outputs, their first read included:
-  // dev/cpu_kernels_bench.cc stores).
+  // before writing them and keep the packed blocks in cache (figures and
+  // their command: docs/policy.md, Benchmarks).
   const bool stream = !accumulate && K <= kKC && M * N >= kStreamFloats;
   float* packed_b = ThreadBufferB().Reserve(nc_max * kc_max);
   float* packed_a = ThreadBufferA().Reserve(std::min(kMC, (M + kMR - 1) / kMR * kMR) * kc_max);
