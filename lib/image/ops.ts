@@ -13,8 +13,8 @@
  *                  [i W / w, (i + 1) W / w) x [j H / h, (j + 1) H / h); each source pixel
  *                  contributes by its exact (rational) overlap; the mean is rounded half up.
  *                  Computed in integers (overlaps in units of 1 / (w h)), so it is exact.
- *                  The same filter as PIL's BOX resampling in exact arithmetic (PIL's own
- *                  fixed-point rounding differs by at most one level on some pixels).
+ *                  The same filter as PIL's BOX resampling, in exact arithmetic (PIL's own
+ *                  fixed-point implementation is not compared with it here).
  *   rotate(deg)    PIL Image.rotate(deg) with its defaults: counter-clockwise about the centre
  *                  (w / 2, h / 2), same size, nearest neighbour, black fill. The angle is taken
  *                  modulo 360 as Python's float %; the affine matrix is PIL's (cos and sin of
