@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Argument, Command, InvalidArgumentError } from 'commander';
 
 import { EXPERIMENTS } from '../train/experiments.js';
+import { runVideoExperiment } from '../train/video-experiment.js';
 import { mergeConfig } from '../train/config.js';
 import { RECIPES } from '../train/recipes/index.js';
 import { PyVisionError } from '../util/errors.js';
@@ -17,11 +18,11 @@ import { readConfigFile } from './config-flags.js';
 import { UsageError, type CliIo } from './errors.js';
 
 export function experimentCommand(io: CliIo): Command {
-  const names = Object.keys(EXPERIMENTS);
+  const names = [...Object.keys(EXPERIMENTS), 'video'];
   return new Command('experiment')
     .summary(`run an experiment (${names.join(', ')}) over several seeds: table and plots`)
     .description(
-      'collapse: grpo against pyvision-rl from the same SFT checkpoint with the same rollout budget, on the world and on its control variant (no question answerable from the first view). ablations: pyvision-rl and its single-flag ablations (--tool-reward 0, --no-std-rank, --std-norm, --max-turns 2, --no-tool-image-filter), the same steps each. Writes the runs, table.md, results.json, plots/*.svg, experiment.html and report.html into --out.',
+      'video: on-demand frame fetching against k uniformly sampled frames in the prompt (k = 8, 16, 32), accuracy against visual tokens per sample. collapse: grpo against pyvision-rl from the same SFT checkpoint with the same rollout budget, on the world and on its control variant (no question answerable from the first view). ablations: pyvision-rl and its single-flag ablations (--tool-reward 0, --no-std-rank, --std-norm, --max-turns 2, --no-tool-image-filter), the same steps each. Writes the runs, table.md, results.json, plots/*.svg, experiment.html and report.html into --out.',
     )
     .addArgument(new Argument('<name>', 'which experiment').choices(names))
     .option('--seeds <n>', 'seeds of the RL runs', (raw: string) => {
@@ -33,7 +34,7 @@ export function experimentCommand(io: CliIo): Command {
     .option('--quick', 'CI-sized smoke run: a tiny policy, a few steps')
     .option('--config <file.json>', 'settings under every run of the experiment (sizes, world, world options), as for train --config')
     .option('--quiet', 'no progress lines')
-    .action(async (name: keyof typeof EXPERIMENTS, options: { seeds: number; out?: string; quick?: boolean; quiet?: boolean; config?: string }) => {
+    .action(async (name: keyof typeof EXPERIMENTS | 'video', options: { seeds: number; out?: string; quick?: boolean; quiet?: boolean; config?: string }) => {
       const outDir = options.out ?? join('runs', `${name}${options.quick ? '-quick' : ''}`);
       const log = options.quiet ? undefined : (line: string) => io.stdout(`${line}\n`);
       log?.(`pyvision-rl experiment ${name}: ${options.seeds} seed(s)${options.quick ? ', quick' : ''}, in ${outDir}`);
@@ -47,8 +48,18 @@ export function experimentCommand(io: CliIo): Command {
           throw error;
         }
       }
-      const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
       const { writeExperimentPlots, writeReport } = await import('../report/index.js');
+      if (name === 'video') {
+        // on-demand against uniform-k context: its own table (accuracy against visual tokens) and verdict
+        const video = await runVideoExperiment({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
+        const overlay = await writeReport(video.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
+        io.stdout(
+          `\n${video.markdown}\n\n${video.runs.length} runs in ${(video.seconds / 60).toFixed(1)} min\n` +
+            `table: ${join(outDir, 'table.md')}\nruns overlaid: ${overlay}\n`,
+        );
+        return;
+      }
+      const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
       const plots = await writeExperimentPlots(report);
       const overlay = await writeReport(report.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
       io.stdout(

@@ -116,3 +116,16 @@ test('experiment ablations --quick: every run, the table, plots/*.svg, experimen
   expect(refused.err).toMatch(/^pyvision-rl: E_ARG: --config .*bad\.json: config\.groupSize must be an integer >= 2/);
   expect(existsSync(join(dir, 'never'))).toBe(false);
 });
+
+test('experiment video --quick: on-demand and the uniform-k arms, the table with its calibration and verdict, the overlaid report', async () => {
+  const out = join(dir, 'video');
+  const r = await cli('experiment', 'video', '--quick', '--seeds', '1', '--out', out, '--quiet');
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  for (const arm of ['on-demand', 'uniform-8', 'uniform-16', 'uniform-32']) {
+    expect(r.out).toMatch(new RegExp(`^\\| ${arm} \\| 1 \\|`, 'm'));
+    expect(existsSync(join(out, `${arm}-s0`, 'metrics.jsonl'))).toBe(true);
+  }
+  expect(r.out).toMatch(/^Claim: /m);
+  for (const f of ['table.md', 'results.json', 'report.html']) expect(readdirSync(out)).toContain(f);
+});
