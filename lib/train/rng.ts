@@ -5,6 +5,8 @@
  * uninterrupted one would have.
  */
 
+import { mulberry32 } from '../util/random.js';
+
 /** SplitMix64 finaliser over 32-bit halves: a well-mixed 32-bit hash of the inputs. */
 export function hash32(...values: number[]): number {
   let h = 0x9e3779b9 >>> 0;
@@ -37,14 +39,7 @@ export const STREAM = {
 
 /** mulberry32 generator: uniform floats in [0, 1). */
 export function uniformStream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A seeded permutation of 0..n-1 (Fisher-Yates). */

@@ -18,6 +18,7 @@
 import { crop, meanColor, resize, rotate, roundHalfEven } from '../image/ops.js';
 import { MAX_IMAGE_SIDE } from '../image/image.js';
 import { PyBuiltin, PyException, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from '../sandbox/host.js';
+import { pyTypeName } from '../sandbox/index.js';
 import type { RgbImage } from '../util/rgb.js';
 
 /** Where an image's pixels come from in the input image: pixel (x, y) shows input point (x0 + x sx, y0 + y sy). */
@@ -35,17 +36,6 @@ export interface ImageBuiltinLimits {
 
 export const DEFAULT_IMAGE_BUILTIN_LIMITS: Readonly<ImageBuiltinLimits> = Object.freeze({ maxPixels: 2048 * 2048 });
 
-export function pyTypeName(value: PyValue): string {
-  if (value === null) return 'NoneType';
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'bigint') return 'int';
-  if (typeof value === 'number') return 'float';
-  if (typeof value === 'string') return 'str';
-  if (value instanceof PyList) return 'list';
-  if (value instanceof PyTuple) return 'tuple';
-  if (value instanceof PyBuiltin) return 'builtin_function_or_method';
-  return value.pyTypeName;
-}
 
 /** Binds positional and keyword arguments to parameter names with CPython's TypeErrors. */
 export function bindArgs(fn: string, params: readonly string[], args: readonly PyValue[], kwargs: ReadonlyMap<string, PyValue>): PyValue[] {

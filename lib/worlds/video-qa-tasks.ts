@@ -14,6 +14,7 @@
  */
 import { PyVisionError } from '../util/errors.js';
 import * as v from '../util/validate.js';
+import { mulberry32 } from '../util/random.js';
 import {
   FLASH_COLOUR,
   VIDEO_COLOUR_NAMES,
@@ -97,16 +98,10 @@ export function videoTaskOptions(options: Partial<VideoTaskOptions> = {}, name =
 
 /** A small seeded generator (mulberry32): the same seed gives the same tasks on every machine. */
 export class TaskRng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
   }
   /** Integer in [lo, hi]. */
   int(lo: number, hi: number): number {

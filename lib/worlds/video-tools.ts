@@ -18,6 +18,7 @@
  */
 import { FRAME_DEFAULTS, FRAME_MODES, selectFrames, type FrameMode } from '../kernels/frames.js';
 import { PyBuiltin, PyException, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from '../sandbox/host.js';
+import { pyTypeName as typeName } from '../sandbox/index.js';
 import type { RgbImage } from '../util/rgb.js';
 import type { FrameEmbeddings } from '../video/embed.js';
 import type { VideoSource } from '../video/source.js';
@@ -43,17 +44,6 @@ export interface VideoToolOptions {
   onSelect?: (ms: number) => void;
 }
 
-function typeName(value: PyValue): string {
-  if (value === null) return 'NoneType';
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'bigint') return 'int';
-  if (typeof value === 'number') return 'float';
-  if (typeof value === 'string') return 'str';
-  if (value instanceof PyList) return 'list';
-  if (value instanceof PyTuple) return 'tuple';
-  if (value instanceof PyBuiltin) return 'builtin_function_or_method';
-  return value.pyTypeName;
-}
 
 function toInt(value: PyValue, what: string): number {
   if (typeof value === 'bigint' || typeof value === 'boolean') {

@@ -6,6 +6,7 @@
  */
 import type { RgbImage } from '../../util/rgb.js';
 import { crop, resize } from '../../image/ops.js';
+import { mulberry32 } from '../../util/random.js';
 
 export const COLORS = {
   red: [220, 40, 40],
@@ -57,14 +58,7 @@ const TONES: readonly (readonly [number, number, number])[] = [
 
 /** mulberry32: the world's seeded generator (uniform in [0, 1)). */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A 32-bit hash of a list of integers and strings (FNV-1a then a final mix). */

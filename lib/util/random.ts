@@ -1,0 +1,16 @@
+/**
+ * The project's one seeded uniform generator (mulberry32): worlds, data order
+ * and task draws all use it, so a seed means the same stream everywhere.
+ */
+
+/** A stream of uniform floats in [0, 1) from a 32-bit seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
