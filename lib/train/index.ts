@@ -36,7 +36,6 @@ export { evaluate, summarize, withToolsDisabled, type EvalResult, type EvaluateO
 export { STEP_METRIC_KEYS, VAL_METRIC_KEYS, stepRecord, valRecord, trajectoryStats } from './step-metrics.js';
 export { DataCursor, type CursorState } from './data.js';
 export { RunFolder, checkpointName, type TrainState } from './run.js';
-export { packSequences, type PackedBatch } from './pack.js';
 export {
   Trainer,
   train,

@@ -11,7 +11,7 @@ import type { Task, World } from '../worlds/world.js';
 import { PyVisionError } from '../util/errors.js';
 import type { TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
-import { packSequences } from './pack.js';
+import { packTrajectories } from '../rollout/pack.js';
 import { hash32, STREAM } from './rng.js';
 
 /** What the trainer asks of the expert replay (lib/rollout's `replayExpert` has this shape). */
@@ -45,9 +45,10 @@ export async function sftStep(
   const tasks = cursor.next(s.sftBatch);
   const trajs = await replayExpert({ world, tasks, seed: hash32(s.seed, STREAM.sft, step) });
   if (trajs.length === 0) throw new PyVisionError('E_INTERNAL', 'replayExpert returned no trajectories');
-  const packed = packSequences(trajs);
-  if (packed.maskedTokens === 0) throw new PyVisionError('E_INTERNAL', 'the expert trajectories have no action tokens in their mask');
+  const packed = packTrajectories(trajs);
+  const tokens = packed.sampledTokens.reduce((a, b) => a + b, 0);
+  if (tokens === 0) throw new PyVisionError('E_INTERNAL', 'the expert trajectories have no action tokens in their mask');
   const lr = sftLearningRate(s, step);
   const r = await policy.trainStep(packed.batch, { kind: 'sft', mask: packed.mask }, { lr, betas: [s.beta1, s.beta2], weightDecay: s.weightDecay, gradClip: s.gradClip });
-  return { step, loss: r.loss, gradNorm: r.gradNorm, lr, tokens: packed.maskedTokens };
+  return { step, loss: r.loss, gradNorm: r.gradNorm, lr, tokens };
 }

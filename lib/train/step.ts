@@ -28,7 +28,7 @@ import {
 import { PyVisionError } from '../util/errors.js';
 import { END_REASON_NAMES, genBatchPrompts, trainBatchSize, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
-import { packSequences } from './pack.js';
+import { packTrajectories } from '../rollout/pack.js';
 import { hash32, permutation, STREAM } from './rng.js';
 
 /** What the trainer asks of a rollout engine (lib/rollout's `rollout` has this shape). */
@@ -349,7 +349,7 @@ export async function ppoUpdate(
   if (advantages.length !== kept.length) throw new PyVisionError('E_INTERNAL', `ppoUpdate: ${advantages.length} advantages for ${kept.length} trajectories`);
   let oldLogp: Float32Array[] = kept.map((t) => t.logp);
   if (s.recomputeOldLogp) {
-    const packed = packSequences(kept);
+    const packed = packTrajectories(kept);
     const { logp } = await policy.logprobs(packed.batch);
     oldLogp = kept.map((t, b) => {
       const lo = packed.batch.seqOffsets[b];
@@ -361,14 +361,15 @@ export async function ppoUpdate(
   const sums = { pgLoss: 0, clipFrac: 0, approxKl: 0, gradNorm: 0, entropy: 0 };
   for (let epoch = 0; epoch < s.ppoEpochs; epoch++) {
     for (const chunk of minibatches(kept.length, s.ppoMiniBatches, hash32(s.seed, STREAM.minibatch, step, epoch))) {
-      const packed = packSequences(chunk.map((i) => ({ ...kept[i], logp: oldLogp[i] })));
-      if (packed.maskedTokens === 0) continue;
+      if (chunk.length === 0) continue;
+      const packed = packTrajectories(chunk.map((i) => ({ ...kept[i], logp: oldLogp[i] })));
+      if (packed.mask.every((m) => m === 0)) continue;
       const r = await policy.trainStep(
         packed.batch,
         {
           kind: 'pg',
           mask: packed.mask,
-          oldLogp: packed.logp,
+          oldLogp: packed.oldLogp,
           advantages: Float32Array.from(chunk, (i) => advantages[i]),
           clipLow: s.clipLow,
           clipHigh: s.clipHigh,
