@@ -96,8 +96,10 @@ CudaFrameTiming TimeCudaFrames(const FrameBatch& batch, const FrameOptions& opti
 // The backend for `device`; throws E_BACKEND when it cannot run here.
 FrameKernels& Frames(Device device);
 
-// Validation shared by every backend (the native safety net behind the
-// TypeScript checks): offsets, budgets, option ranges, finite queries.
+// Validation shared by every backend (core/frames.cc), only what protects
+// memory behind the TypeScript checks: offsets, budgets against the output
+// width, the mode's range; and finite queries. minGap, lambda and alpha are
+// validated in lib/kernels/frames.ts only.
 // Embedding finiteness is checked inside the scoring pass (a non-finite
 // element makes its frame's float64 dot product non-finite), then reported
 // by ReportNonFiniteFrame.
