@@ -157,7 +157,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const out = new Float32Array(n * n);
     const times: number[] = [];
     for (let s = 0; s < (ctx.quick ? 3 : 15); s++) {
-      times.push((await native().policyOpRun(0, 'matmulForward', { out, inp, weight }, { N: n, I: n, O: n, repeat: 10 })) as number);
+      times.push((await native().policyOpRun({ backend: 'cpu', op: 'matmulForward', arrays: { out, inp, weight }, sizes: { N: n, I: n, O: n, repeat: 10 } })) as number);
     }
     times.sort((a, b) => a - b);
     const ms = times[times.length >> 1] * 1e3;

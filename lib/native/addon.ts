@@ -3,9 +3,10 @@
  * Everything else in lib/ talks to native code through `native()` only.
  *
  * Conventions: data crosses as typed arrays, shapes as integers, enums by
- * name; each kernel binding takes one options object (its fields validated in
- * lib/ before the call: native code checks only types, lengths and what
- * protects memory); every call that touches data returns a Promise and runs
+ * name; every binding (kernels, the policy engine, setThreads) takes one
+ * options object, handles included (its fields validated in lib/ before the
+ * call: native code checks only types, lengths and what protects memory, and
+ * repeats no bound of lib/util/limits.ts); every call that touches data returns a Promise and runs
  * on the addon's compute thread. Inputs must not be mutated until the Promise
  * settles (offsets and indices are copied, so memory safety never depends on it).
  */
@@ -92,6 +93,23 @@ export interface NativePolicyTensor {
   decay: boolean;
 }
 
+/** The policy's shape (lib/policy/policy.ts PolicyConfig, validated). */
+export interface NativePolicyConfig {
+  vocabSize: number;
+  patchDim: number;
+  maxSeqLen: number;
+  layers: number;
+  heads: number;
+  dim: number;
+}
+
+/** B packed sequences (lib/policy/policy.ts SequenceBatch, shapes validated). */
+export interface NativeSequenceBatch {
+  tokens: Int32Array;
+  patches: Float32Array;
+  seqOffsets: Int32Array;
+}
+
 /** A policy loss resolved by lib/policy/policy.ts; the pg loss carries the NativeLossOptions. */
 export interface NativePolicyTrainingLoss extends Partial<NativeLossOptions> {
   kind: 'pg' | 'sft';
@@ -122,7 +140,8 @@ export interface NativePolicyMetrics {
 export interface NativeAddon {
   setErrorClass(cls: typeof PyVisionError): void;
   backendInfo(): NativeBackendInfo;
-  setThreads(threads: number): number;
+  /** Sets the CPU worker threads (0: all cores; lib/ bounds it by LIMITS.cpuThreads); returns the number in use. */
+  setThreads(args: { threads: number }): number;
 
   // ---- scoring (lib/kernels/scoring.ts): one options object per call ----
   accumulativeToolReward(args: {
@@ -189,88 +208,60 @@ export interface NativeAddon {
     normalize: boolean;
   }): Promise<{ indices: Int32Array; scores: Float32Array }>;
 
-  // ---- policy engine (lib/policy/policy.ts) ----
-  policyTensorTable(
-    vocabSize: number,
-    patchDim: number,
-    maxSeqLen: number,
-    layers: number,
-    heads: number,
-    dim: number,
-  ): NativePolicyTensor[];
-  policyCreate(
-    device: DeviceCode,
-    vocabSize: number,
-    patchDim: number,
-    maxSeqLen: number,
-    layers: number,
-    heads: number,
-    dim: number,
-    threads: number,
-    seed: number,
-    parameters: Float32Array | undefined,
-  ): Promise<NativePolicyHandle>;
-  policyDispose(policy: NativePolicyHandle): Promise<void> | undefined;
-  policyParameters(policy: NativePolicyHandle): Promise<Float32Array>;
-  policySetParameters(policy: NativePolicyHandle, parameters: Float32Array): Promise<void>;
-  policyOptimizerState(policy: NativePolicyHandle): Promise<{ m: Float32Array; v: Float32Array; step: number }>;
-  policySetOptimizerState(policy: NativePolicyHandle, m: Float32Array, v: Float32Array, step: number): Promise<void>;
-  policyLogprobs(
-    policy: NativePolicyHandle,
-    tokens: Int32Array,
-    patches: Float32Array,
-    seqOffsets: Int32Array,
-  ): Promise<{ logp: Float32Array; entropy: Float32Array }>;
-  policyGradients(
-    policy: NativePolicyHandle,
-    tokens: Int32Array,
-    patches: Float32Array,
-    seqOffsets: Int32Array,
-    loss: NativePolicyTrainingLoss,
-  ): Promise<NativePolicyMetrics & { grads: Float32Array }>;
-  policyTrainStep(
-    policy: NativePolicyHandle,
-    tokens: Int32Array,
-    patches: Float32Array,
-    seqOffsets: Int32Array,
-    loss: NativePolicyTrainingLoss,
-    optim: NativeAdamW,
-  ): Promise<NativePolicyMetrics>;
-  policySessionStart(
-    policy: NativePolicyHandle,
-    tokens: Int32Array,
-    patches: Float32Array,
-    seqOffsets: Int32Array,
-  ): Promise<NativeSessionHandle>;
-  policySessionGenerate(
-    session: NativeSessionHandle,
-    maxNewTokens: number,
-    temperature: number,
-    topK: number,
-    stopTokens: Int32Array,
-    seed: number,
-    seeds: number[] | undefined,
-  ): Promise<{ tokens: Int32Array; logp: Float32Array; offsets: Int32Array; stopped: Uint8Array }>;
+  // ---- policy engine (lib/policy/policy.ts): one options object per call ----
+  policyTensorTable(config: NativePolicyConfig): NativePolicyTensor[];
+  policyCreate(args: {
+    backend: NativeBackend;
+    config: NativePolicyConfig;
+    /** 0: the library default (setThreads) */
+    threads: number;
+    seed: number;
+    /** the flat parameter vector (table order); undefined: the GPT-2 initialisation from `seed` */
+    parameters: Float32Array | undefined;
+  }): Promise<NativePolicyHandle>;
+  policyDispose(args: { policy: NativePolicyHandle }): Promise<void> | undefined;
+  policyParameters(args: { policy: NativePolicyHandle }): Promise<Float32Array>;
+  policySetParameters(args: { policy: NativePolicyHandle; parameters: Float32Array }): Promise<void>;
+  policyOptimizerState(args: { policy: NativePolicyHandle }): Promise<{ m: Float32Array; v: Float32Array; step: number }>;
+  policySetOptimizerState(args: { policy: NativePolicyHandle; m: Float32Array; v: Float32Array; step: number }): Promise<void>;
+  policyLogprobs(args: { policy: NativePolicyHandle; batch: NativeSequenceBatch }): Promise<{ logp: Float32Array; entropy: Float32Array }>;
+  policyGradients(args: {
+    policy: NativePolicyHandle;
+    batch: NativeSequenceBatch;
+    loss: NativePolicyTrainingLoss;
+  }): Promise<NativePolicyMetrics & { grads: Float32Array }>;
+  policyTrainStep(args: {
+    policy: NativePolicyHandle;
+    batch: NativeSequenceBatch;
+    loss: NativePolicyTrainingLoss;
+    optim: NativeAdamW;
+  }): Promise<NativePolicyMetrics>;
+  policySessionStart(args: { policy: NativePolicyHandle; prompts: NativeSequenceBatch }): Promise<NativeSessionHandle>;
+  policySessionGenerate(args: {
+    session: NativeSessionHandle;
+    maxNewTokens: number;
+    temperature: number;
+    topK: number;
+    stopTokens: Int32Array;
+    seed: number;
+    /** one per sequence, instead of `seed` */
+    seeds: number[] | undefined;
+  }): Promise<{ tokens: Int32Array; logp: Float32Array; offsets: Int32Array; stopped: Uint8Array }>;
   /** Ends the given sequences of a session (indices in [0, B)). */
-  policySessionEnd(session: NativeSessionHandle, sequences: Int32Array): Promise<void>;
-  policySessionAppend(
-    session: NativeSessionHandle,
-    tokens: Int32Array,
-    patches: Float32Array,
-    seqOffsets: Int32Array,
-  ): Promise<Uint8Array>;
-  policySessionState(session: NativeSessionHandle): Promise<{ live: Uint8Array; lengths: Int32Array; forwarded: number }>;
-  policySessionDispose(session: NativeSessionHandle): Promise<void> | undefined;
+  policySessionEnd(args: { session: NativeSessionHandle; sequences: Int32Array }): Promise<void>;
+  policySessionAppend(args: { session: NativeSessionHandle; observations: NativeSequenceBatch }): Promise<Uint8Array>;
+  policySessionState(args: { session: NativeSessionHandle }): Promise<{ live: Uint8Array; lengths: Int32Array; forwarded: number }>;
+  policySessionDispose(args: { session: NativeSessionHandle }): Promise<void> | undefined;
   /**
-   * Runs one PolicyOps op (core/policy_ops.h) on `device`, for the per-layer
+   * Runs one PolicyOps op (core/policy_ops.h) on `backend`, for the per-layer
    * tests: `arrays` are uploaded, the op's outputs written back into them.
    */
-  policyOpRun(
-    device: DeviceCode,
-    op: string,
-    arrays: Record<string, Float32Array | Int32Array>,
-    sizes: Record<string, number>,
-  ): Promise<number | undefined>;
+  policyOpRun(args: {
+    backend: NativeBackend;
+    op: string;
+    arrays: Record<string, Float32Array | Int32Array>;
+    sizes: Record<string, number>;
+  }): Promise<number | undefined>;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */

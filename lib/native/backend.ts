@@ -102,5 +102,5 @@ export function setCpuThreads(threads: number): number {
   if (!Number.isInteger(threads) || threads < 0 || threads > LIMITS.cpuThreads) {
     throw new PyVisionError('E_ARG', `threads must be an integer in [0, ${LIMITS.cpuThreads}], got ${describe(threads)}`);
   }
-  return native().setThreads(threads);
+  return native().setThreads({ threads });
 }

@@ -13,11 +13,12 @@ import { readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import type { Backend } from '../native/backend.js';
-import { resolveDevice } from '../native/backend.js';
+import { resolveBackend } from '../native/backend.js';
 import { PyVisionError, describe, withCallSite } from '../util/errors.js';
 import {
   native,
   type NativeAdamW,
+  type NativeBackend,
   type NativePolicyHandle,
   type NativePolicyTrainingLoss,
   type NativePolicyTensor,
@@ -271,7 +272,7 @@ function seedOf(value: unknown, name: string): number {
 }
 
 function tensorTable(config: PolicyConfig): NativePolicyTensor[] {
-  return native().policyTensorTable(config.vocabSize, config.patchDim, config.maxSeqLen, config.layers, config.heads, config.dim);
+  return native().policyTensorTable(config);
 }
 
 /** Flat parameter vector (table order) from named tensors; every tensor of policy.md, exact lengths. */
@@ -334,12 +335,12 @@ export class Policy {
   #handle: NativePolicyHandle | undefined;
   readonly #table: NativePolicyTensor[];
 
-  private constructor(handle: NativePolicyHandle, config: PolicyConfig, table: NativePolicyTensor[], device: 0 | 1) {
+  private constructor(handle: NativePolicyHandle, config: PolicyConfig, table: NativePolicyTensor[], backend: NativeBackend) {
     this.#handle = handle;
     this.config = Object.freeze({ ...config });
     this.#table = table;
     this.parameterCount = table.reduce((s, t) => s + t.size, 0);
-    this.backend = device === 1 ? 'cuda' : 'cpu';
+    this.backend = backend;
   }
 
   /** A new policy with the GPT-2 initialisation of policy.md, from `config.seed`. */
@@ -349,10 +350,10 @@ export class Policy {
       const o = config as unknown as Record<string, unknown>;
       const seed = seedOf(o.seed, 'config.seed');
       const threads = validateThreads(o.threads, 'config.threads');
-      const device = resolveDevice(o.backend);
+      const backend = resolveBackend(o.backend);
       const table = tensorTable(c);
-      const handle = await native().policyCreate(device, c.vocabSize, c.patchDim, c.maxSeqLen, c.layers, c.heads, c.dim, threads, seed, undefined);
-      return new Policy(handle, c, table, device);
+      const handle = await native().policyCreate({ backend, config: c, threads, seed, parameters: undefined });
+      return new Policy(handle, c, table, backend);
     });
   }
 
@@ -436,9 +437,9 @@ export class Policy {
 
   static async #open(config: PolicyConfig, table: NativePolicyTensor[], flat: Float32Array, o: Record<string, unknown>): Promise<Policy> {
     const threads = validateThreads(o.threads, 'opts.threads');
-    const device = resolveDevice(o.backend);
-    const handle = await native().policyCreate(device, config.vocabSize, config.patchDim, config.maxSeqLen, config.layers, config.heads, config.dim, threads, 0, flat);
-    return new Policy(handle, config, table, device);
+    const backend = resolveBackend(o.backend);
+    const handle = await native().policyCreate({ backend, config, threads, seed: 0, parameters: flat });
+    return new Policy(handle, config, table, backend);
   }
 
   async #loadOptimizer(statePath: string, saveId: string | undefined, weightsPath: string): Promise<void> {
@@ -459,7 +460,7 @@ export class Policy {
     };
     const extra = [...file.tensors.keys()].find((n) => !n.startsWith('exp_avg.') && !n.startsWith('exp_avg_sq.'));
     if (extra !== undefined) throw new PyVisionError('E_IO', `${statePath} has an unexpected tensor '${extra}'`);
-    await native().policySetOptimizerState(this.#live(), pick('exp_avg.'), pick('exp_avg_sq.'), step);
+    await native().policySetOptimizerState({ policy: this.#live(), m: pick('exp_avg.'), v: pick('exp_avg_sq.'), step });
   }
 
   #live(): NativePolicyHandle {
@@ -477,12 +478,12 @@ export class Policy {
     const handle = this.#handle;
     if (handle === undefined) return;
     this.#handle = undefined;
-    void native().policyDispose(handle)?.catch(() => undefined);
+    void native().policyDispose({ policy: handle })?.catch(() => undefined);
   }
 
   /** Copies of the weights, keyed by checkpoint name (views into one buffer). */
   tensors(): Promise<Map<string, Float32Array>> {
-    return withCallSite(async () => viewsByName(this.#table, await native().policyParameters(this.#live())));
+    return withCallSite(async () => viewsByName(this.#table, await native().policyParameters({ policy: this.#live() })));
   }
 
   /** Replaces the weights (every tensor, exact lengths) and resets the optimizer state. */
@@ -492,7 +493,7 @@ export class Policy {
       if (tensors === null || typeof tensors !== 'object') {
         throw new PyVisionError('E_ARG', `tensors must be a Map or an object of Float32Arrays, got ${describe(tensors)}`);
       }
-      await native().policySetParameters(handle, flattenTensors(this.#table, tensors, 'tensors', 'E_ARG'));
+      await native().policySetParameters({ policy: handle, parameters: flattenTensors(this.#table, tensors, 'tensors', 'E_ARG') });
     });
   }
 
@@ -507,8 +508,8 @@ export class Policy {
     return withCallSite(async () => {
       if (typeof path !== 'string' || path === '') throw new PyVisionError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
       const handle = this.#live();
-      const params = await native().policyParameters(handle);
-      const state = await native().policyOptimizerState(handle);
+      const params = await native().policyParameters({ policy: handle });
+      const state = await native().policyOptimizerState({ policy: handle });
       const previous = await readSafetensorsMetadata(path).then(
         (meta) => meta.optimizer,
         () => undefined,
@@ -557,7 +558,7 @@ export class Policy {
     return withCallSite(async () => {
       const handle = this.#live();
       const b = validateBatch(batch, 'batch', this.config);
-      return native().policyLogprobs(handle, b.tokens, b.patches, b.seqOffsets);
+      return native().policyLogprobs({ policy: handle, batch: b });
     });
   }
 
@@ -567,7 +568,7 @@ export class Policy {
       const handle = this.#live();
       const b = validateBatch(batch, 'batch', this.config);
       const l = validateLoss(loss, b);
-      const r = await native().policyGradients(handle, b.tokens, b.patches, b.seqOffsets, l);
+      const r = await native().policyGradients({ policy: handle, batch: b, loss: l });
       return viewsByName(this.#table, r.grads);
     });
   }
@@ -579,7 +580,7 @@ export class Policy {
       const b = validateBatch(batch, 'batch', this.config);
       const l = validateLoss(loss, b);
       const o = validateOptim(optim);
-      const r = await native().policyTrainStep(handle, b.tokens, b.patches, b.seqOffsets, l, o);
+      const r = await native().policyTrainStep({ policy: handle, batch: b, loss: l, optim: o });
       return { loss: r.loss, gradNorm: r.gradNorm, clipFrac: r.clipFrac, approxKl: r.approxKl, entropy: r.entropy };
     });
   }
@@ -589,7 +590,7 @@ export class Policy {
     return withCallSite(async () => {
       const handle = this.#live();
       const b = validateBatch(prompts, 'prompts', this.config);
-      const session = await native().policySessionStart(handle, b.tokens, b.patches, b.seqOffsets);
+      const session = await native().policySessionStart({ policy: handle, prompts: b });
       return new PolicySession(this, session, b.seqOffsets.length - 1);
     });
   }
@@ -656,7 +657,7 @@ export class PolicySession {
         }
         seeds = (o.seeds as unknown[]).map((x, i) => seedOf(x, `options.seeds[${i}]`));
       }
-      return native().policySessionGenerate(handle, maxNewTokens, temperature, topK, stops, seed, seeds);
+      return native().policySessionGenerate({ session: handle, maxNewTokens, temperature, topK, stopTokens: stops, seed, seeds });
     });
   }
 
@@ -669,7 +670,7 @@ export class PolicySession {
     return withCallSite(async () => {
       const handle = this.#live();
       const b = validateBatch(observations, 'observations', this.#policy.config);
-      const overflowed = await native().policySessionAppend(handle, b.tokens, b.patches, b.seqOffsets);
+      const overflowed = await native().policySessionAppend({ session: handle, observations: b });
       return { overflowed };
     });
   }
@@ -692,7 +693,7 @@ export class PolicySession {
         }
         out[i] = b;
       }
-      await native().policySessionEnd(handle, out);
+      await native().policySessionEnd({ session: handle, sequences: out });
     });
   }
 
@@ -702,7 +703,7 @@ export class PolicySession {
    * network in all (each once: the prefix is never recomputed).
    */
   state(): Promise<{ live: Uint8Array; lengths: Int32Array; forwarded: number }> {
-    return withCallSite(async () => native().policySessionState(this.#live()));
+    return withCallSite(async () => native().policySessionState({ session: this.#live() }));
   }
 
   /** Frees the KV cache (once calls in flight finish). Idempotent; later calls throw E_DISPOSED. */
@@ -710,6 +711,6 @@ export class PolicySession {
     const handle = this.#handle;
     if (handle === undefined) return;
     this.#handle = undefined;
-    void native().policySessionDispose(handle)?.catch(() => undefined);
+    void native().policySessionDispose({ session: handle })?.catch(() => undefined);
   }
 }

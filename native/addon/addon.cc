@@ -53,9 +53,12 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setThreads({ threads }) -> the CPU worker threads in use (lib/ bounds
+// `threads` by LIMITS.cpuThreads; here it only has to fit an int).
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    SetCpuThreads(static_cast<int>(GetInteger(info[0], "threads", 0, INT32_MAX)));  // lib/ bounds it (LIMITS)
+    const Baton b(info[0], "setThreads options");
+    SetCpuThreads(static_cast<int>(b.Integer("threads", 0, INT32_MAX)));
     return Napi::Number::New(info.Env(), CpuThreads());
   });
 }

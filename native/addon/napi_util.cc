@@ -118,14 +118,16 @@ Baton::Baton(const Napi::Value& value, const char* what) {
   object_ = value.As<Napi::Object>();
 }
 
+Baton Baton::Child(const char* field) const {
+  const std::string name = Name(field);
+  Baton child(Get(field), name.c_str());
+  child.prefix_ = name + ".";
+  return child;
+}
+
 Device Baton::Backend() const {
   static const std::array<const char*, 2> names{"cpu", "cuda"};
   return Enum("backend", names) == 1 ? Device::kCuda : Device::kCpu;
-}
-
-Device GetDevice(const Napi::Value& value) {
-  const int64_t d = GetInteger(value, "backend", 0, 1);
-  return d == 1 ? Device::kCuda : Device::kCpu;
 }
 
 Task::Task(Napi::Env env, Execute_ execute, Resolve resolve)

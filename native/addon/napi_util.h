@@ -140,7 +140,9 @@ Array<T> GetOptionalArray(const Napi::Value& value, const char* name, size_t exp
 double GetNumber(const Napi::Value& value, const char* name);
 int64_t GetInteger(const Napi::Value& value, const char* name, int64_t min, int64_t max);
 bool GetBool(const Napi::Value& value, const char* name);
-Device GetDevice(const Napi::Value& value);
+// The largest integer a JavaScript number holds exactly (seeds and counts
+// that cross as numbers and are read as 64-bit integers).
+constexpr int64_t kMaxExactInteger = INT64_C(9007199254740991);
 
 // The index of `value` (a string) in `names`: enums cross the boundary by
 // name. E_ARG naming `name` and the allowed names otherwise.
@@ -155,6 +157,10 @@ class Baton {
  public:
   Baton(const Napi::Value& value, const char* what);
 
+  // The options object in field `field` of this one (a batch, a loss, an
+  // optimizer's settings): its fields are named `field.name` in messages.
+  Baton Child(const char* field) const;
+
   Napi::Value Get(const char* field) const { return object_.Get(field); }
   bool Has(const char* field) const {
     const Napi::Value v = Get(field);
@@ -162,31 +168,36 @@ class Baton {
   }
   template <typename T>
   Array<T> GetArray(const char* field, size_t expected = kAnyLength) const {
-    return napi::GetArray<T>(Get(field), field, expected);
+    return napi::GetArray<T>(Get(field), Name(field).c_str(), expected);
   }
   template <typename T>
   Array<T> GetOptionalArray(const char* field, size_t expected = kAnyLength) const {
-    return napi::GetOptionalArray<T>(Get(field), field, expected);
+    return napi::GetOptionalArray<T>(Get(field), Name(field).c_str(), expected);
   }
   // A copy taken now (see GetSnapshot): for offsets, budgets and indices.
   template <typename T>
   Array<T> GetSnapshot(const char* field, size_t expected = kAnyLength) const {
-    return napi::GetSnapshot<T>(Get(field), field, expected);
+    return napi::GetSnapshot<T>(Get(field), Name(field).c_str(), expected);
   }
-  double Number(const char* field) const { return GetNumber(Get(field), field); }
-  int64_t Integer(const char* field, int64_t min, int64_t max) const { return GetInteger(Get(field), field, min, max); }
-  bool Bool(const char* field) const { return GetBool(Get(field), field); }
+  double Number(const char* field) const { return GetNumber(Get(field), Name(field).c_str()); }
+  int64_t Integer(const char* field, int64_t min, int64_t max) const {
+    return GetInteger(Get(field), Name(field).c_str(), min, max);
+  }
+  bool Bool(const char* field) const { return GetBool(Get(field), Name(field).c_str()); }
   template <size_t N>
   int Enum(const char* field, const std::array<const char*, N>& names) const {
-    return GetEnum(Get(field), field, names.data(), N);
+    return GetEnum(Get(field), Name(field).c_str(), names.data(), N);
   }
   // `backend`: 'cpu' or 'cuda' (lib/native/backend.ts has resolved 'auto').
   Device Backend() const;
   // Every value of the object, to keep alive while the task runs.
   const Napi::Object& object() const { return object_; }
+  // `field` as messages name it (with the parent fields' names in front).
+  std::string Name(const char* field) const { return prefix_ + field; }
 
  private:
   Napi::Object object_;
+  std::string prefix_;
 };
 
 // Runs `execute` off the JavaScript thread (on the addon's single compute

@@ -25,89 +25,96 @@ struct SessionHolder {
   std::shared_ptr<PolicySession> session;
 };
 
-PolicyHolder& GetPolicyHolder(const Napi::Value& value) {
-  if (!value.IsExternal()) Fail("E_ARG", "policy handle must be the value returned by policyCreate");
+// The handles: `policy` and `session` fields of a binding's options object.
+PolicyHolder& GetPolicyHolder(const Baton& b) {
+  const Napi::Value value = b.Get("policy");
+  if (!value.IsExternal()) Fail("E_ARG", "policy must be the handle returned by policyCreate");
   return *value.As<Napi::External<PolicyHolder>>().Data();
 }
 
-std::shared_ptr<PolicyModel> GetModel(const Napi::Value& value) {
-  PolicyHolder& holder = GetPolicyHolder(value);
+std::shared_ptr<PolicyModel> GetModel(const Baton& b) {
+  PolicyHolder& holder = GetPolicyHolder(b);
   if (!holder.model) Fail("E_DISPOSED", "the policy was disposed");
   return holder.model;
 }
 
-std::shared_ptr<PolicySession> GetSession(const Napi::Value& value) {
-  if (!value.IsExternal()) Fail("E_ARG", "session handle must be the value returned by policySessionStart");
-  SessionHolder& holder = *value.As<Napi::External<SessionHolder>>().Data();
+SessionHolder& GetSessionHolder(const Baton& b) {
+  const Napi::Value value = b.Get("session");
+  if (!value.IsExternal()) Fail("E_ARG", "session must be the handle returned by policySessionStart");
+  return *value.As<Napi::External<SessionHolder>>().Data();
+}
+
+std::shared_ptr<PolicySession> GetSession(const Baton& b) {
+  SessionHolder& holder = GetSessionHolder(b);
   if (!holder.session) Fail("E_DISPOSED", "the session was disposed");
   return holder.session;
 }
 
-PolicyConfig GetConfig(const Napi::CallbackInfo& info, size_t first) {
+// The config object of lib/policy/policy.ts (validated there against
+// LIMITS.policy); read as sizes, with the checks of ValidatePolicyConfig that
+// protect memory (non-zero sizes, whole heads, a parameter count in int32).
+PolicyConfig GetConfig(const Baton& b) {
   PolicyConfig c;
-  c.vocab_size = static_cast<size_t>(GetInteger(info[first + 0], "config.vocabSize", 1, INT32_MAX));
-  c.patch_dim = static_cast<size_t>(GetInteger(info[first + 1], "config.patchDim", 1, INT32_MAX));
-  c.max_seq_len = static_cast<size_t>(GetInteger(info[first + 2], "config.maxSeqLen", 1, INT32_MAX));
-  c.layers = static_cast<size_t>(GetInteger(info[first + 3], "config.layers", 1, INT32_MAX));
-  c.heads = static_cast<size_t>(GetInteger(info[first + 4], "config.heads", 1, INT32_MAX));
-  c.dim = static_cast<size_t>(GetInteger(info[first + 5], "config.dim", 1, INT32_MAX));
+  c.vocab_size = static_cast<size_t>(b.Integer("vocabSize", 1, INT32_MAX));
+  c.patch_dim = static_cast<size_t>(b.Integer("patchDim", 1, INT32_MAX));
+  c.max_seq_len = static_cast<size_t>(b.Integer("maxSeqLen", 1, INT32_MAX));
+  c.layers = static_cast<size_t>(b.Integer("layers", 1, INT32_MAX));
+  c.heads = static_cast<size_t>(b.Integer("heads", 1, INT32_MAX));
+  c.dim = static_cast<size_t>(b.Integer("dim", 1, INT32_MAX));
   ValidatePolicyConfig(c);
   return c;
 }
 
-// A SequenceBatch given as (tokens, patches, seqOffsets); shapes checked here,
-// values (token range, NaN, lengths) on the compute thread.
-PolicyBatch GetBatch(const Napi::Value& tokens_v, const Napi::Value& patches_v, const Napi::Value& offsets_v,
-                     const char* name) {
-  const std::string n(name);
+// A SequenceBatch { tokens, patches, seqOffsets }; shapes checked here,
+// values (token range, NaN, lengths) on the compute thread. The arrays go
+// into `keep` (alive until the task settles).
+PolicyBatch GetBatch(const Baton& b, std::vector<Napi::Value>& keep) {
   // Token ids and offsets index memory: copies (GetSnapshot), so that what is
   // validated is what the compute thread reads.
-  const Array<int32_t> tokens = GetSnapshot<int32_t>(tokens_v, (n + ".tokens").c_str());
-  const Array<float> patches = GetArray<float>(patches_v, (n + ".patches").c_str());
-  const Array<int32_t> offsets = GetSnapshot<int32_t>(offsets_v, (n + ".seqOffsets").c_str());
-  if (offsets.length < 1) Fail("E_SHAPE", name, ".seqOffsets must have length B + 1 >= 1, got 0");
-  PolicyBatch b;
-  b.tokens = tokens.data;
-  b.positions = tokens.length;
-  b.patches = patches.data;
-  b.patch_floats = patches.length;
-  b.seq_offsets = offsets.data;
-  b.sequences = offsets.length - 1;
-  return b;
+  const Array<int32_t> tokens = b.GetSnapshot<int32_t>("tokens");
+  const Array<float> patches = b.GetArray<float>("patches");
+  const Array<int32_t> offsets = b.GetSnapshot<int32_t>("seqOffsets");
+  if (offsets.length < 1) Fail("E_SHAPE", b.Name("seqOffsets"), " must have length B + 1 >= 1, got 0");
+  keep.push_back(b.Get("patches"));
+  PolicyBatch batch;
+  batch.tokens = tokens.data;
+  batch.positions = tokens.length;
+  batch.patches = patches.data;
+  batch.patch_floats = patches.length;
+  batch.seq_offsets = offsets.data;
+  batch.sequences = offsets.length - 1;
+  return batch;
 }
 
 // The loss object of lib/policy/policy.ts (validated there; kind and the
 // loss options' enums by name, read by ReadLossOptions).
-PolicyLossSpec GetLoss(const Napi::Value& value, size_t N, size_t B, std::vector<Napi::Value>& keep) {
-  if (!value.IsObject()) Fail("E_ARG", "loss must be an object");
-  Napi::Object o = value.As<Napi::Object>();
+PolicyLossSpec GetLoss(const Baton& o, size_t N, size_t B, std::vector<Napi::Value>& keep) {
   PolicyLossSpec loss;
-  static const char* const kKinds[] = {"pg", "sft"};  // TokenLossKind order
-  loss.kind = static_cast<TokenLossKind>(GetEnum(o.Get("kind"), "loss.kind", kKinds, 2));
+  static const std::array<const char*, 2> kKinds{"pg", "sft"};  // TokenLossKind order
+  loss.kind = static_cast<TokenLossKind>(o.Enum("kind", kKinds));
   const Napi::Value mask = o.Get("mask");
   keep.push_back(mask);
   if (mask.IsTypedArray() && mask.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    loss.mask_u8 = GetArray<uint8_t>(mask, "loss.mask", N).data;
+    loss.mask_u8 = o.GetArray<uint8_t>("mask", N).data;
   } else if (mask.IsTypedArray() && mask.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-    loss.mask_f32 = GetArray<float>(mask, "loss.mask", N).data;
+    loss.mask_f32 = o.GetArray<float>("mask", N).data;
   } else {
-    Fail("E_DTYPE", "loss.mask must be a Uint8Array or a Float32Array");
+    Fail("E_DTYPE", o.Name("mask"), " must be a Uint8Array or a Float32Array");
   }
   if (loss.kind == TokenLossKind::kPolicyGradient) {
-    const Napi::Value old_logp = o.Get("oldLogp"), adv = o.Get("advantages"), ref = o.Get("refLogp");
-    keep.push_back(old_logp);
-    keep.push_back(adv);
-    keep.push_back(ref);
-    loss.old_logp = GetArray<float>(old_logp, "loss.oldLogp", N).data;
-    const Array<float> a = GetArray<float>(adv, "loss.advantages");
+    keep.push_back(o.Get("oldLogp"));
+    keep.push_back(o.Get("advantages"));
+    keep.push_back(o.Get("refLogp"));
+    loss.old_logp = o.GetArray<float>("oldLogp", N).data;
+    const Array<float> a = o.GetArray<float>("advantages");
     if (a.length != N && a.length != B)
-      Fail("E_SHAPE", "loss.advantages must have one value per position (", N, ") or per sequence (", B, "), got ",
-           a.length);
+      Fail("E_SHAPE", o.Name("advantages"), " must have one value per position (", N, ") or per sequence (", B,
+           "), got ", a.length);
     loss.advantages = a.data;
     loss.advantages_length = a.length;
-    loss.ref_logp = GetOptionalArray<float>(ref, "loss.refLogp", N).data;
-    loss.options = ReadLossOptions(Baton(value, "loss"));  // shared with the policyLoss binding
-    if (loss.options.kl_coef > 0 && !loss.ref_logp) Fail("E_ARG", "loss.klCoef > 0 needs loss.refLogp");
+    loss.ref_logp = o.GetOptionalArray<float>("refLogp", N).data;
+    loss.options = ReadLossOptions(o);  // shared with the policyLoss binding
+    if (loss.options.kl_coef > 0 && !loss.ref_logp) Fail("E_ARG", o.Name("klCoef"), " > 0 needs ", o.Name("refLogp"));
   }
   return loss;
 }
@@ -134,10 +141,11 @@ Napi::Value ReleaseAsync(Napi::Env env, std::shared_ptr<void> victim) {
 
 // ---- tensor table (sync, O(L)) -------------------------------------------------
 
+// policyTensorTable(config) -> the tensors of policy.md in checkpoint order
 Napi::Value PolicyTensorTableFn(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    const PolicyConfig config = GetConfig(info, 0);
+    const PolicyConfig config = GetConfig(Baton(info[0], "config"));
     const std::vector<PolicyTensor> table = PolicyTensorTable(config);
     Napi::Array out = Napi::Array::New(env, table.size());
     for (size_t i = 0; i < table.size(); ++i) {
@@ -158,29 +166,27 @@ PV_BINDING("policyTensorTable", PolicyTensorTableFn);
 
 // ---- lifetime ----------------------------------------------------------------------
 
-// policyCreate(device, V, P, T, L, H, C, threads, seed, params?) -> Promise<handle>
+// policyCreate({ backend, config, threads, seed, parameters? }) -> Promise<handle>
 Napi::Value PolicyCreate(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    const Device device = GetDevice(info[0]);
-    const PolicyConfig config = GetConfig(info, 1);
-    const int threads = static_cast<int>(GetInteger(info[7], "threads", 0, 4096));
-    const double seed = GetNumber(info[8], "seed");
-    if (seed < 0 || seed > 9007199254740991.0 || seed != static_cast<double>(static_cast<uint64_t>(seed)))
-      Fail("E_ARG", "seed must be an integer in [0, 2^53 - 1], got ", seed);
+    const Baton b(info[0], "policyCreate options");
+    const Device device = b.Backend();
+    const PolicyConfig config = GetConfig(b.Child("config"));
+    const int threads = static_cast<int>(b.Integer("threads", 0, INT32_MAX));
+    const uint64_t seed = static_cast<uint64_t>(b.Integer("seed", 0, kMaxExactInteger));
     size_t count = 0;
     for (const PolicyTensor& t : PolicyTensorTable(config)) count += t.size;
-    const Array<float> params = GetOptionalArray<float>(info[9], "parameters", count);
+    const Array<float> params = b.GetOptionalArray<float>("parameters", count);
     auto model = std::make_shared<std::shared_ptr<PolicyModel>>();
-    const uint64_t seed_u = static_cast<uint64_t>(seed);
     return Task::Start(
-        env, {info[9]}, {},
+        env, {b.Get("parameters")}, {},
         [=] {
           auto m = std::make_shared<PolicyModel>(config, device, threads);
           if (params.data) {
             m->SetParameters(params.data);
           } else {
-            m->InitRandom(seed_u);
+            m->InitRandom(seed);
           }
           *model = std::move(m);
         },
@@ -192,9 +198,10 @@ Napi::Value PolicyCreate(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policyCreate", PolicyCreate);
 
+// policyDispose({ policy }) -> Promise<void> (undefined when already disposed)
 Napi::Value PolicyDispose(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    PolicyHolder& holder = GetPolicyHolder(info[0]);
+    PolicyHolder& holder = GetPolicyHolder(Baton(info[0], "policyDispose options"));
     if (!holder.model) return info.Env().Undefined();
     return ReleaseAsync(info.Env(), std::static_pointer_cast<void>(std::move(holder.model)));
   });
@@ -203,10 +210,11 @@ PV_BINDING("policyDispose", PolicyDispose);
 
 // ---- parameters and optimizer state -------------------------------------------------
 
+// policyParameters({ policy }) -> Promise<Float32Array>
 Napi::Value PolicyParameters(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    std::shared_ptr<PolicyModel> model = GetModel(Baton(info[0], "policyParameters options"));
     Napi::Float32Array out = Napi::Float32Array::New(env, model->parameter_count());
     float* dst = out.Data();
     return Task::Start(env, {}, {out}, [model, dst] { model->GetParameters(dst); },
@@ -215,21 +223,24 @@ Napi::Value PolicyParameters(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policyParameters", PolicyParameters);
 
+// policySetParameters({ policy, parameters })
 Napi::Value PolicySetParameters(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
-    const Array<float> params = GetArray<float>(info[1], "parameters", model->parameter_count());
-    return Task::Start(env, {info[1]}, {}, [model, params] { model->SetParameters(params.data); },
+    const Baton b(info[0], "policySetParameters options");
+    std::shared_ptr<PolicyModel> model = GetModel(b);
+    const Array<float> params = b.GetArray<float>("parameters", model->parameter_count());
+    return Task::Start(env, {b.Get("parameters")}, {}, [model, params] { model->SetParameters(params.data); },
                        ResolveUndefined);
   });
 }
 PV_BINDING("policySetParameters", PolicySetParameters);
 
+// policyOptimizerState({ policy }) -> Promise<{ m, v, step }>
 Napi::Value PolicyOptimizerState(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
+    std::shared_ptr<PolicyModel> model = GetModel(Baton(info[0], "policyOptimizerState options"));
     Napi::Float32Array m = Napi::Float32Array::New(env, model->parameter_count());
     Napi::Float32Array v = Napi::Float32Array::New(env, model->parameter_count());
     float *pm = m.Data(), *pv = v.Data();
@@ -247,14 +258,16 @@ Napi::Value PolicyOptimizerState(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policyOptimizerState", PolicyOptimizerState);
 
+// policySetOptimizerState({ policy, m, v, step })
 Napi::Value PolicySetOptimizerState(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
-    const Array<float> m = GetArray<float>(info[1], "optimizer.m", model->parameter_count());
-    const Array<float> v = GetArray<float>(info[2], "optimizer.v", model->parameter_count());
-    const int64_t step = GetInteger(info[3], "optimizer.step", 0, INT64_C(9007199254740991));
-    return Task::Start(env, {info[1], info[2]}, {}, [model, m, v, step] { model->SetOptimizerState(m.data, v.data, step); },
+    const Baton b(info[0], "policySetOptimizerState options");
+    std::shared_ptr<PolicyModel> model = GetModel(b);
+    const Array<float> m = b.GetArray<float>("m", model->parameter_count());
+    const Array<float> v = b.GetArray<float>("v", model->parameter_count());
+    const int64_t step = b.Integer("step", 0, kMaxExactInteger);
+    return Task::Start(env, {b.Get("m"), b.Get("v")}, {}, [model, m, v, step] { model->SetOptimizerState(m.data, v.data, step); },
                        ResolveUndefined);
   });
 }
@@ -262,16 +275,19 @@ PV_BINDING("policySetOptimizerState", PolicySetOptimizerState);
 
 // ---- log-probs, gradients, train step -------------------------------------------------
 
+// policyLogprobs({ policy, batch }) -> Promise<{ logp, entropy }>
 Napi::Value PolicyLogprobs(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
-    const PolicyBatch batch = GetBatch(info[1], info[2], info[3], "batch");
+    const Baton b(info[0], "policyLogprobs options");
+    std::shared_ptr<PolicyModel> model = GetModel(b);
+    std::vector<Napi::Value> keep;
+    const PolicyBatch batch = GetBatch(b.Child("batch"), keep);
     Napi::Float32Array logp = Napi::Float32Array::New(env, batch.positions);
     Napi::Float32Array entropy = Napi::Float32Array::New(env, batch.positions);
     float *lp = logp.Data(), *en = entropy.Data();
     return Task::Start(
-        env, {info[1], info[2], info[3]}, {logp, entropy}, [model, batch, lp, en] { model->Logprobs(lp, en, batch); },
+        env, keep, {logp, entropy}, [model, batch, lp, en] { model->Logprobs(lp, en, batch); },
         [](Napi::Env env, const std::vector<Napi::Value>& outputs) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           out.Set("logp", outputs[0]);
@@ -282,13 +298,15 @@ Napi::Value PolicyLogprobs(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policyLogprobs", PolicyLogprobs);
 
+// policyGradients({ policy, batch, loss }) -> Promise<metrics & { grads }>
 Napi::Value PolicyGradients(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
-    const PolicyBatch batch = GetBatch(info[1], info[2], info[3], "batch");
-    std::vector<Napi::Value> keep{info[1], info[2], info[3]};
-    const PolicyLossSpec loss = GetLoss(info[4], batch.positions, batch.sequences, keep);
+    const Baton b(info[0], "policyGradients options");
+    std::shared_ptr<PolicyModel> model = GetModel(b);
+    std::vector<Napi::Value> keep;
+    const PolicyBatch batch = GetBatch(b.Child("batch"), keep);
+    const PolicyLossSpec loss = GetLoss(b.Child("loss"), batch.positions, batch.sequences, keep);
     Napi::Float32Array grads = Napi::Float32Array::New(env, model->parameter_count());
     float* g = grads.Data();
     auto metrics = std::make_shared<PolicyMetrics>();
@@ -303,28 +321,24 @@ Napi::Value PolicyGradients(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policyGradients", PolicyGradients);
 
+// policyTrainStep({ policy, batch, loss, optim }) -> Promise<metrics>
 Napi::Value PolicyTrainStep(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
-    const PolicyBatch batch = GetBatch(info[1], info[2], info[3], "batch");
-    std::vector<Napi::Value> keep{info[1], info[2], info[3]};
-    const PolicyLossSpec loss = GetLoss(info[4], batch.positions, batch.sequences, keep);
-    if (!info[5].IsObject()) Fail("E_ARG", "optim must be an object");
-    Napi::Object o = info[5].As<Napi::Object>();
+    const Baton b(info[0], "policyTrainStep options");
+    std::shared_ptr<PolicyModel> model = GetModel(b);
+    std::vector<Napi::Value> keep;
+    const PolicyBatch batch = GetBatch(b.Child("batch"), keep);
+    const PolicyLossSpec loss = GetLoss(b.Child("loss"), batch.positions, batch.sequences, keep);
+    // AdamW's settings, validated by lib/policy/policy.ts (validateOptim).
+    const Baton o = b.Child("optim");
     AdamWOptions optim;
-    optim.lr = GetNumber(o.Get("lr"), "optim.lr");
-    optim.beta1 = GetNumber(o.Get("beta1"), "optim.betas[0]");
-    optim.beta2 = GetNumber(o.Get("beta2"), "optim.betas[1]");
-    optim.eps = GetNumber(o.Get("eps"), "optim.eps");
-    optim.weight_decay = GetNumber(o.Get("weightDecay"), "optim.weightDecay");
-    optim.grad_clip = GetNumber(o.Get("gradClip"), "optim.gradClip");
-    if (optim.lr < 0) Fail("E_ARG", "optim.lr must be >= 0, got ", optim.lr);
-    if (optim.beta1 < 0 || optim.beta1 >= 1) Fail("E_ARG", "optim.betas[0] must be in [0, 1), got ", optim.beta1);
-    if (optim.beta2 < 0 || optim.beta2 >= 1) Fail("E_ARG", "optim.betas[1] must be in [0, 1), got ", optim.beta2);
-    if (optim.eps <= 0) Fail("E_ARG", "optim.eps must be > 0, got ", optim.eps);
-    if (optim.weight_decay < 0) Fail("E_ARG", "optim.weightDecay must be >= 0, got ", optim.weight_decay);
-    if (optim.grad_clip < 0) Fail("E_ARG", "optim.gradClip must be >= 0, got ", optim.grad_clip);
+    optim.lr = o.Number("lr");
+    optim.beta1 = o.Number("beta1");
+    optim.beta2 = o.Number("beta2");
+    optim.eps = o.Number("eps");
+    optim.weight_decay = o.Number("weightDecay");
+    optim.grad_clip = o.Number("gradClip");
     auto metrics = std::make_shared<PolicyMetrics>();
     return Task::Start(
         env, keep, {}, [model, batch, loss, optim, metrics] { *metrics = model->TrainStep(batch, loss, optim); },
@@ -335,14 +349,17 @@ PV_BINDING("policyTrainStep", PolicyTrainStep);
 
 // ---- sessions --------------------------------------------------------------------------
 
+// policySessionStart({ policy, prompts }) -> Promise<handle>
 Napi::Value PolicySessionStart(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicyModel> model = GetModel(info[0]);
-    const PolicyBatch prompts = GetBatch(info[1], info[2], info[3], "prompts");
+    const Baton b(info[0], "policySessionStart options");
+    std::shared_ptr<PolicyModel> model = GetModel(b);
+    std::vector<Napi::Value> keep;
+    const PolicyBatch prompts = GetBatch(b.Child("prompts"), keep);
     auto session = std::make_shared<std::shared_ptr<PolicySession>>();
     return Task::Start(
-        env, {info[1], info[2], info[3]}, {}, [model, prompts, session] { *session = model->StartSession(prompts); },
+        env, keep, {}, [model, prompts, session] { *session = model->StartSession(prompts); },
         [session](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
           auto* holder = new SessionHolder{std::move(*session)};
           return Napi::External<SessionHolder>::New(env, holder, [](Napi::Env, SessionHolder* h) { delete h; });
@@ -351,24 +368,27 @@ Napi::Value PolicySessionStart(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policySessionStart", PolicySessionStart);
 
+// policySessionGenerate({ session, maxNewTokens, temperature, topK, stopTokens, seed, seeds? })
+//   -> Promise<{ tokens, logp, offsets, stopped }>
 Napi::Value PolicySessionGenerate(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicySession> session = GetSession(info[0]);
+    const Baton b(info[0], "policySessionGenerate options");
+    std::shared_ptr<PolicySession> session = GetSession(b);
     SampleOptions o;
-    o.max_new_tokens = static_cast<size_t>(GetInteger(info[1], "options.maxNewTokens", 0, INT32_MAX));
-    o.temperature = GetNumber(info[2], "options.temperature");
-    if (o.temperature < 0) Fail("E_ARG", "options.temperature must be >= 0, got ", o.temperature);
-    o.top_k = static_cast<size_t>(GetInteger(info[3], "options.topK", 0, INT32_MAX));
-    const Array<int32_t> stops = GetArray<int32_t>(info[4], "options.stopTokens");
+    o.max_new_tokens = static_cast<size_t>(b.Integer("maxNewTokens", 0, INT32_MAX));
+    o.temperature = b.Number("temperature");
+    o.top_k = static_cast<size_t>(b.Integer("topK", 0, INT32_MAX));
+    const Array<int32_t> stops = b.GetArray<int32_t>("stopTokens");
     o.stop_tokens.assign(stops.data, stops.data + stops.length);
-    o.seed = static_cast<uint64_t>(GetInteger(info[5], "options.seed", 0, INT64_C(9007199254740991)));
-    if (!info[6].IsUndefined()) {
-      if (!info[6].IsArray()) Fail("E_DTYPE", "options.seeds must be an array of integers");
-      const Napi::Array seeds = info[6].As<Napi::Array>();
+    o.seed = static_cast<uint64_t>(b.Integer("seed", 0, kMaxExactInteger));
+    if (b.Has("seeds")) {
+      const Napi::Value value = b.Get("seeds");
+      if (!value.IsArray()) Fail("E_DTYPE", "seeds must be an array of integers");
+      const Napi::Array seeds = value.As<Napi::Array>();
       o.seeds.resize(seeds.Length());
       for (uint32_t i = 0; i < seeds.Length(); ++i)
-        o.seeds[i] = static_cast<uint64_t>(GetInteger(seeds.Get(i), "options.seeds[i]", 0, INT64_C(9007199254740991)));
+        o.seeds[i] = static_cast<uint64_t>(GetInteger(seeds.Get(i), "seeds[i]", 0, kMaxExactInteger));
     }
     auto result = std::make_shared<GenerateResult>();
     return Task::Start(
@@ -389,14 +409,17 @@ Napi::Value PolicySessionGenerate(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policySessionGenerate", PolicySessionGenerate);
 
+// policySessionAppend({ session, observations }) -> Promise<Uint8Array> (1: did not fit)
 Napi::Value PolicySessionAppend(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicySession> session = GetSession(info[0]);
-    const PolicyBatch obs = GetBatch(info[1], info[2], info[3], "observations");
+    const Baton b(info[0], "policySessionAppend options");
+    std::shared_ptr<PolicySession> session = GetSession(b);
+    std::vector<Napi::Value> keep;
+    const PolicyBatch obs = GetBatch(b.Child("observations"), keep);
     auto overflow = std::make_shared<std::vector<uint8_t>>();
     return Task::Start(
-        env, {info[1], info[2], info[3]}, {}, [session, obs, overflow] { *overflow = session->Append(obs); },
+        env, keep, {}, [session, obs, overflow] { *overflow = session->Append(obs); },
         [overflow](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
           Napi::Uint8Array out = CopyToTypedArray<Napi::Uint8Array>(env, *overflow);
           return out;
@@ -405,28 +428,29 @@ Napi::Value PolicySessionAppend(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policySessionAppend", PolicySessionAppend);
 
+// policySessionEnd({ session, sequences }): indices in [0, B), checked by the session.
 Napi::Value PolicySessionEnd(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicySession> session = GetSession(info[0]);
-    const Array<int32_t> which = GetArray<int32_t>(info[1], "sequences");
+    const Baton b(info[0], "policySessionEnd options");
+    std::shared_ptr<PolicySession> session = GetSession(b);
+    const Array<int32_t> which = b.GetArray<int32_t>("sequences");
     std::vector<size_t> slots;
     for (size_t i = 0; i < which.length; ++i) {
       if (which.data[i] < 0) Fail("E_ARG", "sequences[", i, "] must be >= 0, got ", which.data[i]);
       slots.push_back(static_cast<size_t>(which.data[i]));
     }
-    return Task::Start(
-        env, {}, {}, [session, slots] { session->End(slots); },
-        [](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return env.Undefined(); });
+    return Task::Start(env, {}, {}, [session, slots] { session->End(slots); }, ResolveUndefined);
   });
 }
 PV_BINDING("policySessionEnd", PolicySessionEnd);
 
-// Which sequences are live and their lengths (after every call issued before).
+// policySessionState({ session }) -> Promise<{ live, lengths, forwarded }>: which
+// sequences are live and their lengths (after every call issued before).
 Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    std::shared_ptr<PolicySession> session = GetSession(info[0]);
+    std::shared_ptr<PolicySession> session = GetSession(Baton(info[0], "policySessionState options"));
     auto live = std::make_shared<std::vector<uint8_t>>();
     auto lengths = std::make_shared<std::vector<int32_t>>();
     auto forwarded = std::make_shared<size_t>(0);
@@ -450,10 +474,10 @@ Napi::Value PolicySessionState(const Napi::CallbackInfo& info) {
 }
 PV_BINDING("policySessionState", PolicySessionState);
 
+// policySessionDispose({ session }) -> Promise<void> (undefined when already disposed)
 Napi::Value PolicySessionDispose(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    if (!info[0].IsExternal()) Fail("E_ARG", "session handle must be the value returned by policySessionStart");
-    SessionHolder& holder = *info[0].As<Napi::External<SessionHolder>>().Data();
+    SessionHolder& holder = GetSessionHolder(Baton(info[0], "policySessionDispose options"));
     if (!holder.session) return info.Env().Undefined();
     return ReleaseAsync(info.Env(), std::static_pointer_cast<void>(std::move(holder.session)));
   });
@@ -461,7 +485,7 @@ Napi::Value PolicySessionDispose(const Napi::CallbackInfo& info) {
 PV_BINDING("policySessionDispose", PolicySessionDispose);
 
 // ---- single ops, for the per-layer tests ----------------------------------------------
-// policyOpRun(device, op, arrays, sizes) runs one PolicyOps op on `device`:
+// policyOpRun({ backend, op, arrays, sizes }) runs one PolicyOps op on `backend`:
 // every typed array of `arrays` is uploaded to backend memory (so outputs
 // that accumulate start from the values given), the op runs, and its outputs
 // are downloaded back into the same typed arrays. Resolves with the op's
@@ -478,12 +502,12 @@ struct OpArray {
 Napi::Value PolicyOpRun(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    const Device device = GetDevice(info[0]);
-    if (!info[1].IsString()) Fail("E_ARG", "op must be a string");
-    const std::string op = info[1].As<Napi::String>().Utf8Value();
-    if (!info[2].IsObject() || !info[3].IsObject()) Fail("E_ARG", "arrays and sizes must be objects");
-    Napi::Object arrays_obj = info[2].As<Napi::Object>();
-    Napi::Object sizes_obj = info[3].As<Napi::Object>();
+    const Baton b(info[0], "policyOpRun options");
+    const Device device = b.Backend();
+    if (!b.Get("op").IsString()) Fail("E_ARG", "op must be a string");
+    const std::string op = b.Get("op").As<Napi::String>().Utf8Value();
+    Napi::Object arrays_obj = Baton(b.Get("arrays"), "arrays").object();
+    Napi::Object sizes_obj = Baton(b.Get("sizes"), "sizes").object();
     auto arrays = std::make_shared<std::map<std::string, OpArray>>();
     Napi::Array names = arrays_obj.GetPropertyNames();
     std::vector<Napi::Value> keep;

@@ -9,22 +9,32 @@ namespace pv {
 
 // ---- config, tensor table, validation ---------------------------------------------
 
+// What the engine needs to index its buffers safely: non-zero sizes, whole
+// heads, and a parameter count in int32 (the flat vectors cross as typed
+// arrays and are indexed in int32 by some kernels). The sizes' upper limits
+// are lib/'s (LIMITS.policy in lib/util/limits.ts), checked there with the
+// argument's name; the count here is computed in double, so that no product
+// of sizes can wrap whatever they are.
 void ValidatePolicyConfig(const PolicyConfig& c) {
-  auto positive = [](size_t v, const char* name, size_t max) {
-    if (v < 1 || v > max) Fail("E_ARG", "config.", name, " must be an integer in [1, ", max, "], got ", v);
+  auto positive = [](size_t v, const char* name) {
+    if (v < 1) Fail("E_ARG", "config.", name, " must be >= 1, got ", v);
   };
-  positive(c.vocab_size, "vocabSize", size_t(1) << 24);
-  positive(c.patch_dim, "patchDim", size_t(1) << 20);
-  positive(c.max_seq_len, "maxSeqLen", size_t(1) << 20);
-  positive(c.layers, "layers", 1024);
-  positive(c.heads, "heads", 1024);
-  positive(c.dim, "dim", size_t(1) << 16);
+  positive(c.vocab_size, "vocabSize");
+  positive(c.patch_dim, "patchDim");
+  positive(c.max_seq_len, "maxSeqLen");
+  positive(c.layers, "layers");
+  positive(c.heads, "heads");
+  positive(c.dim, "dim");
   if (c.dim % c.heads != 0)
     Fail("E_ARG", "config.dim must be a multiple of config.heads (", c.heads, "), got ", c.dim);
-  size_t total = 0;
-  for (const PolicyTensor& t : PolicyTensorTable(c)) total += t.size;
-  if (total > static_cast<size_t>(INT32_MAX))
-    Fail("E_ARG", "the config has ", total, " parameters; at most 2^31 - 1 are supported");
+  const double V = static_cast<double>(c.vocab_size), T = static_cast<double>(c.max_seq_len),
+               P = static_cast<double>(c.patch_dim), L = static_cast<double>(c.layers), C = static_cast<double>(c.dim);
+  // PolicyTensorTable's sizes: embeddings, patch projection, L blocks of
+  // 12 C^2 + 13 C, the final norm and the head.
+  const double total = 2 * V * C + T * C + C * P + C + L * (12 * C * C + 13 * C) + 2 * C;
+  if (total > static_cast<double>(INT32_MAX))
+    Fail("E_ARG", "the config has ", total < 1e18 ? std::to_string(static_cast<uint64_t>(total)) : std::string("more than 10^18"),
+         " parameters; at most 2^31 - 1 are supported");
 }
 
 std::vector<PolicyTensor> PolicyTensorTable(const PolicyConfig& c) {

@@ -23,6 +23,9 @@ PolicySession::PolicySession(std::shared_ptr<PolicyModel> model, const PolicyBat
   ValidatePolicyBatch(cfg, prompts, "prompts");
   slots_ = prompts.sequences;
   if (slots_ == 0) Fail("E_SHAPE", "prompts must hold at least one sequence, got 0");
+  // The KV cache's rows are indexed in int32 (key_start, cache_rows).
+  if (slots_ * cfg.max_seq_len > static_cast<size_t>(INT32_MAX))
+    Fail("E_SHAPE", "prompts: B (", slots_, ") x maxSeqLen (", cfg.max_seq_len, ") KV-cache rows must be at most 2^31 - 1");
   const size_t P = cfg.patch_dim;
   pending_.resize(slots_);
   size_t patch = 0;

@@ -65,7 +65,10 @@ struct Scratch {
 
 class CpuPolicyOps final : public PolicyOps {
  public:
-  explicit CpuPolicyOps(int threads) : threads_(threads > 0 ? threads : CpuThreads()) {}
+  // At most one thread per processor, as CpuThreads(): a team of thousands
+  // can fail to start (libgomp then ends the process).
+  explicit CpuPolicyOps(int threads)
+      : threads_(threads > 0 ? std::min(threads, MaxCpuThreads()) : CpuThreads()) {}
 
   Device device() const override { return Device::kCpu; }
 

@@ -18,7 +18,7 @@ if (info.compiled.cuda && info.devices.length > 0) devices.push({ name: 'cuda', 
 else console.log(`policy ops: CUDA cases skipped (${info.compiled.cuda ? 'no CUDA device' : 'CUDA backend not compiled'})`);
 
 function run(device: 0 | 1, op: string, arrays: Arrays, sizes: Record<string, number>) {
-  return native().policyOpRun(device, op, arrays, sizes);
+  return native().policyOpRun({ backend: device === 1 ? 'cuda' : 'cpu', op, arrays, sizes });
 }
 
 const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
