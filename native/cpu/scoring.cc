@@ -328,7 +328,10 @@ class CpuScoringKernels final : public ScoringKernels {
     struct Counts {
       size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
     };
-    auto filter = [&](size_t run_begin, size_t run_end, uint32_t* out_index, uint32_t* out_group) {
+    // The writing pass (out_index set) stops at the chunk's survivor count
+    // `limit` from the counting pass: the branch-free store below writes one
+    // slot past the last survivor otherwise, which is the next chunk's first.
+    auto filter = [&](size_t run_begin, size_t run_end, uint32_t* out_index, uint32_t* out_group, size_t limit) {
       Counts c;
       for (size_t r = run_begin; r < run_end; ++r) {
         const uint32_t g = run_group[r];
@@ -338,6 +341,7 @@ class CpuScoringKernels final : public ScoringKernels {
         }
         // Branch-free: the outcomes are data-dependent and unpredictable.
         for (size_t i = start[r]; i < start[r + 1]; ++i) {
+          if (out_index && c.kept == limit) return c;
           const uint32_t bad_reason = ((keep_mask >> (end_reasons[i] & 31u)) & 1u) ^ 1u;  // & 31: no UB shift, whatever the caller wrote since validation
           const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
           const uint32_t too_long = check_length ? (lengths[i] > max_length ? 1u : 0u) : 0u;
@@ -360,12 +364,12 @@ class CpuScoringKernels final : public ScoringKernels {
     std::vector<Counts> counts(chunks);
     auto chunk_runs = [&](size_t c) { return std::make_pair(R * c / chunks, R * (c + 1) / chunks); };
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t c = 0; c < chunks; ++c) counts[c] = filter(chunk_runs(c).first, chunk_runs(c).second, nullptr, nullptr);
+    for (size_t c = 0; c < chunks; ++c) counts[c] = filter(chunk_runs(c).first, chunk_runs(c).second, nullptr, nullptr, 0);
     std::vector<size_t> offset(chunks + 1, 0);
     for (size_t c = 0; c < chunks; ++c) offset[c + 1] = offset[c] + counts[c].kept;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (size_t c = 0; c < chunks; ++c)
-      filter(chunk_runs(c).first, chunk_runs(c).second, survivors_out + offset[c], groups_out + offset[c]);
+      filter(chunk_runs(c).first, chunk_runs(c).second, survivors_out + offset[c], groups_out + offset[c], counts[c].kept);
     size_t zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
     for (const Counts& c : counts) {
       zero_variance += c.zero_variance;

@@ -221,6 +221,40 @@ describe('selectRollouts', () => {
     }
   });
 
+  test('large batches with every filter dropping (the parallel filter): blocks, sorted ids, shuffled', async () => {
+    // Above the parallel threshold; dropped trajectories fall on the chunk
+    // boundaries of the parallel filter, whose survivors must not overwrite
+    // each other.
+    const blocks = rolloutBatch(9, 12_503, 8);
+    const n = blocks.rewards.length;
+    const random = rng(10);
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const layouts = {
+      blocks,
+      sorted: { ...blocks, groups: new Int32Array(n).map((_, i) => Math.floor(i / 8)) },
+      shuffled: {
+        rewards: Float32Array.from(order, (i) => blocks.rewards[i]),
+        groups: Int32Array.from(order, (i) => blocks.groups[i]),
+        endReasons: Uint8Array.from(order, (i) => blocks.endReasons[i]),
+        toolImages: Int32Array.from(order, (i) => blocks.toolImages[i]),
+        lengths: Int32Array.from(order, (i) => blocks.lengths[i]),
+      },
+    };
+    for (const [name, input] of Object.entries(layouts)) {
+      for (const rank of ['std', 'none'] as const) {
+        const opts = { target: 30_001, maxLength: 3000, rank };
+        const got = await selectRollouts(input, opts);
+        const ref = selectRef(input, { ...defaults, ...opts });
+        expect({ name, rank, dropped: got.dropped }).toEqual({ name, rank, dropped: ref.dropped });
+        expect({ name, rank, indices: Array.from(got.indices) }).toEqual({ name, rank, indices: ref.indices });
+      }
+    }
+  });
+
   test('thousands of distinct group stds (continuous rewards), odd group sizes', async () => {
     const random = rng(6);
     const n = 3001 * 5;
