@@ -25,13 +25,7 @@ export {
 } from './kernels/scoring.js';
 export {
   Policy,
-  PolicySession,
-  STOPPED_MAX_NEW_TOKENS,
-  STOPPED_STOP_TOKEN,
-  STOPPED_MAX_SEQ_LEN,
   type AdamWOptions,
-  type GenerateOptions,
-  type GenerateResult,
   type PolicyConfig,
   type PolicyCreateConfig,
   type PolicyGradientLoss,
@@ -42,6 +36,14 @@ export {
   type SftLoss,
   type TrainStepResult,
 } from './policy/policy.js';
+export {
+  PolicySession,
+  STOPPED_MAX_NEW_TOKENS,
+  STOPPED_STOP_TOKEN,
+  STOPPED_MAX_SEQ_LEN,
+  type GenerateOptions,
+  type GenerateResult,
+} from './policy/session.js';
 export { selectFrames, frameRelevance, FRAME_MODES, FRAME_DEFAULTS, type FrameBatch, type FrameMode, type FrameRelevanceOptions, type FrameSelection, type SelectFramesOptions } from './kernels/frames.js';
 export {
   MetricsLogger,

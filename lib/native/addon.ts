@@ -79,7 +79,7 @@ export interface NativePolicyLoss {
   approxKl: number;
 }
 
-/** Opaque native handles of lib/policy/policy.ts. */
+/** Opaque native handles of lib/policy/policy.ts and session.ts. */
 export type NativePolicyHandle = { readonly __brand: 'NativePolicyHandle' };
 export type NativeSessionHandle = { readonly __brand: 'NativeSessionHandle' };
 
@@ -93,7 +93,7 @@ export interface NativePolicyTensor {
   decay: boolean;
 }
 
-/** The policy's shape (lib/policy/policy.ts PolicyConfig, validated). */
+/** The policy's shape (lib/policy/config.ts PolicyConfig, validated). */
 export interface NativePolicyConfig {
   vocabSize: number;
   patchDim: number;
@@ -103,7 +103,7 @@ export interface NativePolicyConfig {
   dim: number;
 }
 
-/** B packed sequences (lib/policy/policy.ts SequenceBatch, shapes validated). */
+/** B packed sequences (lib/policy/config.ts SequenceBatch, shapes validated). */
 export interface NativeSequenceBatch {
   tokens: Int32Array;
   patches: Float32Array;
@@ -208,7 +208,7 @@ export interface NativeAddon {
     normalize: boolean;
   }): Promise<{ indices: Int32Array; scores: Float32Array }>;
 
-  // ---- policy engine (lib/policy/policy.ts): one options object per call ----
+  // ---- policy engine (lib/policy/policy.ts, session.ts): one options object per call ----
   policyTensorTable(config: NativePolicyConfig): NativePolicyTensor[];
   policyCreate(args: {
     backend: NativeBackend;

@@ -10,6 +10,6 @@ export const LIMITS = {
   frameOutputSlots: 2 ** 30,
   /** setCpuThreads and the threads options (the addon serves at most one thread per processor) */
   cpuThreads: 4096,
-  /** the largest policy config (lib/policy/policy.ts) */
+  /** the largest policy config (lib/policy/config.ts) */
   policy: { vocabSize: 2 ** 24, patchDim: 2 ** 20, maxSeqLen: 2 ** 20, layers: 1024, heads: 1024, dim: 2 ** 16 },
 } as const;

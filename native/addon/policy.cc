@@ -1,4 +1,5 @@
-// Bindings of the policy engine (lib/policy/policy.ts; typed in lib/native/addon.ts).
+// Bindings of the policy engine (lib/policy/policy.ts and session.ts; typed in
+// lib/native/addon.ts).
 // A policy and a session are JS externals holding a shared_ptr; every task
 // copies the shared_ptr, so disposing while a task runs is safe, and the
 // release itself runs on the compute thread (it may wait for the model's lock).
@@ -50,7 +51,7 @@ std::shared_ptr<PolicySession> GetSession(const Baton& b) {
   return holder.session;
 }
 
-// The config object of lib/policy/policy.ts (validated there against
+// The config object of lib/policy/config.ts (validated there against
 // LIMITS.policy); read as sizes, with the checks of ValidatePolicyConfig that
 // protect memory (non-zero sizes, whole heads, a parameter count in int32).
 PolicyConfig GetConfig(const Baton& b) {
