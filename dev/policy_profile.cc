@@ -2,7 +2,8 @@
 // the CPU (a timing decorator around the CPU backend). GENERATE=1 times a
 // session instead (prefill T/2, then T/2 sampled tokens); second argument
 // `tiny`, or `decode` for the rollout world's shape (L=2 C=64 H=4 V=1300,
-// B=$B sequences, default 256, prompts of 64 positions then 64 tokens), where
+// B=$B sequences, default 256, C=$DIM channels, default 64 (96: the trainer's
+// default policy), prompts of 64 positions then 64 tokens), where
 // "outside the ops" is the sampling and the session's bookkeeping.
 //   g++ -O3 -march=native -fopenmp -ffp-contract=off -fno-trapping-math -fno-math-errno -std=c++17 -Inative \
 //       dev/policy_profile.cc native/core/*.cc native/cpu/*.cc -o /tmp/policy_profile
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   const std::string shape = argc > 2 ? argv[2] : "small";
   const bool decode = shape == "decode";
   PolicyConfig c = shape == "tiny" ? PolicyConfig{128, 48, 128, 2, 4, 64}
-                   : decode        ? PolicyConfig{1300, 48, 512, 2, 4, 64}
+                   : decode        ? PolicyConfig{1300, 48, 512, 2, 4, size_t(getenv("DIM") ? atoi(getenv("DIM")) : 64)}
                                    : PolicyConfig{512, 48, 512, 4, 8, 256};
   const size_t B = decode && getenv("B") ? size_t(atoi(getenv("B"))) : decode ? 256 : 16;
   const size_t T = decode ? 128 : c.max_seq_len, visual = T / 8;

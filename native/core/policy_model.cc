@@ -169,7 +169,7 @@ PolicyModel::Plan PolicyModel::MakeTrainingPlan(const PolicyBatch& b) const {
 
 void PolicyModel::UploadPlan(Workspace& ws, const Plan& plan, const float* patches) {
   ws.Ensure(config_, plan.N, plan.Np, plan.Nt, plan.B);
-  PolicyOps& o = *ops_;
+  PolicyOps& o = *ws.ops;  // the model's ops, or a session lane's (PolicyOps::LaneOps)
   o.Upload(ws.tokens, plan.tokens.data(), plan.N * sizeof(int32_t));
   o.Upload(ws.patch_rows, plan.patch_rows.data(), plan.N * sizeof(int32_t));
   o.Upload(ws.positions, plan.positions.data(), plan.N * sizeof(int32_t));
@@ -196,7 +196,7 @@ AttentionLayout PolicyModel::LayoutOf(const Workspace& ws, const Plan& plan) {
 }
 
 void PolicyModel::Forward(Workspace& ws, const Plan& plan, float* const* kcache, float* const* vcache) {
-  PolicyOps& o = *ops_;
+  PolicyOps& o = *ws.ops;  // the model's ops, or a session lane's (PolicyOps::LaneOps)
   const Params& p = *p_;
   const size_t N = plan.N, C = config_.dim, H = config_.heads, V = config_.vocab_size, P = config_.patch_dim;
   const AttentionLayout layout = LayoutOf(ws, plan);

@@ -208,9 +208,28 @@ class PolicySession {
     std::vector<int32_t> tokens;   // token id or -1
     std::vector<float> patches;    // P floats per -1
   };
+  // One host lane's plan and workspace (PolicyOps::HostLanes).
+  struct Lane;
   // Feeds the pending positions of `slots` through the model and refreshes
-  // their next-token logits.
+  // their next-token logits (in parallel lanes when the feed is small enough).
   void Feed(const std::vector<size_t>& slots);
+  // Runs the pending positions of slots[0, n) through the model on `lane`'s
+  // ops; their logits rows go to `rows`, one per slot with pending positions,
+  // in order. Returns the positions run.
+  size_t FeedPart(const size_t* slots, size_t n, Lane& lane, float* rows);
+  // Up to `steps` decode steps (from step `first` of `options`) of slots[0, n)
+  // on `lane`: sample, then feed the new tokens (logits rows at `rows`).
+  // Returns whether any of them is still generating.
+  bool RunSteps(const size_t* slots, size_t n, size_t first, size_t steps, const SampleOptions& options, Lane& lane,
+                float* rows, GenerateResult& result, std::vector<std::vector<int32_t>>& tokens,
+                std::vector<std::vector<float>>& logps);
+  // The lanes a pass over `count` sequences of `positions` positions in all
+  // uses (1: the model's own ops), and lane i of a pass in `lanes`.
+  size_t LanesFor(size_t count, size_t positions) const;
+  Lane& LaneAt(size_t i, size_t lanes);
+  // A buffer for the logits rows of the next pass: the one not written last,
+  // after copying into saved_logits_ the rows of slots that still point there.
+  float* NextRows(size_t rows);
 
   std::shared_ptr<PolicyModel> model_;
   size_t slots_ = 0;
@@ -221,10 +240,14 @@ class PolicySession {
   // Per slot, its next-token logits [V] (host; into rows_ or saved_logits_),
   // or null while it has pending positions.
   std::vector<const float*> next_logits_;
-  std::vector<float> rows_;          // [fed slots, V] the logits of the last Feed
-  std::vector<float> saved_logits_;  // [B, V] rows kept across a Feed that did not include their slot
-  std::unique_ptr<PolicyModel::Plan> plan_;  // reused by every Feed
-  std::vector<float> feed_patches_;
+  // [fed slots, V] x 2: the logits of the last pass and of the one before,
+  // alternating, so that lanes sampling from one write the other.
+  std::vector<float> rows_[2];
+  size_t rows_last_ = 0;             // which of rows_ the last pass wrote
+  std::vector<float> saved_logits_;  // [B, V] rows kept across passes that did not include their slot
+  // [0]: the model's own ops and inference workspace (passes in one lane);
+  // [1 + i]: lane i of a pass in several (LaneOps, a workspace of its own).
+  std::vector<std::unique_ptr<Lane>> lanes_;
   size_t forwarded_ = 0;
 };
 

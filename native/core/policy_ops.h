@@ -169,6 +169,17 @@ class PolicyOps {
   virtual void Zero(void* dst, size_t bytes) = 0;
   virtual void Synchronize() = 0;  // waits for every op issued so far
 
+  // ---- host lanes (generation sessions) ----------------------------------------
+  // How many host threads may each run a disjoint part of a session's
+  // sequences through the layer sequence at the same time, each calling the
+  // ops of LaneOps() (one thread each on the CPU: a decode step's ops are too
+  // small for a team per op, and the parts need no synchronisation between
+  // ops). 1: the ops parallelise inside themselves (CUDA).
+  virtual size_t HostLanes() const { return 1; }
+  // The ops one lane calls (this object when HostLanes() is 1); the same
+  // memory (Alloc, Free) and the same results as this object's.
+  virtual PolicyOps& LaneOps() { return *this; }
+
   // ---- layers: forward and backward ------------------------------------------
 
   // out[t] = (tokens[t] >= 0 ? tok_emb[tokens[t]] : patch_out[patch_rows[t]]) + pos_emb[positions[t]]

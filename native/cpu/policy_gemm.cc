@@ -325,54 +325,17 @@ void GemmSerial(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, 
 }
 
 
-// Few rows of A against a row-major B^T (trans_b, no trans_a: the nn.Linear
-// forward of a decode step, M = active sequences): dot products along the
-// contiguous K of both operands, 4 columns x 4 rows per block, no packing
-// (packing W would cost as much as the product).
-constexpr size_t kSmallM = 16;
-
-void GemmSmallM(float* c, size_t ldc, const float* a, size_t lda, const float* b, size_t ldb, size_t M, size_t n0,
-                size_t n1, size_t K, bool accumulate, const float* bias) {
-  size_t n = n0;
-  for (; n < n1; n += 4) {
-    const size_t nb = std::min<size_t>(4, n1 - n);
-    const float* w[4];
-    for (size_t j = 0; j < 4; ++j) w[j] = b + (n + std::min(j, nb - 1)) * ldb;
-    for (size_t m = 0; m < M; m += 4) {
-      const size_t mb = std::min<size_t>(4, M - m);
-      const float* x[4];
-      for (size_t i = 0; i < 4; ++i) x[i] = a + (m + std::min(i, mb - 1)) * lda;
-      Vec acc[4][4];
-      for (size_t i = 0; i < 4; ++i)
-        for (size_t j = 0; j < 4; ++j) acc[i][j] = VZero();
-      size_t k = 0;
-      for (; k + kW <= K; k += kW) {
-        Vec wv[4], xv[4];
-        for (size_t j = 0; j < 4; ++j) wv[j] = VLoad(w[j] + k);
-        for (size_t i = 0; i < 4; ++i) xv[i] = VLoad(x[i] + k);
-        for (size_t i = 0; i < 4; ++i)
-          for (size_t j = 0; j < 4; ++j) acc[i][j] = VFma(xv[i], wv[j], acc[i][j]);
-      }
-      for (size_t i = 0; i < mb; ++i) {
-        for (size_t j = 0; j < nb; ++j) {
-          alignas(64) float lanes[kW];
-          VStore(lanes, acc[i][j]);
-          float sum = 0;
-          for (size_t l = 0; l < kW; ++l) sum += lanes[l];
-          for (size_t kk = k; kk < K; ++kk) sum += x[i][kk] * w[j][kk];
-          float* out = c + (m + i) * ldc + n + j;
-          *out = accumulate ? *out + sum : sum + (bias ? bias[n + j] : 0.0f);
-        }
-      }
-    }
-  }
-}
-
-// The same product for M <= kW rows, transposed: A's rows are packed as
-// at[k * kW + i] (one vector holds element k of every row, zero past M), and
-// each group of kSmallNR columns of C (rows of B, contiguous along K) keeps
-// one accumulator vector per column: per k, one load of at and one broadcast
-// of B per column. No horizontal sums, and B is read exactly once.
+// Few rows of A (M <= kW: a decode step's active sequences) against a
+// row-major B^T (trans_b, no trans_a: the nn.Linear forward), transposed:
+// A's rows are packed as at[k * kW + i] (one vector holds element k of every
+// row, zero past M), and each group of kSmallNR columns of C (rows of B,
+// contiguous along K) keeps one accumulator vector per column: per k, one
+// load of at and one broadcast of B per column. No horizontal sums, and B is
+// read exactly once. K is cut into the KC blocks of GemmSerial (the first
+// block's sum plus the bias, then each further block's sum added), so every
+// element has the bits GemmSerial gives it: a row's results do not depend on
+// how many rows share the product.
+constexpr size_t kSmallM = 16;  // products of at most this many rows take GemmSmallMT
 constexpr size_t kSmallNR = 12;
 
 void GemmSmallMT(float* c, size_t ldc, const float* at, const float* b, size_t ldb, size_t M, size_t n0, size_t n1,
@@ -381,19 +344,23 @@ void GemmSmallMT(float* c, size_t ldc, const float* at, const float* b, size_t l
     const size_t nb = std::min(kSmallNR, n1 - n);
     const float* w[kSmallNR];
     for (size_t j = 0; j < kSmallNR; ++j) w[j] = b + (n + std::min(j, nb - 1)) * ldb;
-    Vec acc[kSmallNR];
-    for (size_t j = 0; j < kSmallNR; ++j) acc[j] = VZero();
-    for (size_t k = 0; k < K; ++k) {
-      const Vec x = VLoad(at + k * kW);
+    for (size_t p0 = 0; p0 < K; p0 += kKC) {
+      const size_t p1 = std::min(K, p0 + kKC);
+      const bool load_c = accumulate || p0 > 0;
+      Vec acc[kSmallNR];
+      for (size_t j = 0; j < kSmallNR; ++j) acc[j] = VZero();
+      for (size_t k = p0; k < p1; ++k) {
+        const Vec x = VLoad(at + k * kW);
 #pragma GCC unroll 12
-      for (size_t j = 0; j < kSmallNR; ++j) acc[j] = VFma(VSet1(w[j][k]), x, acc[j]);
-    }
-    alignas(64) float lanes[kW];
-    for (size_t j = 0; j < nb; ++j) {
-      VStore(lanes, acc[j]);
-      for (size_t i = 0; i < M; ++i) {
-        float* out = c + i * ldc + n + j;
-        *out = accumulate ? *out + lanes[i] : lanes[i] + (bias ? bias[n + j] : 0.0f);
+        for (size_t j = 0; j < kSmallNR; ++j) acc[j] = VFma(VSet1(w[j][k]), x, acc[j]);
+      }
+      alignas(64) float lanes[kW];
+      for (size_t j = 0; j < nb; ++j) {
+        VStore(lanes, acc[j]);
+        for (size_t i = 0; i < M; ++i) {
+          float* out = c + i * ldc + n + j;
+          *out = load_c ? *out + lanes[i] : lanes[i] + (bias ? bias[n + j] : 0.0f);
+        }
       }
     }
   }
@@ -423,27 +390,23 @@ void Gemm(float* c, size_t ldc, const float* a, size_t lda, bool trans_a, const 
     return;
   }
   if (threads < 1) threads = 1;
-  if (M <= kW && trans_b && !trans_a) {
-    float* at = ThreadBufferSmallM().Reserve(K * kW);
-    for (size_t k = 0; k < K; ++k) {
-      for (size_t i = 0; i < M; ++i) at[k * kW + i] = a[i * lda + k];
-      for (size_t i = M; i < kW; ++i) at[k * kW + i] = 0.0f;
-    }
-    const size_t groups = (N + kSmallNR - 1) / kSmallNR;
-    const size_t chunks = std::min<size_t>(static_cast<size_t>(threads) * 4, (groups + 3) / 4);
-    const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 262144.0 && chunks > 1;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
-    for (size_t part = 0; part < chunks; ++part)
-      GemmSmallMT(c, ldc, at, b, ldb, M, std::min(N, groups * part / chunks * kSmallNR),
-                  std::min(N, groups * (part + 1) / chunks * kSmallNR), K, accumulate, bias);
-    return;
-  }
   if (M <= kSmallM && trans_b && !trans_a) {
-    const size_t chunks = std::min<size_t>(static_cast<size_t>(threads) * 4, (N + 63) / 64);
-    const bool parallel = threads > 1 && static_cast<double>(M) * N * K > 262144.0 && chunks > 1;
+    // kW rows at a time (one pass with AVX-512, two with AVX2 for M > 8).
+    float* at = ThreadBufferSmallM().Reserve(K * kW);
+    for (size_t m0 = 0; m0 < M; m0 += kW) {
+      const size_t mb = std::min(kW, M - m0);
+      for (size_t k = 0; k < K; ++k) {
+        for (size_t i = 0; i < mb; ++i) at[k * kW + i] = a[(m0 + i) * lda + k];
+        for (size_t i = mb; i < kW; ++i) at[k * kW + i] = 0.0f;
+      }
+      const size_t groups = (N + kSmallNR - 1) / kSmallNR;
+      const size_t chunks = std::min<size_t>(static_cast<size_t>(threads) * 4, (groups + 3) / 4);
+      const bool parallel = threads > 1 && static_cast<double>(mb) * N * K > 262144.0 && chunks > 1;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (parallel)
-    for (size_t part = 0; part < chunks; ++part)
-      GemmSmallM(c, ldc, a, lda, b, ldb, M, N * part / chunks, N * (part + 1) / chunks, K, accumulate, bias);
+      for (size_t part = 0; part < chunks; ++part)
+        GemmSmallMT(c + m0 * ldc, ldc, at, b, ldb, mb, std::min(N, groups * part / chunks * kSmallNR),
+                    std::min(N, groups * (part + 1) / chunks * kSmallNR), K, accumulate, bias);
+    }
     return;
   }
   if (threads == 1 || static_cast<double>(M) * N * K <= 64.0 * 64.0 * 64.0) {

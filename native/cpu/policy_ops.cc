@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -68,9 +69,17 @@ class CpuPolicyOps final : public PolicyOps {
   // At most one thread per processor, as CpuThreads(): a team of thousands
   // can fail to start (libgomp then ends the process).
   explicit CpuPolicyOps(int threads)
-      : threads_(threads > 0 ? std::min(threads, MaxCpuThreads()) : CpuThreads()) {}
+      : threads_(threads > 0 ? std::min(threads, MaxCpuThreads()) : CpuThreads()) {
+    if (threads_ > 1) lane_ = std::make_unique<CpuPolicyOps>(1);
+  }
 
   Device device() const override { return Device::kCpu; }
+
+  // Lanes of one thread each: every op below computes each output element in
+  // an order that does not depend on the thread count, so a lane's results
+  // are those of the full team.
+  size_t HostLanes() const override { return static_cast<size_t>(threads_); }
+  PolicyOps& LaneOps() override { return lane_ ? *lane_ : *this; }
 
   // Blocks of 4 MiB and more (the workspace, parameters, optimizer state)
   // are 2 MiB aligned and marked for transparent huge pages where the kernel
@@ -722,6 +731,7 @@ class CpuPolicyOps final : public PolicyOps {
   }
 
   int threads_;
+  std::unique_ptr<CpuPolicyOps> lane_;  // one thread, for session lanes (null when threads_ is 1)
 };
 
 }  // namespace

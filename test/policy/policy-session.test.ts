@@ -265,3 +265,32 @@ test('end(): ended sequences sample nothing, take no observation entry and keep 
   await expectCode(session.end([0]), 'E_DISPOSED');
   policy.dispose();
 });
+
+test('a sequence samples the same tokens and log-probs, to the bit, alone on one thread and in a batch of 20 on all threads', async () => {
+  // dim 72: heads of 24 channels, and the MLP projection's 288-long sums (more
+  // than one K block of the CPU matrix product), where a product of 1 row and
+  // one of 20 rows take different kernels.
+  const config: PolicyConfig = { vocabSize: 41, patchDim: 3, maxSeqLen: 40, layers: 2, heads: 3, dim: 72 };
+  const r = rng(9);
+  const target: Seq = { tokens: [1, -1, 2, 3], patches: Array.from(uniform(r, 3, -1, 1)) };
+  const others: Seq[] = Array.from({ length: 19 }, (_, i) => ({ tokens: Array.from({ length: 1 + (i % 7) }, (_, t) => (5 * i + t) % 41), patches: [] }));
+  const run = async (threads: number | undefined, seqs: Seq[], index: number) => {
+    const policy = await Policy.create({ ...config, seed: 4, backend: 'cpu', ...(threads ? { threads } : {}) });
+    const session = await policy.startSession(pack(seqs));
+    const seeds = seqs.map((_, i) => (i === index ? 2024 : 31 * i + 1));
+    const out: number[][] = [];
+    for (let turn = 0; turn < 2; turn++) {
+      const g = await session.generate({ maxNewTokens: 9, temperature: 1, seeds });
+      out.push(Array.from(g.tokens.subarray(g.offsets[index], g.offsets[index + 1])));
+      out.push(Array.from(g.logp.subarray(g.offsets[index], g.offsets[index + 1])));
+      if (turn === 0) await session.append(pack(seqs.map((_, i) => ({ tokens: i === index ? [7, 9] : [7, (i * 3) % 41], patches: [] }))));
+    }
+    session.dispose();
+    policy.dispose();
+    return out;
+  };
+  const alone = await run(1, [target], 0);
+  const batched = [...others.slice(0, 7), target, ...others.slice(7)];
+  expect(await run(undefined, batched, 7)).toEqual(alone);
+  expect(await run(1, batched, 7)).toEqual(alone);
+});
