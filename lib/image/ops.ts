@@ -92,8 +92,13 @@ export function crop(image: RgbImage, box: readonly number[]): RgbImage {
   const out = new Uint8Array(w * h * 3);
   const x0 = Math.max(l, 0);
   const x1 = Math.min(r, image.width);
-  if (x1 > x0) {
-    for (let y = Math.max(t, 0); y < Math.min(b, image.height); y++) {
+  const y0 = Math.max(t, 0);
+  const y1 = Math.min(b, image.height);
+  if (l === 0 && r === image.width) {
+    // Whole rows: one copy of the rows inside the image.
+    if (y1 > y0) out.set(image.data.subarray(y0 * w * 3, y1 * w * 3), (y0 - t) * w * 3);
+  } else if (x1 > x0) {
+    for (let y = y0; y < y1; y++) {
       const src = (y * image.width + x0) * 3;
       out.set(image.data.subarray(src, src + (x1 - x0) * 3), ((y - t) * w + (x0 - l)) * 3);
     }
@@ -101,22 +106,59 @@ export function crop(image: RgbImage, box: readonly number[]): RgbImage {
   return { width: w, height: h, data: out };
 }
 
-/** Source pixels and integer overlaps of each output pixel along one axis (units of 1 / (n m)). */
-function coverage(n: number, m: number): { start: Int32Array; weights: number[][] } {
-  // Output pixel i covers [i n, (i + 1) n); source pixel s covers [s m, (s + 1) m).
+/**
+ * Source pixels and integer overlaps of each output pixel along one axis (units of 1 / (n m)):
+ * output i covers [i n, (i + 1) n), source s covers [s m, (s + 1) m); output i reads the
+ * sources start[i] .. start[i] + taps[i] - 1 with weights weights[i * maxTaps + k].
+ */
+interface AxisCoverage {
+  start: Int32Array;
+  taps: Int32Array;
+  maxTaps: number;
+  weights: Float64Array;
+}
+
+/** Coverage tables by `${n} ${m}` (a handful of shapes repeat: crops and the view); bounded. */
+const COVERAGE = new Map<string, AxisCoverage>();
+
+function coverage(n: number, m: number): AxisCoverage {
+  const key = `${n} ${m}`;
+  const cached = COVERAGE.get(key);
+  if (cached !== undefined) return cached;
+  const maxTaps = Math.ceil(n / m) + 1;
   const start = new Int32Array(m);
-  const weights: number[][] = [];
+  const taps = new Int32Array(m);
+  const weights = new Float64Array(m * maxTaps);
   for (let i = 0; i < m; i++) {
     const lo = i * n;
     const hi = (i + 1) * n;
     const s0 = Math.floor(lo / m);
     const s1 = Math.ceil(hi / m); // exclusive
     start[i] = s0;
-    const row: number[] = [];
-    for (let s = s0; s < s1; s++) row.push(Math.min((s + 1) * m, hi) - Math.max(s * m, lo));
-    weights.push(row);
+    taps[i] = s1 - s0;
+    for (let s = s0; s < s1; s++) weights[i * maxTaps + (s - s0)] = Math.min((s + 1) * m, hi) - Math.max(s * m, lo);
   }
-  return { start, weights };
+  const table = { start, taps, maxTaps, weights };
+  if (COVERAGE.size >= 256) COVERAGE.delete(COVERAGE.keys().next().value as string);
+  COVERAGE.set(key, table);
+  return table;
+}
+
+/** Scratch of the horizontal pass, grown as needed (resizeInto is synchronous, so one is enough). */
+let rowsScratch = new Float64Array(0);
+
+/** round-half-up means of box sums of d pixels: QUOTIENTS(d)[s] = floor((2 s + d) / (2 d)), s in [0, 255 d]. */
+const QUOTIENTS = new Map<number, Uint8Array>();
+
+function quotients(d: number): Uint8Array {
+  let q = QUOTIENTS.get(d);
+  if (q === undefined) {
+    q = new Uint8Array(255 * d + 1);
+    for (let s = 0; s < q.length; s++) q[s] = Math.floor((2 * s + d) / (2 * d)); // small integers: exact
+    if (QUOTIENTS.size >= 64) QUOTIENTS.delete(QUOTIENTS.keys().next().value as number);
+    QUOTIENTS.set(d, q);
+  }
+  return q;
 }
 
 /** Area-average resize to width x height (see the file comment). */
@@ -124,27 +166,102 @@ export function resize(image: RgbImage, width: number, height: number): RgbImage
   checkImage(image);
   checkSide(width, 'width');
   checkSide(height, 'height');
+  const out = new Uint8Array(width * height * 3);
+  resizeInto(image, width, height, out, 0, width * 3);
+  return { width, height, data: out };
+}
+
+/**
+ * resize()'s pixels written into `out`: output row j at out[offset + j * stride ..], RGB
+ * interleaved (the caller checked the image, the sizes and that `out` holds them). Three paths
+ * with the same result, every one the exact area average of the file comment:
+ *   - integer downscale (W = kx width, H = ky height): every source pixel lies inside one output
+ *     pixel with the full weight, so the mean is floor((2 sum + kx ky) / (2 kx ky)) of the kx x ky
+ *     block's plain sum (the rational mean of the general formula, reduced);
+ *   - integer upscale (width = kx W, height = ky H): every output pixel lies inside one source
+ *     pixel, whose value it is;
+ *   - the general case: the two separable passes with the integer overlaps (sums below 2^53,
+ *     exact in doubles in any order), then the rounded quotient.
+ */
+export function resizeInto(image: RgbImage, width: number, height: number, out: Uint8Array, offset: number, stride: number): void {
   const W = image.width;
   const H = image.height;
-  if (W === width && H === height) return { width, height, data: image.data.slice() };
+  const src = image.data;
+  const rowBytes = width * 3;
+  if (W === width && H === height) {
+    for (let y = 0; y < H; y++) out.set(src.subarray(y * rowBytes, (y + 1) * rowBytes), offset + y * stride);
+    return;
+  }
+  if (W % width === 0 && H % height === 0 && (W / width) * (H / height) <= 65536) {
+    const kx = W / width;
+    const ky = H / height;
+    const q = quotients(kx * ky);
+    const srcRow = W * 3;
+    for (let j = 0; j < height; j++) {
+      const o = offset + j * stride;
+      const top = j * ky * srcRow;
+      for (let i = 0; i < width; i++) {
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        let p = top + i * kx * 3;
+        for (let y = 0; y < ky; y++, p += srcRow) {
+          let s = p;
+          for (let x = 0; x < kx; x++, s += 3) {
+            r += src[s];
+            g += src[s + 1];
+            b += src[s + 2];
+          }
+        }
+        out[o + 3 * i] = q[r];
+        out[o + 3 * i + 1] = q[g];
+        out[o + 3 * i + 2] = q[b];
+      }
+    }
+    return;
+  }
+  if (width % W === 0 && height % H === 0) {
+    const kx = width / W;
+    const ky = height / H;
+    for (let j = 0; j < height; j++) {
+      const o = offset + j * stride;
+      let s = Math.floor(j / ky) * W * 3;
+      for (let x = 0; x < W; x++, s += 3) {
+        const r = src[s];
+        const g = src[s + 1];
+        const b = src[s + 2];
+        for (let k = 0, t = o + x * kx * 3; k < kx; k++, t += 3) {
+          out[t] = r;
+          out[t + 1] = g;
+          out[t + 2] = b;
+        }
+      }
+    }
+    return;
+  }
   const cx = coverage(W, width);
   const cy = coverage(H, height);
-  const src = image.data;
   // Horizontal pass: sums in units of 1 / width (integers up to 255 * W).
-  const rows = new Float64Array(H * width * 3);
+  if (rowsScratch.length < H * rowBytes) rowsScratch = new Float64Array(H * rowBytes);
+  const rows = rowsScratch;
+  const xw = cx.weights;
+  const xTaps = cx.maxTaps;
   for (let y = 0; y < H; y++) {
-    for (let i = 0; i < width; i++) {
-      const ws = cx.weights[i];
+    const line = y * W * 3;
+    let o = y * rowBytes;
+    for (let i = 0; i < width; i++, o += 3) {
+      const n = cx.taps[i];
+      const w0 = i * xTaps;
       let r = 0;
       let g = 0;
       let b = 0;
-      let p = (y * W + cx.start[i]) * 3;
-      for (let k = 0; k < ws.length; k++, p += 3) {
-        r += src[p] * ws[k];
-        g += src[p + 1] * ws[k];
-        b += src[p + 2] * ws[k];
+      let p = line + cx.start[i] * 3;
+      for (let k = 0; k < n; k++, p += 3) {
+        const w = xw[w0 + k];
+        r += src[p] * w;
+        g += src[p + 1] * w;
+        b += src[p + 2] * w;
       }
-      const o = (y * width + i) * 3;
       rows[o] = r;
       rows[o + 1] = g;
       rows[o + 2] = b;
@@ -152,17 +269,19 @@ export function resize(image: RgbImage, width: number, height: number): RgbImage
   }
   // Vertical pass: sums up to 255 * W * H (exact in doubles), then the rounded mean.
   const area = W * H;
-  const out = new Uint8Array(width * height * 3);
+  const yw = cy.weights;
+  const yTaps = cy.maxTaps;
   for (let j = 0; j < height; j++) {
-    const ws = cy.weights[j];
-    const t0 = cy.start[j];
-    for (let i = 0; i < width * 3; i++) {
+    const n = cy.taps[j];
+    const w0 = j * yTaps;
+    const t0 = cy.start[j] * rowBytes;
+    const o = offset + j * stride;
+    for (let i = 0; i < rowBytes; i++) {
       let s = 0;
-      for (let k = 0; k < ws.length; k++) s += rows[(t0 + k) * width * 3 + i] * ws[k];
-      out[j * width * 3 + i] = roundedQuotient(s, area);
+      for (let k = 0, at = t0 + i; k < n; k++, at += rowBytes) s += rows[at] * yw[w0 + k];
+      out[o + i] = roundedQuotient(s, area);
     }
   }
-  return { width, height, data: out };
 }
 
 /** floor((2 s + d) / (2 d)) for non-negative integers s, d (exact). */
