@@ -10,7 +10,7 @@ import * as v from '../../util/validate.js';
 import type { RgbImage } from '../../util/rgb.js';
 import { checkImage } from '../../image/image.js';
 import { decodeImageFile } from '../../image/decode.js';
-import { checkViewShape, fitToView, patchCount, patchDim, viewPatches, type ViewShape } from '../../image/view.js';
+import { ViewPatchCache, checkViewShape, fitToView, patchCount, patchDim, viewPatches, viewPatchesInto, type ViewShape } from '../../image/view.js';
 import type { SandboxLimits } from '../../sandbox/limits.js';
 import { ImageToolSession, type ImageToolDetails } from '../image-session.js';
 import { WordTokenizer } from '../tokenizer.js';
@@ -172,7 +172,10 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   /** Patches of one image observation. */
   readonly patchesPerImage: number;
   private readonly photos: RgbImage[];
-  private readonly cache = new Map<string, RgbImage>();
+  /** Per task id, its canvas and (once prompted) its first view's patches; least recently used first. */
+  private readonly cache = new Map<string, { image: RgbImage; patches?: Float32Array }>();
+  /** Observed images' patches by their pixels (the samples of a task often show the same crop, or the whole canvas). */
+  private readonly views: ViewPatchCache;
 
   /** A world with the procedural background or already-decoded photos (see create() for files). */
   constructor(options?: VisualSearchOptions) {
@@ -184,6 +187,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
     this.tokenizer = new WordTokenizer(words, { maxNumber: Math.max(256, this.settings.canvas) });
     this.patchDim = patchDim(this.settings.view);
     this.patchesPerImage = patchCount(this.settings.view);
+    this.views = new ViewPatchCache(this.settings.view);
   }
 
   /** A world whose backgrounds are users' photos: file paths are decoded with sharp (E_IO naming the file). */
@@ -251,16 +255,20 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
 
   /** The task's canvas (rendered on first use; a few hundred are cached). */
   image(task: VisualSearchTask): RgbImage {
+    return this.entry(task).image;
+  }
+
+  private entry(task: VisualSearchTask): { image: RgbImage; patches?: Float32Array } {
     const cached = this.cache.get(task.id);
     if (cached) {
       this.cache.delete(task.id);
       this.cache.set(task.id, cached);
       return cached;
     }
-    const image = renderScene(this.checkTask(task).scene, this.photos);
-    this.cache.set(task.id, image);
+    const entry = { image: renderScene(this.checkTask(task).scene, this.photos) };
+    this.cache.set(task.id, entry);
     if (this.cache.size > 512) this.cache.delete(this.cache.keys().next().value as string);
-    return image;
+    return entry;
   }
 
   private checkTask(task: VisualSearchTask): VisualSearchTask {
@@ -277,6 +285,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
     return normalizeAnswer(answer) === normalizeAnswer(task.answer) ? 1 : 0;
   }
 
+  /** The prompt; its patches are shared by every call for the task (read them, do not write them). */
   prompt(task: VisualSearchTask): Segment {
     const text = this.tokenizer.encode(questionText(this.checkTask(task)));
     const np = this.patchesPerImage;
@@ -291,7 +300,13 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
     tokens.fill(-1, k, k + np);
     k += np;
     tokens[k++] = this.tokenizer.id('</img>');
-    return { tokens, patches: viewPatches(this.image(task), this.settings.view) };
+    // The first view is the same for every sample of a task: computed once, cached with the canvas.
+    const entry = this.entry(task);
+    if (entry.patches === undefined) {
+      entry.patches = viewPatches(entry.image, this.settings.view);
+      this.views.put(entry.image, entry.patches);
+    }
+    return { tokens, patches: entry.patches };
   }
 
   /** The first observation's pixels: the canvas as the view shows it (what prompt() patches). */
@@ -312,7 +327,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   }
 
   observe(result: ToolResult, limits: ObservationLimits): Segment {
-    return observeImages(this.tokenizer, this.settings.view, result, limits);
+    return observeImages(this.tokenizer, this.settings.view, result, limits, this.views);
   }
 
   expert(task: VisualSearchTask, seed: number): ExpertTurn[] {
@@ -330,8 +345,12 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   }
 }
 
-/** The observation segment of a tool result in an image world (agent.md section 2). */
-export function observeImages(tokenizer: WordTokenizer, view: ViewShape, result: ToolResult, limits: ObservationLimits): Segment {
+/**
+ * The observation segment of a tool result in an image world (agent.md section 2). With `cache`
+ * (made for this view), images seen before are not fitted again: the same floats either way (the
+ * segment's patches may then be the cache's shared array: read them, do not write them).
+ */
+export function observeImages(tokenizer: WordTokenizer, view: ViewShape, result: ToolResult, limits: ObservationLimits, cache?: ViewPatchCache): Segment {
   const r = v.object(result, 'result') as unknown as ToolResult;
   if (typeof r.output !== 'string' || !Array.isArray(r.images)) {
     throw new PyVisionError('E_ARG', `result must be a ToolResult { output, images, error }, got ${describe(result)}`);
@@ -341,10 +360,14 @@ export function observeImages(tokenizer: WordTokenizer, view: ViewShape, result:
   let text = r.output;
   if (r.error) text += `${text.length > 0 && !text.endsWith('\n') ? '\n' : ''}${r.error.type}: ${r.error.message}`;
   const textTokens = tokenizer.encode(text).subarray(0, maxObsTokens);
+  if (cache !== undefined && (cache.view.width !== view.width || cache.view.height !== view.height || cache.view.patch !== view.patch)) {
+    throw new PyVisionError('E_ARG', `cache must be made for the view ${JSON.stringify(view)}, got one for ${JSON.stringify(cache.view)}`);
+  }
   const np = patchCount(view);
   const dim = patchDim(view);
   const tokens = new Int32Array(2 + textTokens.length + r.images.length * (np + 2));
-  const patches = new Float32Array(r.images.length * np * dim);
+  // One cached image: its shared patches as they are; otherwise one array for all.
+  let patches: Float32Array | null = cache !== undefined && r.images.length === 1 ? null : new Float32Array(r.images.length * np * dim);
   let k = 0;
   tokens[k++] = tokenizer.id('<obs>');
   tokens.set(textTokens, k);
@@ -354,10 +377,13 @@ export function observeImages(tokenizer: WordTokenizer, view: ViewShape, result:
     tokens.fill(-1, k, k + np);
     k += np;
     tokens[k++] = tokenizer.id('</img>');
-    patches.set(viewPatches(checkImage(image, `result.images[${i}]`), view), i * np * dim);
+    const checked = checkImage(image, `result.images[${i}]`);
+    if (patches === null) patches = (cache as ViewPatchCache).patches(checked);
+    else if (cache !== undefined) patches.set(cache.patches(checked), i * np * dim);
+    else viewPatchesInto(checked, view, patches, i * np * dim);
   });
   tokens[k++] = tokenizer.id('</obs>');
-  return { tokens, patches };
+  return { tokens, patches: patches ?? new Float32Array(0) };
 }
 
 /** WorldPolicyShape with validated overrides. */
