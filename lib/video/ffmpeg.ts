@@ -11,11 +11,17 @@
  * fetch of frame i seeks to the keyframe before it (-ss before -i, accurate
  * seek) with the cut placed halfway between frames i - 1 and i: ffmpeg decodes
  * from that keyframe and drops every frame before i, and the first frame out
- * is frame i whatever the rounding of the timestamps. Indices close together,
- * or decoded from the same keyframe, are fetched by one process (a run of
- * consecutive frames).
+ * is frame i whatever the rounding of the timestamps.
+ *
+ * The decoder process stays open between requests: it writes raw frames into a
+ * pipe, one after the other, and a request for frame j after frame i is served
+ * by reading on from the same process when j is at most runGap frames ahead or
+ * decoded from a keyframe at or before the process's position (a new seek
+ * would decode at least as much). A request further ahead, or behind, ends it
+ * and starts a new one at the new frame. It is killed after decoderIdleMs
+ * without requests, by close(), on any error, and when the Node process exits.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 
@@ -104,6 +110,129 @@ export interface VideoFileOptions {
   runGap?: number;
   /** ffmpeg and ffprobe to use (default: requireFfmpeg()). */
   tools?: FfmpegTools;
+  /**
+   * Milliseconds the decoder process stays open without requests, for the
+   * next one to read on (0: it is ended after every frames() call, so every
+   * call seeks anew). Default 5000.
+   */
+  decoderIdleMs?: number;
+}
+
+/** Decoder processes alive in this Node process: killed when it exits, so none outlives it. */
+const liveDecoders = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of liveDecoders) c.kill('SIGKILL');
+    });
+  }
+  liveDecoders.add(child);
+}
+
+/**
+ * One ffmpeg process writing raw RGB frames into a pipe from frame `first` on;
+ * `next` is the index of the frame the next read() returns.
+ */
+class FrameDecoder {
+  next: number;
+  /** The process has ended (its stdout closed, or it could not start). */
+  ended = false;
+  private readonly child: ChildProcess;
+  private readonly stderr: Buffer[] = [];
+  private stderrBytes = 0;
+  private wake: (() => void) | null = null;
+  private startError: Error | null = null;
+  private readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(
+    program: string,
+    args: string[],
+    first: number,
+    private readonly frameBytes: number,
+    private readonly what: string,
+  ) {
+    this.next = first;
+    this.child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(this.child);
+    const stdout = this.child.stdout!;
+    stdout.on('readable', () => this.#wake());
+    stdout.on('end', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    stdout.on('error', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      // the last few KB are enough for the message
+      this.stderr.push(chunk);
+      this.stderrBytes += chunk.length;
+      while (this.stderrBytes > 8192 && this.stderr.length > 1) this.stderrBytes -= this.stderr.shift()!.length;
+    });
+    this.closed = new Promise((resolve) => {
+      this.child.on('error', (error) => {
+        this.startError = error;
+        this.ended = true;
+        liveDecoders.delete(this.child);
+        this.#wake();
+        resolve({ code: null, signal: null });
+      });
+      this.child.on('close', (code, signal) => {
+        this.ended = true;
+        liveDecoders.delete(this.child);
+        this.#wake();
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  /** The process id (undefined when it could not start). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  #wake(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** Keeps the Node process alive while a read waits (ref) or not while idle (unref). */
+  hold(active: boolean): void {
+    const handles = [this.child, this.child.stdout, this.child.stderr] as Array<{ ref?: () => void; unref?: () => void } | null>;
+    for (const h of handles) (active ? h?.ref : h?.unref)?.call(h);
+  }
+
+  /** Frame `next` (then next + 1 is next). E_IO when the process ends first. */
+  async read(): Promise<Uint8Array> {
+    const stdout = this.child.stdout!;
+    for (;;) {
+      const chunk = stdout.read(this.frameBytes) as Buffer | null;
+      if (chunk !== null && chunk.length === this.frameBytes) {
+        this.next++;
+        return new Uint8Array(chunk);
+      }
+      if (chunk !== null || this.ended) {
+        this.kill();
+        const { code, signal } = await this.closed;
+        const message = Buffer.concat(this.stderr).toString('utf8').trim().split('\n').slice(-3).join(' | ');
+        const how = this.startError !== null ? `could not run ffmpeg: ${this.startError.message}` : `ffmpeg ended (${signal ?? `exit code ${code}`}) before frame ${this.next}`;
+        throw new PyVisionError('E_IO', `${this.what}: ${how}${message ? `: ${message}` : ''}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** Ends the process (SIGKILL: it holds no state worth a clean exit). */
+  kill(): void {
+    this.ended = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
 }
 
 /** Metadata of a video file, from ffprobe. */
@@ -175,9 +304,14 @@ export class VideoFile implements VideoSource {
   readonly width: number;
   readonly height: number;
   readonly cache: FrameCache;
-  /** ffmpeg processes started so far (one per run of nearby frames). */
+  /** ffmpeg processes started so far (one per seek: see the file comment). */
   decodeCalls = 0;
   private readonly runGap: number;
+  private readonly idleMs: number;
+  private decoder: FrameDecoder | null = null;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Requests run one at a time (they share the decoder). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -191,6 +325,17 @@ export class VideoFile implements VideoSource {
     this.height = info.height;
     this.cache = new FrameCache(v.optionalNumber(opts.cacheBytes, 'opts.cacheBytes', DEFAULT_CACHE_BYTES, { integer: true, min: 0 }));
     this.runGap = v.optionalNumber(opts.runGap, 'opts.runGap', 16, { integer: true, min: 1 });
+    this.idleMs = v.optionalNumber(opts.decoderIdleMs, 'opts.decoderIdleMs', 5000, { min: 0 });
+  }
+
+  /** The process id of the open decoder, or undefined when none is open. */
+  get decoderPid(): number | undefined {
+    return this.decoder !== null && !this.decoder.ended ? this.decoder.pid : undefined;
+  }
+
+  /** Ends the decoder process (a later frames() call starts a new one). */
+  async close(): Promise<void> {
+    await this.#exclusive(async () => this.#endDecoder());
   }
 
   /** Probes the file (E_IO when it cannot be read or ffmpeg is missing). */
@@ -208,6 +353,19 @@ export class VideoFile implements VideoSource {
 
   async frames(indices: readonly number[]): Promise<RgbImage[]> {
     checkFrameIndices(indices, this.frameCount);
+    return this.#exclusive(() => this.#fetch(indices));
+  }
+
+  #exclusive<R>(work: () => Promise<R>): Promise<R> {
+    const run = this.queue.then(work, work);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  async #fetch(indices: readonly number[]): Promise<RgbImage[]> {
     const found = new Map<number, RgbImage>();
     const missing: number[] = [];
     for (const i of new Set(indices)) {
@@ -216,19 +374,62 @@ export class VideoFile implements VideoSource {
       else missing.push(i);
     }
     missing.sort((a, b) => a - b);
-    // Runs of frames decoded by one process each: frames that start decoding at
-    // the same keyframe (ffmpeg decodes from it anyway), or at most runGap apart.
-    let start = 0;
-    while (start < missing.length) {
-      let end = start;
-      while (end + 1 < missing.length && (missing[end + 1] - missing[end] <= this.runGap || this.keyframeOf(missing[end + 1]) <= missing[end])) end++;
-      const first = missing[start];
-      const decoded = await this.decodeRun(first, missing[end] - first + 1);
-      for (let j = start; j <= end; j++) found.set(missing[j], decoded[missing[j] - first]);
-      for (let j = 0; j < decoded.length; j++) this.cache.set(first + j, decoded[j]);
-      start = end + 1;
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
     }
+    try {
+      for (const i of missing) {
+        const decoder = this.#decoderFor(i);
+        decoder.hold(true);
+        // The frames between the decoder's position and i are decoded anyway: cached, as before.
+        while (decoder.next <= i) {
+          const at = decoder.next;
+          const frame: RgbImage = { width: this.width, height: this.height, data: await decoder.read() };
+          this.cache.set(at, frame);
+          if (at === i) found.set(i, frame);
+        }
+      }
+    } catch (error) {
+      this.#endDecoder();
+      throw error;
+    }
+    this.#idle();
     return indices.map((i) => found.get(i)!);
+  }
+
+  /** The open decoder if it should read on to frame i, else a new one seeking to i. */
+  #decoderFor(i: number): FrameDecoder {
+    const d = this.decoder;
+    if (d !== null && !d.ended && d.next <= i && (i - d.next <= this.runGap || this.keyframeOf(i) <= d.next)) return d;
+    this.#endDecoder();
+    this.decoder = this.#startDecoder(i);
+    return this.decoder;
+  }
+
+  #endDecoder(): void {
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+    this.decoder?.kill();
+    this.decoder = null;
+  }
+
+  /** After a request: the decoder waits idleMs for the next one (without keeping Node alive), or ends. */
+  #idle(): void {
+    const d = this.decoder;
+    if (d === null) return;
+    if (this.idleMs === 0 || d.ended) {
+      this.#endDecoder();
+      return;
+    }
+    d.hold(false);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.decoder === d) this.#endDecoder();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
 
   /** The keyframe decoding frame i starts from (the last keyframe <= i). */
@@ -244,8 +445,8 @@ export class VideoFile implements VideoSource {
     return k[lo];
   }
 
-  /** Decodes frames first .. first + count - 1. */
-  private async decodeRun(first: number, count: number): Promise<RgbImage[]> {
+  /** A decoder process whose first frame out is frame `first`. */
+  #startDecoder(first: number): FrameDecoder {
     this.decodeCalls++;
     const args = ['-nostdin', '-hide_banner', '-loglevel', 'error'];
     const times = this.info.times;
@@ -256,24 +457,12 @@ export class VideoFile implements VideoSource {
         const cut = (times[first - 1] + times[first]) / 2;
         args.push('-seek_timestamp', '1', '-ss', cut.toFixed(6));
       }
-    } else {
+    } else if (first > 0) {
       // No timestamps (a raw stream): count frames from the start.
-      filter = ['-vf', `select=between(n\\,${first}\\,${first + count - 1})`];
+      filter = ['-vf', `select=gte(n\\,${first})`];
     }
-    args.push('-i', this.path, '-map', '0:v:0', ...filter, '-frames:v', String(count), '-fps_mode', 'passthrough');
+    args.push('-i', this.path, '-map', '0:v:0', ...filter, '-fps_mode', 'passthrough');
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
-    const out = await runTool(this.tools.ffmpeg, args, `decoding frames ${first}..${first + count - 1} of ${this.path}`);
-    const size = this.width * this.height * 3;
-    if (out.length !== size * count) {
-      throw new PyVisionError(
-        'E_IO',
-        `decoding frames ${first}..${first + count - 1} of ${this.path}: ffmpeg returned ${out.length / size} frames, expected ${count}`,
-      );
-    }
-    const frames: RgbImage[] = [];
-    for (let j = 0; j < count; j++) {
-      frames.push({ width: this.width, height: this.height, data: new Uint8Array(out.buffer.slice(out.byteOffset + j * size, out.byteOffset + (j + 1) * size)) });
-    }
-    return frames;
+    return new FrameDecoder(this.tools.ffmpeg, args, first, this.width * this.height * 3, `decoding frames from ${first} of ${this.path}`);
   }
 }

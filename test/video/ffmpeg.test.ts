@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,6 +24,46 @@ function fullDecode(path: string): Uint8Array[] {
   return Array.from({ length: raw.length / size }, (_, i) => new Uint8Array(raw.buffer, raw.byteOffset + i * size, size));
 }
 
+/** Running ffmpeg processes whose parent is this process (Linux /proc; null where there is none). */
+function ffmpegChildren(): number[] | null {
+  if (!existsSync('/proc/self/stat')) return null;
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    // pid (comm) state ppid ...
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    if (comm === 'ffmpeg' && Number(ppid) === process.pid && state !== 'Z') out.push(Number(entry));
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until the process has gone (a killed child is reaped asynchronously). */
+async function gone(pid: number, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!alive(pid) || ffmpegChildren()?.includes(pid) === false) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
 function firstDifference(a: Uint8Array, b: Uint8Array): string {
   if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
   for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return `byte ${j}: ${a[j]} against ${b[j]}`;
@@ -36,23 +76,100 @@ withFfmpeg.each(FILES)('VideoFile %s', (path) => {
     expect([video.frameCount, video.fps, video.width, video.height]).toEqual([FIXTURE.frames, FIXTURE.fps, FIXTURE.width, FIXTURE.height]);
   });
 
-  test("every fetched frame equals ffmpeg's full decode of that frame (and the known source frame)", async () => {
+  test.each([
+    ['a seek per call (decoderIdleMs 0)', 0],
+    ['one decoder reading on between calls', 5000],
+  ])("every fetched frame equals ffmpeg's full decode of that frame (and the known source frame): %s", async (_, decoderIdleMs) => {
     const reference = fullDecode(path);
     expect(reference.length).toBe(FIXTURE.frames);
-    // Single frames (each a fresh seek: no cache) at and around the keyframes (every 12 frames), then runs that
-    // together cover every frame, each starting with a seek, then a batch with repeats in no order.
-    const video = await VideoFile.open(path, { cacheBytes: 0 });
+    // Single frames (no cache) at and around the keyframes (every 12 frames), then runs that together cover
+    // every frame, then a batch with repeats in no order; with the decoder kept open, calls that go back and forth.
+    const video = await VideoFile.open(path, { cacheBytes: 0, decoderIdleMs });
     const check = (i: number, data: Uint8Array): void => {
       expect(`frame ${i}: ${firstDifference(data, reference[i])}`).toBe(`frame ${i}: none`);
       expect(`frame ${i}: ${firstDifference(data, fixtureFrame(i))}`).toBe(`frame ${i}: none`);
     };
-    for (const i of [0, 1, 11, 12, 13, 23, 37, 50, 71, 74]) check(i, (await video.frames([i]))[0].data);
-    for (const [first, last] of [[0, 6], [7, 29], [30, 74]]) {
-      const indices = Array.from({ length: last - first + 1 }, (_, j) => first + j);
-      (await video.frames(indices)).forEach((frame, j) => check(indices[j], frame.data));
+    try {
+      for (const i of [0, 1, 11, 12, 13, 23, 37, 50, 71, 74]) check(i, (await video.frames([i]))[0].data);
+      for (const [first, last] of [[0, 6], [7, 29], [30, 74]]) {
+        const indices = Array.from({ length: last - first + 1 }, (_, j) => first + j);
+        (await video.frames(indices)).forEach((frame, j) => check(indices[j], frame.data));
+      }
+      const batch = [74, 3, 4, 5, 40, 3, 0, 73, 12, 11, 13];
+      (await video.frames(batch)).forEach((frame, j) => check(batch[j], frame.data));
+      if (decoderIdleMs > 0) {
+        for (const i of [20, 21, 5, 30, 31, 45, 44, 60, 2, 74, 73]) check(i, (await video.frames([i]))[0].data);
+        // Concurrent calls share the decoder one at a time.
+        const [a, b] = await Promise.all([video.frames([8, 9]), video.frames([10, 33])]);
+        [...a, ...b].forEach((frame, j) => check([8, 9, 10, 33][j], frame.data));
+      }
+    } finally {
+      await video.close();
     }
-    const batch = [74, 3, 4, 5, 40, 3, 0, 73, 12, 11, 13];
-    (await video.frames(batch)).forEach((frame, j) => check(batch[j], frame.data));
+    if (decoderIdleMs === 0) expect(video.decoderPid).toBeUndefined();
+  });
+
+  test('one decoder serves requests that move forward; a jump back or far ahead starts another', async () => {
+    // keyframes 0 12 24 32 44 56 68; runGap 4
+    const video = await VideoFile.open(path, { cacheBytes: 0, runGap: 4 });
+    try {
+      await video.frames([2]);
+      const pid = video.decoderPid!;
+      expect(pid).toBeGreaterThan(0);
+      await video.frames([3]);
+      await video.frames([5, 6]); // 1 ahead
+      await video.frames([10]); // 3 ahead
+      await video.frames([12]); // frame 12 is a keyframe but the decoder is at 11: reading on is cheaper
+      expect([video.decodeCalls, video.decoderPid]).toEqual([1, pid]);
+      await video.frames([25]); // 12 ahead, keyframe 24 after the position: a new seek
+      expect(video.decodeCalls).toBe(2);
+      expect(await gone(pid)).toBe(true);
+      await video.frames([26, 30]); // 4 ahead, then 3
+      expect(video.decodeCalls).toBe(2);
+      await video.frames([20]); // back: a new seek
+      expect(video.decodeCalls).toBe(3);
+      expect((await video.frames([74]))[0].data).toEqual(fixtureFrame(74));
+      expect(video.decodeCalls).toBe(4);
+    } finally {
+      await video.close();
+    }
+  });
+
+  test('the decoder ends on close(), when idle, and after an error, leaving no ffmpeg process', async () => {
+    const closing = await VideoFile.open(path);
+    await closing.frames([40]);
+    const pid = closing.decoderPid!;
+    expect(alive(pid)).toBe(true);
+    await closing.close();
+    expect(closing.decoderPid).toBeUndefined();
+    expect(await gone(pid)).toBe(true);
+    // A later request starts a new decoder.
+    expect((await closing.frames([41]))[0].data).toEqual(fixtureFrame(41));
+    await closing.close();
+
+    const idle = await VideoFile.open(path, { decoderIdleMs: 50 });
+    await idle.frames([10]);
+    const idlePid = idle.decoderPid!;
+    expect(await gone(idlePid)).toBe(true);
+    expect((await idle.frames([11]))[0].data).toEqual(fixtureFrame(11));
+    await idle.close();
+
+    // A file cut short after it was opened: ffmpeg runs out of frames; E_IO naming the file, and no process left.
+    const dir = mkdtempSync(join(tmpdir(), 'pyvision-video-'));
+    try {
+      const copy = join(dir, path.endsWith('.mkv') ? 'cut.mkv' : 'cut.mp4');
+      copyFileSync(path, copy);
+      const cut = await VideoFile.open(copy, { cacheBytes: 0 });
+      await cut.frames([0]);
+      truncateSync(copy, Math.floor(statSync(copy).size * 0.3));
+      await expect(cut.frames([70])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining(copy) });
+      expect(cut.decoderPid).toBeUndefined();
+      const children = ffmpegChildren();
+      if (children !== null) expect(children).toEqual([]);
+      await cut.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('nearby frames share one decode; cached frames need none', async () => {
@@ -62,13 +179,17 @@ withFfmpeg.each(FILES)('VideoFile %s', (path) => {
     await video.frames([11, 14, 40]);
     expect(video.decodeCalls).toBe(2);
     expect(video.cache.stats().hits).toBe(3);
-    // Frames decoded from the same keyframe share one process whatever their distance (the fixture's
-    // keyframes, from ffprobe's packet flags: 0 12 24 32 44 56 68).
+    await video.close();
+    // Frames decoded from a keyframe at or before the decoder's position share its process whatever their
+    // distance (the fixture's keyframes, from ffprobe's packet flags: 0 12 24 32 44 56 68).
     const grouped = await VideoFile.open(path, { runGap: 1, cacheBytes: 0 });
     expect([0, 1, 11, 12, 23, 24, 31, 32, 67, 68, 74].map((i) => grouped.keyframeOf(i))).toEqual([0, 0, 0, 12, 12, 24, 24, 32, 56, 68, 68]);
     const frames = await grouped.frames([1, 11, 13, 23]);
-    expect(grouped.decodeCalls).toBe(2);
+    expect(grouped.decodeCalls).toBe(1);
     expect(frames.map((f) => f.data)).toEqual([1, 11, 13, 23].map((i) => fixtureFrame(i)));
+    await grouped.frames([40]); // keyframe 32, after the position (24): a new seek
+    expect(grouped.decodeCalls).toBe(2);
+    await grouped.close();
   });
 
   test('bad indices are E_ARG errors naming the index', async () => {
