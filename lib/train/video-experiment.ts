@@ -11,8 +11,14 @@
  * Every run is an ordinary run folder, so `pyvision-rl report DIR...` overlays
  * any of them; the table (and calibration: expert, random, uniform-k oracle)
  * goes to OUT/table.md and OUT/results.json.
+ *
+ * A finished run leaves OUT/<run>/video-run.json (its settings and results);
+ * a later experiment into the same folder with the same settings takes the
+ * run from there instead of training it again (training is seeded, so it
+ * would be the same run). An interrupted experiment so continues where it
+ * stopped, and `arms` splits one over several processes that share OUT.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { readMetricsJsonl } from '../metrics/jsonl.js';
@@ -21,11 +27,18 @@ import { calibrateVideoQA, type CalibrationRow } from '../worlds/video-qa-calibr
 import type { TrainConfig } from './config.js';
 import type { EvalResult } from './evaluate.js';
 import type { ExperimentOptions } from './experiments.js';
+import { PyVisionError } from '../util/errors.js';
 import { registerWorld, train } from './trainer.js';
 
 registerWorld('video-qa', (options) => new VideoQAWorld(options as VideoQAOptions));
 
-/** Sizes of the video runs (the policy and budgets of both contexts are the same). */
+/**
+ * Sizes of the video runs (the policy and budgets of every arm are the same).
+ * 400 SFT steps: at 200 the on-demand policy still wrote other words than the
+ * question's into its select_frames query; at 400 its held-out programs are
+ * the expert's. 8 RL steps per seed: what fits four arms times three seeds
+ * into about an hour of two shared CPU cores.
+ */
 export const VIDEO_EXPERIMENT_SETTINGS: Readonly<Partial<TrainConfig>> = Object.freeze({
   world: 'video-qa',
   layers: 2,
@@ -33,11 +46,11 @@ export const VIDEO_EXPERIMENT_SETTINGS: Readonly<Partial<TrainConfig>> = Object.
   dim: 64,
   trainTasks: 2048,
   valTasks: 16,
-  testTasks: 48,
-  sftSteps: 200,
+  testTasks: 96,
+  sftSteps: 400,
   sftBatch: 16,
   sftValEvery: 0,
-  steps: 4,
+  steps: 8,
   groupSize: 4,
   trainBatchPrompts: 4,
   maxGenRounds: 2,
@@ -72,6 +85,38 @@ export interface VideoExperimentOptions extends ExperimentOptions {
   ks?: number[];
   /** World options under every arm's (frame counts, view...). */
   worldOptions?: VideoQAOptions;
+  /** Run only these arms ('on-demand', 'uniform-8', ...; default all), e.g. to split the runs over processes. */
+  arms?: string[];
+}
+
+/** What a finished run of the experiment leaves in its folder (video-run.json). */
+interface RunRecord {
+  config: Partial<TrainConfig>;
+  seconds: number;
+  test: EvalResult | null;
+  val: EvalResult | null;
+  checkpoint: string | null;
+}
+const RUN_RECORD = 'video-run.json';
+
+/**
+ * train(), or the record of the same run already finished in config.outDir
+ * (only when `reuse`: an RL run is taken only when its SFT checkpoint was too,
+ * since a retrained one may differ under the same path).
+ */
+async function trainOnce(config: Partial<TrainConfig>, hooks: Parameters<typeof train>[1], reuse: boolean, log?: (line: string) => void): Promise<RunRecord & { reused: boolean }> {
+  const path = join(config.outDir!, RUN_RECORD);
+  if (reuse && existsSync(path)) {
+    const record = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+    if (JSON.stringify(record.config) === JSON.stringify(config)) {
+      log?.(`${config.outDir}: finished before with the same settings, taken from ${RUN_RECORD}`);
+      return { ...record, reused: true };
+    }
+  }
+  const r = await train(config, hooks);
+  const record: RunRecord = { config, seconds: r.seconds, test: r.test, val: r.val, checkpoint: r.checkpoint };
+  writeFileSync(path, JSON.stringify(record, null, 1));
+  return { ...record, reused: false };
 }
 
 export interface VideoRun {
@@ -146,20 +191,29 @@ export async function runVideoExperiment(o: VideoExperimentOptions): Promise<Vid
   const seeds = o.seeds ?? 3;
   const ks = o.ks ?? [8, 16, 32];
   const base: Partial<TrainConfig> = { ...(o.quick ? VIDEO_QUICK_SETTINGS : VIDEO_EXPERIMENT_SETTINGS), ...(o.base ?? {}) };
-  const arms: Array<[string, VideoQAOptions]> = [
+  const allArms: Array<[string, VideoQAOptions]> = [
     ['on-demand', { ...o.worldOptions, context: 'on-demand' }],
     ...ks.map((k): [string, VideoQAOptions] => [`uniform-${k}`, { ...o.worldOptions, context: { uniform: k } }]),
   ];
+  for (const name of o.arms ?? []) {
+    if (!allArms.some(([arm]) => arm === name)) throw new PyVisionError('E_ARG', `options.arms: no arm '${name}' (arms: ${allArms.map(([arm]) => arm).join(', ')})`);
+  }
+  const arms = allArms.filter(([arm]) => o.arms === undefined || o.arms.includes(arm));
   const runs: VideoRun[] = [];
   // One SFT checkpoint per arm (its own expert's trajectories, the same number
   // of steps for every arm), then RL from it with each seed.
-  const sft = new Map<string, { checkpoint: string; valAcc: number; seconds: number }>();
+  const sft = new Map<string, { checkpoint: string; valAcc: number; seconds: number; reused: boolean }>();
   for (const [arm, worldOptions] of arms) {
     const dir = join(o.outDir, `sft-${arm}`);
     o.log?.(`${arm}: SFT ${dir}`);
-    const r = await train({ ...base, ...contextSettings(arm), worldOptions: worldOptions as Record<string, unknown>, seed: 0, steps: 0, testTasks: 0, outDir: dir }, { world: new VideoQAWorld(worldOptions), rollout: o.hooks?.rollout, replayExpert: o.hooks?.replayExpert });
+    const r = await trainOnce(
+      { ...base, ...contextSettings(arm), worldOptions: worldOptions as Record<string, unknown>, seed: 0, steps: 0, testTasks: 0, outDir: dir },
+      { world: new VideoQAWorld(worldOptions), rollout: o.hooks?.rollout, replayExpert: o.hooks?.replayExpert },
+      true,
+      o.log,
+    );
     if (!r.checkpoint) throw new Error(`the SFT run of ${arm} wrote no checkpoint`);
-    sft.set(arm, { checkpoint: join(r.checkpoint, 'policy.safetensors'), valAcc: r.val?.acc ?? NaN, seconds: r.seconds });
+    sft.set(arm, { checkpoint: join(r.checkpoint, 'policy.safetensors'), valAcc: r.val?.acc ?? NaN, seconds: r.seconds, reused: r.reused });
     o.log?.(`${arm}: SFT val acc ${r.val?.acc.toFixed(3)}, ${(r.seconds / 60).toFixed(1)} min`);
   }
   for (let seed = 0; seed < seeds; seed++) {
@@ -168,9 +222,11 @@ export async function runVideoExperiment(o: VideoExperimentOptions): Promise<Vid
       o.log?.(`${arm}, seed ${seed}: ${dir}`);
       const world = new VideoQAWorld(worldOptions);
       const start = sft.get(arm)!;
-      const result = await train(
+      const result = await trainOnce(
         { ...base, ...contextSettings(arm), worldOptions: worldOptions as Record<string, unknown>, seed, outDir: dir, initCheckpoint: start.checkpoint, sftSteps: 0 },
         { world, rollout: o.hooks?.rollout, replayExpert: o.hooks?.replayExpert },
+        start.reused,
+        o.log,
       );
       const rows = readMetricsJsonl(join(dir, 'metrics.jsonl'));
       const vals = rows.filter((r) => Number.isFinite(r['val/acc']));

@@ -51,6 +51,19 @@ test('runVideoExperiment --quick: every arm trains, evaluates and lands in the t
     expect(table).toContain('| uniform-8 | 1 |');
     expect(table).toContain('Claim: ');
     expect(JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')).arms).toHaveLength(2);
+
+    // The same experiment again into the same folder, one arm: every run is taken from its video-run.json.
+    const again: string[] = [];
+    const second = await runVideoExperiment({ outDir, seeds: 1, quick: true, ks: [8], arms: ['uniform-8'], worldOptions: { frames: [300, 400] }, log: (l) => again.push(l) });
+    expect(second.arms.map((a) => a.arm)).toEqual(['uniform-8']);
+    expect(again.filter((l) => l.includes('taken from video-run.json'))).toHaveLength(2);
+    expect(second.runs[0].test).toEqual(JSON.parse(JSON.stringify(uniform.test))); // as written (NaN as null)
+    // Other settings: trained again, not taken.
+    const changed: string[] = [];
+    await runVideoExperiment({ outDir, seeds: 1, quick: true, ks: [8], arms: ['uniform-8'], base: { sftSteps: 2 }, worldOptions: { frames: [300, 400] }, log: (l) => changed.push(l) });
+    expect(changed.filter((l) => l.includes('taken from video-run.json'))).toHaveLength(0);
+    // An arm the experiment does not have.
+    await expect(runVideoExperiment({ outDir, seeds: 1, quick: true, ks: [8], arms: ['uniform-9'] })).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringContaining("no arm 'uniform-9'") });
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
