@@ -14,84 +14,252 @@
 namespace pv {
 namespace {
 
-// Maps arbitrary int32 group ids to dense ids 0..G-1 in order of first
-// appearance, as runs of equal consecutive ids (the usual layout puts a
-// group's samples together, so most batches have one run per group). When the
-// run ids strictly increase (ids sorted, the common case) every run is its own
-// group and no lookup is needed; otherwise an open-addressing table with a
-// growing power-of-two size maps them, one lookup per run: key and dense id
-// packed in one 64-bit slot (one cache line per probe), the slot chosen by the
-// high bits of a multiplicative hash (ids that are multiples of a power of two
-// do not collide), and the slot of the run 16 ahead prefetched (a shuffled
-// batch has about one run per trajectory, each lookup a cache miss).
-struct GroupRuns {
-  std::vector<uint32_t> start;   // [R + 1] run boundaries, start[R] = N
-  std::vector<uint32_t> group;   // [R] dense group id of each run
-  size_t groups = 0;             // G
-  std::vector<int32_t> run_key;  // [R] the group id of each run
-  std::vector<uint64_t> table;   // hash table scratch, reused across calls
-};
-
 constexpr uint64_t kEmptySlot = ~uint64_t(0);  // dense id UINT32_MAX: never assigned
 
-void IndexGroups(GroupRuns& runs, const int32_t* groups, size_t n) {
-  runs.start.clear();
-  runs.run_key.clear();
-  bool increasing = true;
-  for (size_t i = 0; i < n;) {
-    const int32_t key = groups[i];
-    increasing &= runs.run_key.empty() || key > runs.run_key.back();
-    runs.start.push_back(static_cast<uint32_t>(i));
-    runs.run_key.push_back(key);
-    while (++i < n && groups[i] == key) {
+// An open-addressing table from group id to dense id: key and dense id packed
+// in one 64-bit slot (one cache line per probe), the slot chosen by the high
+// bits of a multiplicative hash (ids that are multiples of a power of two do
+// not collide), grown to keep the load at most 1/2.
+class IdTable {
+ public:
+  void Reset() {
+    bits_ = 10;
+    slots_.assign(size_t(1) << bits_, kEmptySlot);
+    count_ = 0;
+  }
+  // The slot `key` hashes to, for prefetching.
+  const uint64_t* Home(int32_t key) const { return slots_.data() + SlotOf(key, bits_); }
+  // The dense id of `key`, inserting it with `next_id` when absent (then *inserted = true).
+  uint32_t Find(int32_t key, uint32_t next_id, bool* inserted) {
+    const size_t mask = slots_.size() - 1;
+    uint64_t* slots = slots_.data();
+    size_t j = SlotOf(key, bits_);
+    while (slots[j] != kEmptySlot && KeyOf(slots[j]) != key) j = (j + 1) & mask;
+    if (slots[j] != kEmptySlot) {
+      *inserted = false;
+      return static_cast<uint32_t>(slots[j]);
     }
+    slots[j] = (static_cast<uint64_t>(static_cast<uint32_t>(key)) << 32) | next_id;
+    *inserted = true;
+    if (++count_ * 2 > slots_.size()) Grow();
+    return next_id;
   }
-  runs.start.push_back(static_cast<uint32_t>(n));
-  const size_t R = runs.run_key.size();
-  runs.group.resize(R);
-  if (increasing) {
-    for (size_t r = 0; r < R; ++r) runs.group[r] = static_cast<uint32_t>(r);
-    runs.groups = R;
-    return;
-  }
-  runs.groups = 0;
-  int bits = 10;
-  std::vector<uint64_t>& table = runs.table;
-  table.assign(size_t(1) << bits, kEmptySlot);
-  auto slot_of = [](int32_t key, int b) {
+
+ private:
+  static size_t SlotOf(int32_t key, int b) {
     return static_cast<size_t>((static_cast<uint64_t>(static_cast<uint32_t>(key)) * 0x9E3779B97F4A7C15ull) >> (64 - b));
-  };
-  auto key_of = [](uint64_t entry) { return static_cast<int32_t>(static_cast<uint32_t>(entry >> 32)); };
-  auto grow = [&] {
-    std::vector<uint64_t> bigger(size_t(1) << (bits + 1), kEmptySlot);
+  }
+  static int32_t KeyOf(uint64_t entry) { return static_cast<int32_t>(static_cast<uint32_t>(entry >> 32)); }
+  void Grow() {
+    std::vector<uint64_t>& bigger = spare_;  // keeps its capacity across calls: no fresh pages
+    bigger.assign(size_t(1) << (bits_ + 1), kEmptySlot);
     const size_t mask = bigger.size() - 1;
-    for (uint64_t entry : table) {
+    for (uint64_t entry : slots_) {
       if (entry == kEmptySlot) continue;
-      size_t j = slot_of(key_of(entry), bits + 1);
+      size_t j = SlotOf(KeyOf(entry), bits_ + 1);
       while (bigger[j] != kEmptySlot) j = (j + 1) & mask;
       bigger[j] = entry;
     }
-    table.swap(bigger);
-    ++bits;
-  };
-  const int32_t* run_key = runs.run_key.data();
-  uint32_t* run_group = runs.group.data();
-  constexpr size_t kAhead = 16;
-  for (size_t r = 0; r < R; ++r) {
-    if (r + kAhead < R) __builtin_prefetch(&table[slot_of(run_key[r + kAhead], bits)]);
-    const int32_t key = run_key[r];
-    const size_t mask = table.size() - 1;
-    size_t j = slot_of(key, bits);
-    while (table[j] != kEmptySlot && key_of(table[j]) != key) j = (j + 1) & mask;
-    if (table[j] == kEmptySlot) {
-      const uint32_t id = static_cast<uint32_t>(runs.groups++);
-      table[j] = (static_cast<uint64_t>(static_cast<uint32_t>(key)) << 32) | id;
-      run_group[r] = id;
-      if (runs.groups * 2 > table.size()) grow();
-    } else {
-      run_group[r] = static_cast<uint32_t>(table[j]);
+    slots_.swap(bigger);
+    ++bits_;
+  }
+  std::vector<uint64_t> slots_, spare_;
+  int bits_ = 10;
+  size_t count_ = 0;
+};
+
+// Maps arbitrary int32 group ids to dense ids 0..G-1 (in order of first
+// appearance) and lays every group out as one contiguous span of rewards, so
+// that the group statistics always run over spans, whatever the order of the
+// trajectories:
+//   * ids that never decrease (sorted; the usual layout puts a group's samples
+//     together under increasing prompt ids): every run of equal ids is a group,
+//     read in place, and no lookup is needed;
+//   * otherwise each of T consecutive chunks of trajectories is hashed on its
+//     own thread into its own IdTable (the slot of the trajectory 32 ahead
+//     prefetched: a shuffled batch makes every lookup a cache miss otherwise;
+//     a repeated id reuses the previous trajectory's answer), giving local ids
+//     in order of first appearance within the chunk; the chunks' distinct ids
+//     are then merged in chunk order, which gives exactly the dense ids of one
+//     sequential pass, whatever T. When every group turned out to be one run,
+//     the groups are read in place as above; else a counting sort by dense id
+//     gathers the rewards group after group (ascending index within a group):
+//     counts per chunk, each trajectory's slot, then the rewards moved to their
+//     slots (the slot and the store in separate passes: a store whose address
+//     depends on a just-incremented counter serialises the cache misses).
+// No allocation per group; the buffers are reused across calls.
+struct GroupIndex {
+  size_t groups = 0;               // G
+  bool gathered = false;           // false: group g is input[begin[g], begin[g + 1]); true: rewards[begin[g], ...)
+  std::vector<uint32_t> begin;     // [G + 1]
+  std::vector<uint32_t> group_of;  // [N] dense group of each trajectory (hashed layouts)
+  std::vector<float> rewards;      // [N] the rewards gathered group by group (gathered layout only)
+  std::vector<uint32_t> slot;      // [N] scratch: each trajectory's slot in `rewards`
+  std::vector<uint32_t> cursor;    // [T][G] scratch: per chunk, member counts, then next slots
+  std::vector<IdTable> tables;     // [T] scratch
+  std::vector<std::vector<int32_t>> chunk_keys;  // [T] the distinct ids of each chunk, by local id
+  std::vector<std::vector<uint32_t>> remap;      // [T] local id -> dense id (chunks after the first)
+};
+
+// The index and statistics buffers of the calling (compute) thread, shared by
+// groupAdvantages and selectRollouts and reused across calls (large batches
+// otherwise pay page faults on every call).
+GroupIndex& IndexScratch() {
+  thread_local GroupIndex index;
+  return index;
+}
+
+// Threads for a pass over n trajectories.
+inline int ThreadsFor(size_t n) { return n > 65536 ? CpuThreads() : 1; }
+
+// Run starts of a sequence of n ids with `runs` runs: begin[r] for r = 0..R.
+void RunStarts(std::vector<uint32_t>& begin, const int32_t* groups, size_t n, size_t runs) {
+  begin.resize(runs + 1);
+  uint32_t* out = begin.data();
+  size_t r = 0;
+  if (n > 0) out[r++] = 0;
+  for (size_t i = 1; i < n; ++i) {
+    out[r] = static_cast<uint32_t>(i);
+    r += groups[i] != groups[i - 1] ? 1 : 0;
+  }
+  out[runs] = static_cast<uint32_t>(n);
+}
+
+void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
+  x.gathered = false;
+  size_t runs = n > 0 ? 1 : 0;
+  uint32_t increasing = 1;
+  for (size_t i = 1; i < n; ++i) {
+    runs += groups[i] != groups[i - 1] ? 1 : 0;
+    increasing &= groups[i] >= groups[i - 1] ? 1u : 0u;
+  }
+  if (increasing) {
+    RunStarts(x.begin, groups, n, runs);
+    x.groups = runs;
+    return;
+  }
+
+  const int threads = ThreadsFor(n);
+  const size_t T = static_cast<size_t>(threads);
+  auto chunk_begin = [n, T](size_t t) { return n * t / T; };
+  x.group_of.resize(n);
+  x.tables.resize(T);
+  x.chunk_keys.resize(T);
+  x.remap.resize(T);
+  uint32_t* group_of = x.group_of.data();
+  IdTable* tables = x.tables.data();
+  std::vector<int32_t>* chunk_keys = x.chunk_keys.data();
+  constexpr size_t kAhead = 32;
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+  for (size_t t = 0; t < T; ++t) {
+    IdTable& table = tables[t];
+    std::vector<int32_t>& keys = chunk_keys[t];
+    table.Reset();
+    keys.clear();
+    const size_t end = chunk_begin(t + 1);
+    for (size_t i = chunk_begin(t); i < end; ++i) {
+      const int32_t key = groups[i];
+      if (i + kAhead < end) __builtin_prefetch(table.Home(groups[i + kAhead]));
+      if (i > chunk_begin(t) && key == groups[i - 1]) {
+        group_of[i] = group_of[i - 1];
+        continue;
+      }
+      bool inserted;
+      group_of[i] = table.Find(key, static_cast<uint32_t>(keys.size()), &inserted);
+      if (inserted) keys.push_back(key);
     }
   }
+  // Merge: chunk 0's local ids are dense ids; each later chunk's distinct ids
+  // are looked up (or added) in chunk 0's table, in order.
+  IdTable& merged = tables[0];
+  size_t G = chunk_keys[0].size();
+  for (size_t t = 1; t < T; ++t) {
+    std::vector<uint32_t>& remap = x.remap[t];
+    remap.resize(chunk_keys[t].size());
+    for (size_t l = 0; l < remap.size(); ++l) {
+      bool inserted;
+      remap[l] = merged.Find(chunk_keys[t][l], static_cast<uint32_t>(G), &inserted);
+      G += inserted ? 1 : 0;
+    }
+  }
+  x.groups = G;
+  if (G == runs) {
+    // Every group is one run (adjacent, ids not sorted): dense ids are in run order.
+    RunStarts(x.begin, groups, n, runs);
+    return;
+  }
+  x.gathered = true;
+  x.cursor.assign(T * G, 0);
+  x.begin.resize(G + 1);
+  x.slot.resize(n);
+  x.rewards.resize(n);
+  uint32_t* cursor = x.cursor.data();
+  uint32_t* begin = x.begin.data();
+  uint32_t* slot = x.slot.data();
+  float* gathered = x.rewards.data();
+  std::vector<uint32_t>* remaps = x.remap.data();
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+  for (size_t t = 0; t < T; ++t) {
+    uint32_t* count = cursor + t * G;
+    const size_t end = chunk_begin(t + 1);
+    if (t > 0) {
+      const uint32_t* remap = remaps[t].data();
+      for (size_t i = chunk_begin(t); i < end; ++i) group_of[i] = remap[group_of[i]];
+    }
+    for (size_t i = chunk_begin(t); i < end; ++i) ++count[group_of[i]];
+  }
+  uint32_t total = 0;
+  for (size_t g = 0; g < G; ++g) {
+    begin[g] = total;
+    for (size_t t = 0; t < T; ++t) {
+      const uint32_t c = cursor[t * G + g];
+      cursor[t * G + g] = total;
+      total += c;
+    }
+  }
+  begin[G] = total;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#pragma omp for schedule(static, 1)
+    for (size_t t = 0; t < T; ++t) {
+      uint32_t* next = cursor + t * G;
+      const size_t end = chunk_begin(t + 1);
+      for (size_t i = chunk_begin(t); i < end; ++i) slot[i] = next[group_of[i]]++;
+    }
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
+  }
+}
+
+// The 64-bit variant of ExactGroupMoments' second pass (core/scoring_stats.h):
+// when every k_i < 2^b with 2b + ceil(log2 n) <= 64, sum k_i^2 fits in 64 bits
+// and the same integer comes out of plain 64-bit arithmetic.
+inline bool SquaresFit64(const GroupScan& scan) {
+  const uint32_t b = scan.max_unit + 24u - scan.min_unit;
+  const uint32_t log_n = scan.n > 1 ? 64u - static_cast<uint32_t>(__builtin_clzll(scan.n - 1)) : 0u;
+  return 2u * b + log_n <= 64u;
+}
+
+inline void ExactGroupMoments64(const GroupScan& scan, const float* values, double* mean, double* stdev) {
+  const size_t n = scan.n;
+  *mean = scan.sum / static_cast<double>(n);
+  const uint32_t min_unit = scan.min_unit;
+  uint64_t sum_k2 = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t bits = FloatBits(values[j]);
+    const uint32_t e = (bits >> 23) & 0xffu;
+    const uint64_t sig = (bits & 0x7fffffu) | (e != 0u ? 0x800000u : 0u);
+    const uint32_t unit = UnitField(bits);
+    const uint64_t k = sig << (unit > min_unit ? unit - min_unit : 0u);  // 0 for a zero
+    sum_k2 += k * k;
+  }
+  const int unit_exp = static_cast<int>(min_unit) - 150;
+  const double sum_k = scan.sum * PowerOfTwo(-unit_exp);  // exact: a power of two, |sum k| < 2^52
+  const uint64_t abs_sum = static_cast<uint64_t>(sum_k < 0 ? -sum_k : sum_k);
+  const U128 n_sum_k2 = MulWide(sum_k2, static_cast<uint64_t>(n));
+  const U128 m2 = SubWide(n_sum_k2, MulWide(abs_sum, abs_sum));
+  const double var_units = WideToDouble(m2) / (static_cast<double>(n) * static_cast<double>(n - 1));
+  *stdev = std::sqrt(var_units) * PowerOfTwo(unit_exp);
 }
 
 // Mean, unbiased std, min and max of one group whose members are
@@ -103,6 +271,10 @@ inline void GroupMoments(const float* values, size_t n, double* mean, double* st
   *lo = scan.lo;
   *hi = scan.hi;
   if (scan.Exact()) {
+    if (n >= 2 && scan.min_unit != kAllZero && SquaresFit64(scan)) {
+      ExactGroupMoments64(scan, values, mean, stdev);
+      return;
+    }
     ExactGroupMoments(scan, [values](size_t j) { return values[j]; }, mean, stdev);
     return;
   }
@@ -112,119 +284,45 @@ inline void GroupMoments(const float* values, size_t n, double* mean, double* st
   TwoPassGroupMoments(n, [v](size_t j) { return v[j]; }, mean, stdev);
 }
 
-// Group statistics in float64 (core/scoring_stats.h), with the min and max
-// reward of each group for the zero-variance test. Groups that are one run
-// each (the usual layout) are read in place; otherwise the rewards are first
-// gathered group by group (a counting sort by dense group id, stable), so
-// that every group is one contiguous, cache-friendly span either way.
-struct GroupStats {
-  GroupRuns runs;
-  std::vector<double> mean;        // [G]
-  std::vector<double> std;         // [G] unbiased; 0 for singletons
-  std::vector<uint32_t> size;      // [G]
-  std::vector<float> lo, hi;       // [G] min and max reward
-  std::vector<uint32_t> group_of;  // [N] dense group of each trajectory (scattered layout only)
-  std::vector<uint32_t> offset;    // [G + 1] scattered layout: group g's rewards at gathered[offset[g], offset[g + 1])
-  std::vector<float> gathered;     // [N]
-};
-
 // Per-thread scratch of GroupMoments' fallback.
 std::vector<float>& SortScratch() {
   thread_local std::vector<float> scratch;
   return scratch;
 }
 
-// The returned statistics live in a per-thread buffer reused by the next call
-// on the same thread (large batches otherwise pay page faults on every call).
-// `indexed`, when given, holds the runs of `groups` already (its contents are
-// taken over), so a caller that indexed first does not index twice.
-const GroupStats& ComputeGroupStats(const float* rewards, const int32_t* groups, size_t n,
-                                    GroupRuns* indexed = nullptr) {
-  thread_local GroupStats s;
-  if (indexed) {
-    s.runs.start.swap(indexed->start);
-    s.runs.group.swap(indexed->group);
-    s.runs.groups = indexed->groups;
-  } else {
-    IndexGroups(s.runs, groups, n);
-  }
-  CheckFinite(rewards, n, "rewards");
-  const size_t G = s.runs.groups, R = s.runs.group.size();
-  const uint32_t* start = s.runs.start.data();
-  const uint32_t* run_group = s.runs.group.data();
+// Group statistics in float64 (core/scoring_stats.h), with the min and max
+// reward of each group for the zero-variance test, over the spans of `index`.
+struct GroupStats {
+  std::vector<double> mean;   // [G]
+  std::vector<double> std;    // [G] unbiased; 0 for singletons
+  std::vector<float> lo, hi;  // [G] min and max reward
+};
+
+GroupStats& StatsScratch() {
+  thread_local GroupStats stats;
+  return stats;
+}
+
+void ComputeGroupStats(GroupStats& s, const GroupIndex& index, const float* rewards, size_t n) {
+  const size_t G = index.groups;
   s.mean.resize(G);
   s.std.resize(G);
-  s.size.resize(G);
   s.lo.resize(G);
   s.hi.resize(G);
-  // Plain pointers: inside the parallel regions `s` would name each worker
-  // thread's own thread_local instance.
+  // Plain pointers for the parallel region.
   double* mean_out = s.mean.data();
   double* std_out = s.std.data();
-  uint32_t* size_out = s.size.data();
   float* lo_out = s.lo.data();
   float* hi_out = s.hi.data();
-  const float* base = rewards;
-  const uint32_t* begin_of = start;
-  if (G != R) {
-    // Scattered: each trajectory's dense group, then the rewards gathered
-    // group after group (ascending index within a group) by a counting sort
-    // over `threads` consecutive chunks of trajectories, in parallel: each
-    // chunk counts its members per group, then writes them at its own offsets.
-    s.group_of.resize(n);
-    s.offset.assign(G + 1, 0);
-    s.gathered.resize(n);
-    uint32_t* group_of = s.group_of.data();
-    uint32_t* offset = s.offset.data();
-    float* gathered = s.gathered.data();
-    const int threads = n > 65536 ? CpuThreads() : 1;
-    const size_t T = static_cast<size_t>(threads);
-    thread_local std::vector<uint32_t> cursor;  // [T][G]: chunk t's count, then its next slot, of group g
-    cursor.assign(T * G, 0);
-    uint32_t* cur = cursor.data();
-    auto chunk_runs = [&](size_t t) { return std::make_pair(R * t / T, R * (t + 1) / T); };
-#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
-    for (size_t t = 0; t < T; ++t) {
-      uint32_t* count = cur + t * G;
-      for (size_t r = chunk_runs(t).first; r < chunk_runs(t).second; ++r) {
-        const uint32_t g = run_group[r];
-        count[g] += start[r + 1] - start[r];
-        for (size_t i = start[r]; i < start[r + 1]; ++i) group_of[i] = g;
-      }
-    }
-    uint32_t total = 0;
-    for (size_t g = 0; g < G; ++g) {
-      offset[g] = total;
-      for (size_t t = 0; t < T; ++t) {
-        const uint32_t c = cur[t * G + g];
-        cur[t * G + g] = total;
-        total += c;
-      }
-    }
-    offset[G] = total;
-#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
-    for (size_t t = 0; t < T; ++t) {
-      uint32_t* next = cur + t * G;
-      for (size_t i = start[chunk_runs(t).first]; i < start[chunk_runs(t).second]; ++i) gathered[next[group_of[i]]++] = rewards[i];
-    }
-    base = gathered;
-    begin_of = offset;
-  }
-  // Every group is now one contiguous span (group g at base + begin_of[j],
-  // j = the run of g, or g itself when gathered): independent, in parallel.
-  const bool gathered_layout = G != R;
-#pragma omp parallel num_threads(CpuThreads()) if (n > 65536)
+  const float* base = index.gathered ? index.rewards.data() : rewards;
+  const uint32_t* begin = index.begin.data();
+#pragma omp parallel num_threads(ThreadsFor(n)) if (n > 65536)
   {
     std::vector<float>& sorted = SortScratch();
 #pragma omp for schedule(static)
-    for (size_t j = 0; j < G; ++j) {
-      const uint32_t g = gathered_layout ? static_cast<uint32_t>(j) : run_group[j];
-      const size_t b = begin_of[j], e = begin_of[j + 1];
-      GroupMoments(base + b, e - b, &mean_out[g], &std_out[g], &lo_out[g], &hi_out[g], sorted);
-      size_out[g] = static_cast<uint32_t>(e - b);
-    }
+    for (size_t g = 0; g < G; ++g)
+      GroupMoments(base + begin[g], begin[g + 1] - begin[g], &mean_out[g], &std_out[g], &lo_out[g], &hi_out[g], sorted);
   }
-  return s;
 }
 
 uint64_t DoubleBits(double v) {
@@ -248,8 +346,9 @@ class CpuScoringKernels final : public ScoringKernels {
 
   void GroupAdvantages(float* advantages, float* group_mean, float* group_std, const float* rewards,
                        const int32_t* groups, size_t n, AdvantageScale scale, float eps) override {
-    thread_local GroupRuns runs_buffer;
-    IndexGroups(runs_buffer, groups, n);
+    GroupIndex& index = IndexScratch();
+    IndexGroups(index, rewards, groups, n);
+    CheckFinite(rewards, n, "rewards");
     const bool scaled = scale == AdvantageScale::kGroupStd;
     const double eps_d = static_cast<double>(eps);
     auto write = [=](size_t i, double mean, double stdev, bool single, float mean_f, float std_f) {
@@ -259,41 +358,56 @@ class CpuScoringKernels final : public ScoringKernels {
       group_mean[i] = mean_f;
       group_std[i] = std_f;
     };
-    {
-      // Every group one contiguous run (the common layout): statistics and
-      // outputs in one parallel visit of each group, which is still in cache.
-      const GroupRuns& runs = runs_buffer;
-      if (runs.groups == runs.group.size()) {
-        CheckFinite(rewards, n, "rewards");
-        const uint32_t* start = runs.start.data();
-        const size_t R = runs.groups;
-#pragma omp parallel num_threads(CpuThreads()) if (n > 65536)
-        {
-          std::vector<float>& sorted = SortScratch();
+    const size_t G = index.groups;
+    const uint32_t* begin = index.begin.data();
+    if (!index.gathered) {
+      // Every group one contiguous span of the input: statistics and outputs
+      // in one parallel visit of each group, which is still in cache.
+#pragma omp parallel num_threads(ThreadsFor(n)) if (n > 65536)
+      {
+        std::vector<float>& sorted = SortScratch();
 #pragma omp for schedule(static)
-        for (size_t r = 0; r < R; ++r) {
-          const size_t begin = start[r], end = start[r + 1];
+        for (size_t g = 0; g < G; ++g) {
+          const size_t b = begin[g], e = begin[g + 1];
           double mean, stdev;
           float lo, hi;
-          GroupMoments(rewards + begin, end - begin, &mean, &stdev, &lo, &hi, sorted);
+          GroupMoments(rewards + b, e - b, &mean, &stdev, &lo, &hi, sorted);
           const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
-          for (size_t i = begin; i < end; ++i) write(i, mean, stdev, end - begin == 1, mean_f, std_f);
+          for (size_t i = b; i < e; ++i) write(i, mean, stdev, e - b == 1, mean_f, std_f);
         }
-        }
-        return;
+      }
+      return;
+    }
+    // Gathered: the statistics of each group into one record (one cache line
+    // per trajectory in the elementwise pass below, which reads its group's
+    // at random), then the outputs elementwise (which also spreads the
+    // first-touch page faults of the fresh output arrays over the cores).
+    struct GroupRecord {
+      double mean, stdev;
+      float mean_f;
+      uint32_t single;
+    };
+    thread_local std::vector<GroupRecord> records_buffer;
+    records_buffer.resize(G);
+    GroupRecord* records = records_buffer.data();
+    const float* gathered = index.rewards.data();
+#pragma omp parallel num_threads(ThreadsFor(n)) if (n > 65536)
+    {
+      std::vector<float>& sorted = SortScratch();
+#pragma omp for schedule(static)
+      for (size_t g = 0; g < G; ++g) {
+        const size_t b = begin[g], e = begin[g + 1];
+        double mean, stdev;
+        float lo, hi;
+        GroupMoments(gathered + b, e - b, &mean, &stdev, &lo, &hi, sorted);
+        records[g] = GroupRecord{mean, stdev, static_cast<float>(mean), e - b == 1 ? 1u : 0u};
       }
     }
-    const GroupStats& s = ComputeGroupStats(rewards, groups, n, &runs_buffer);
-    const uint32_t* group_of = s.group_of.data();
-    const double* mean = s.mean.data();
-    const double* stdev = s.std.data();
-    const uint32_t* size = s.size.data();
-    // Elementwise from here (which also spreads the first-touch page faults
-    // of the fresh output arrays over the cores).
-#pragma omp parallel for num_threads(CpuThreads()) schedule(static) if (n > 65536)
+    const uint32_t* group_of = index.group_of.data();
+#pragma omp parallel for num_threads(ThreadsFor(n)) schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; ++i) {
-      const uint32_t g = group_of[i];
-      write(i, mean[g], stdev[g], size[g] == 1, static_cast<float>(mean[g]), static_cast<float>(stdev[g]));
+      const GroupRecord& r = records[group_of[i]];
+      write(i, r.mean, r.stdev, r.single != 0, r.mean_f, static_cast<float>(r.stdev));
     }
   }
 
@@ -301,9 +415,15 @@ class CpuScoringKernels final : public ScoringKernels {
                               const int32_t* tool_images, const int32_t* lengths, size_t n,
                               const SelectOptions& options) override {
     ValidateSelectInputs(rewards, end_reasons, tool_images, lengths, n);
-    const GroupStats& s = ComputeGroupStats(rewards, groups, n);
-    const size_t G = s.runs.groups, R = s.runs.group.size();
-    const uint32_t* start = s.runs.start.data();
+    GroupIndex& index = IndexScratch();
+    GroupStats& s = StatsScratch();
+    IndexGroups(index, rewards, groups, n);
+    CheckFinite(rewards, n, "rewards");
+    ComputeGroupStats(s, index, rewards, n);
+    const size_t G = index.groups;
+    const uint32_t* begin = index.begin.data();
+    const uint32_t* group_of = index.group_of.data();
+    const bool gathered = index.gathered;
 
     // Filters in the order of semantics.md section 3; each dropped trajectory
     // is counted by the first filter that drops it. Survivors stay in index
@@ -319,57 +439,81 @@ class CpuScoringKernels final : public ScoringKernels {
     const uint32_t require_image = options.require_tool_image ? 1 : 0;
     const bool check_length = options.max_length >= 0 && lengths != nullptr;
     const int64_t max_length = options.max_length;
-    const uint32_t* run_group = s.runs.group.data();
     const float* lo = s.lo.data();
     const float* hi = s.hi.data();
+    // Gathered layout: one byte per group says whether it has zero variance
+    // (G bytes stay in cache where the per-trajectory lookups of lo and hi
+    // would miss it).
+    thread_local std::vector<uint8_t> flat_buffer;
+    const uint8_t* flat = nullptr;
+    if (gathered) {
+      flat_buffer.resize(G);
+      uint8_t* out = flat_buffer.data();
+      for (size_t g = 0; g < G; ++g) out[g] = hi[g] == lo[g] ? 1 : 0;
+      flat = out;
+    }
 
-    // Chunks of runs, filtered in two parallel passes: count the survivors of
-    // each chunk, then write them at their offsets (index order is kept).
+    // Chunks of trajectories (of whole groups when they are spans of the
+    // input), filtered in two parallel passes: count the survivors of each
+    // chunk, then write them at their offsets (index order is kept).
     struct Counts {
       size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
     };
+    // Trajectory i of group g, not in a zero-variance group.
+    auto visit = [&](Counts& c, size_t i, uint32_t g, uint32_t* out_index, uint32_t* out_group) {
+      // Branch-free: the outcomes are data-dependent and unpredictable.
+      const uint32_t bad_reason = ((keep_mask >> (end_reasons[i] & 31u)) & 1u) ^ 1u;  // & 31: no UB shift, whatever the caller wrote since validation
+      const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
+      const uint32_t too_long = check_length ? (lengths[i] > max_length ? 1u : 0u) : 0u;
+      const uint32_t bad_length = (bad_reason ^ 1u) & (bad_image ^ 1u) & too_long;
+      const uint32_t keep = (bad_reason | bad_image | bad_length) ^ 1u;
+      c.end_reason += bad_reason;
+      c.no_image += bad_image;
+      c.over_length += bad_length;
+      if (out_index) {
+        out_index[c.kept] = static_cast<uint32_t>(i);
+        out_group[c.kept] = g;
+      }
+      c.kept += keep;
+    };
     // The writing pass (out_index set) stops at the chunk's survivor count
-    // `limit` from the counting pass: the branch-free store below writes one
-    // slot past the last survivor otherwise, which is the next chunk's first.
-    auto filter = [&](size_t run_begin, size_t run_end, uint32_t* out_index, uint32_t* out_group, size_t limit) {
+    // `limit` from the counting pass: the branch-free store of `visit` writes
+    // one slot past the last survivor otherwise, which is the next chunk's first.
+    auto filter = [&](size_t chunk, size_t chunks, uint32_t* out_index, uint32_t* out_group, size_t limit) {
       Counts c;
-      for (size_t r = run_begin; r < run_end; ++r) {
-        const uint32_t g = run_group[r];
-        if (hi[g] == lo[g]) {
-          c.zero_variance += start[r + 1] - start[r];
-          continue;
-        }
-        // Branch-free: the outcomes are data-dependent and unpredictable.
-        for (size_t i = start[r]; i < start[r + 1]; ++i) {
+      if (gathered) {
+        for (size_t i = n * chunk / chunks; i < n * (chunk + 1) / chunks; ++i) {
           if (out_index && c.kept == limit) return c;
-          const uint32_t bad_reason = ((keep_mask >> (end_reasons[i] & 31u)) & 1u) ^ 1u;  // & 31: no UB shift, whatever the caller wrote since validation
-          const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
-          const uint32_t too_long = check_length ? (lengths[i] > max_length ? 1u : 0u) : 0u;
-          const uint32_t bad_length = (bad_reason ^ 1u) & (bad_image ^ 1u) & too_long;
-          const uint32_t keep = (bad_reason | bad_image | bad_length) ^ 1u;
-          c.end_reason += bad_reason;
-          c.no_image += bad_image;
-          c.over_length += bad_length;
-          if (out_index) {
-            out_index[c.kept] = static_cast<uint32_t>(i);
-            out_group[c.kept] = g;
+          const uint32_t g = group_of[i];
+          if (flat[g]) {
+            ++c.zero_variance;
+            continue;
           }
-          c.kept += keep;
+          visit(c, i, g, out_index, out_group);
+        }
+      } else {
+        for (size_t g = G * chunk / chunks; g < G * (chunk + 1) / chunks; ++g) {
+          if (hi[g] == lo[g]) {
+            c.zero_variance += begin[g + 1] - begin[g];
+            continue;
+          }
+          for (size_t i = begin[g]; i < begin[g + 1]; ++i) {
+            if (out_index && c.kept == limit) return c;
+            visit(c, i, static_cast<uint32_t>(g), out_index, out_group);
+          }
         }
       }
       return c;
     };
-    const int threads = n > 65536 ? CpuThreads() : 1;
+    const int threads = ThreadsFor(n);
     const size_t chunks = static_cast<size_t>(threads) * 4;
     std::vector<Counts> counts(chunks);
-    auto chunk_runs = [&](size_t c) { return std::make_pair(R * c / chunks, R * (c + 1) / chunks); };
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t c = 0; c < chunks; ++c) counts[c] = filter(chunk_runs(c).first, chunk_runs(c).second, nullptr, nullptr, 0);
+    for (size_t c = 0; c < chunks; ++c) counts[c] = filter(c, chunks, nullptr, nullptr, 0);
     std::vector<size_t> offset(chunks + 1, 0);
     for (size_t c = 0; c < chunks; ++c) offset[c + 1] = offset[c] + counts[c].kept;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t c = 0; c < chunks; ++c)
-      filter(chunk_runs(c).first, chunk_runs(c).second, survivors_out + offset[c], groups_out + offset[c], counts[c].kept);
+    for (size_t c = 0; c < chunks; ++c) filter(c, chunks, survivors_out + offset[c], groups_out + offset[c], counts[c].kept);
     size_t zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
     for (const Counts& c : counts) {
       zero_variance += c.zero_variance;
