@@ -8,6 +8,7 @@
  */
 import { EndReason } from '../kernels/scoring.js';
 import { Policy } from '../policy/policy.js';
+import type { PolicySession } from '../policy/session.js';
 import { PyVisionError, describe, withCallSite } from '../util/errors.js';
 import * as v from '../util/validate.js';
 import type { Segment, Task, ToolResult, World } from '../worlds/world.js';
@@ -156,16 +157,47 @@ function resolve<T extends Task>(options: RolloutOptions<T>): Resolved<T> {
   return { policy, world, tasks, groupSize, temperature, topK, maxTurnTokens, limits, seed, timings: o.timings as RolloutTimings | undefined };
 }
 
-/** Packs one segment per entry into a SequenceBatch. */
-function packSegments(segments: readonly Segment[]) {
+/**
+ * Arrays for the batches handed to startSession and append, reused from call to call: the native
+ * side copies a batch before the call's promise resolves, so they are free again once it has
+ * returned (a fresh multi-megabyte array per call costs its page faults every time). A rollout
+ * takes them for its whole run and gives them back at its end; a rollout running at the same time
+ * gets arrays of its own.
+ */
+class PackBuffers {
+  tokens = new Int32Array(0);
+  patches = new Float32Array(0);
+  busy = false;
+
+  /** The first n tokens and np patch floats of the buffers, grown (doubling) as needed. */
+  views(n: number, np: number): { tokens: Int32Array; patches: Float32Array } {
+    if (this.tokens.length < n) this.tokens = new Int32Array(Math.max(n, 2 * this.tokens.length));
+    if (this.patches.length < np) this.patches = new Float32Array(Math.max(np, 2 * this.patches.length));
+    return { tokens: this.tokens.subarray(0, n), patches: this.patches.subarray(0, np) };
+  }
+}
+
+const IDLE_BUFFERS = new PackBuffers();
+
+function takeBuffers(): PackBuffers {
+  if (IDLE_BUFFERS.busy) return new PackBuffers();
+  IDLE_BUFFERS.busy = true;
+  return IDLE_BUFFERS;
+}
+
+function giveBack(buffers: PackBuffers): void {
+  buffers.busy = false;
+}
+
+/** Packs one segment per entry into a SequenceBatch in `buffers` (valid until the next pack into them). */
+function packSegments(segments: readonly Segment[], buffers: PackBuffers) {
   let n = 0;
   let np = 0;
   for (const s of segments) {
     n += s.tokens.length;
     np += s.patches.length;
   }
-  const tokens = new Int32Array(n);
-  const patches = new Float32Array(np);
+  const { tokens, patches } = buffers.views(n, np);
   const seqOffsets = new Int32Array(segments.length + 1);
   let at = 0;
   let pat = 0;
@@ -216,11 +248,18 @@ export function rollout<T extends Task>(options: RolloutOptions<T>): Promise<Tra
         entries.push(prompts[i]);
       }
     }
-    const batch = packSegments(entries);
+    const buffers = takeBuffers();
+    const batch = packSegments(entries, buffers);
     const t1 = performance.now();
     time.prompt += t1 - t0;
 
-    const session = await policy.startSession(batch);
+    let session: PolicySession;
+    try {
+      session = await policy.startSession(batch);
+    } catch (error) {
+      giveBack(buffers);
+      throw error;
+    }
     const t2 = performance.now();
     time.start += t2 - t1;
     const stopTokens = Int32Array.from([ids.codeEnd, ids.answerEnd]);
@@ -278,7 +317,7 @@ export function rollout<T extends Task>(options: RolloutOptions<T>): Promise<Tra
         });
         const ended = live.filter((s) => builders[s].ended);
         const next = live.filter((s) => !builders[s].ended);
-        const obsBatch = packSegments(observations);
+        const obsBatch = packSegments(observations, buffers);
         now = performance.now();
         time.observation += now - t;
         t = now;
@@ -303,6 +342,7 @@ export function rollout<T extends Task>(options: RolloutOptions<T>): Promise<Tra
       return trajectories;
     } finally {
       const t4 = performance.now();
+      giveBack(buffers);
       for (const b of builders) b.close();
       session.dispose();
       time.finish += performance.now() - t4;
