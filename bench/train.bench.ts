@@ -51,11 +51,18 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       rme: rme(phases.step),
       throughput: positions / (total / 1000),
       unit: 'positions',
-      note: `${(sampled / (total / 1000)).toFixed(0)} sampled tokens/s; ${(100 * (1 - native / total)).toFixed(0)}% of the step outside native code; mean of ${steps} steps`,
+      note: `${(positions / (total / 1000)).toFixed(0)} positions/s (every position of the step's trajectories), ${(sampled / (total / 1000)).toFixed(0)} sampled tokens/s; ${(100 * (1 - native / total)).toFixed(0)}% of the step outside native code; mean of ${steps} steps`,
+    },
+    {
+      name,
+      impl: 'outside native code',
+      ms: (total - native) / steps,
+      rme: 0,
+      note: `${(100 * (1 - native / total)).toFixed(1)}% of the step: all but the rollout's prefill, decode and append calls and the update phase (per step, mean of ${steps})`,
     },
   ];
   for (const k of ['gen', 'tool', 'score', 'update'] as const) {
-    rows.push({ name, impl: `phase ${k === 'gen' ? 'generate' : k}`, ms: mean(phases[k]), rme: rme(phases[k]), note: `${((100 * mean(phases[k])) / stepMs).toFixed(0)}% of the step` });
+    rows.push({ name, impl: `phase ${k === 'gen' ? 'generate' : k}`, ms: mean(phases[k]), rme: rme(phases[k]), note: `${((100 * mean(phases[k])) / stepMs).toFixed(1)}% of the step` });
   }
   return rows;
 }
