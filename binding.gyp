@@ -1,7 +1,9 @@
 {
   # The CPU-only build for people who build with node-gyp (`npm run build:gyp`).
   # The default build is CMake (cmake-js), which also builds the CUDA backend
-  # when the toolkit is present; both compile the same sources.
+  # when the toolkit is present; both compile the same sources. The test-only
+  # per-op addon (native/ops_addon, pyvision_rl_ops.node) is a CMake target only
+  # (`npm run build:ops`); it is not part of this build nor of the production addon.
   "targets": [
     {
       "target_name": "pyvision_rl",

@@ -24,7 +24,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Policy, backendInfo, type PolicyConfig, type SequenceBatch } from '../lib/index.js';
-import { native, packageRoot } from '../lib/native/addon.js';
+import { packageRoot } from '../lib/native/addon.js';
+import { opsAddon } from '../test/native/ops-addon.js';
 import { addSpeedups, random, timeAsync, type BenchContext, type BenchRow, type Timing } from './harness.js';
 import { DECODE_CONFIG, DECODE_PROMPT, DECODE_TOKENS, timeDecode, type DecodeTiming } from './policy-decode.js';
 
@@ -157,7 +158,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const out = new Float32Array(n * n);
     const times: number[] = [];
     for (let s = 0; s < (ctx.quick ? 3 : 15); s++) {
-      times.push((await native().policyOpRun({ backend: 'cpu', op: 'matmulForward', arrays: { out, inp, weight }, sizes: { N: n, I: n, O: n, repeat: 10 } })) as number);
+      times.push((await opsAddon().policyOpRun({ backend: 'cpu', op: 'matmulForward', arrays: { out, inp, weight }, sizes: { N: n, I: n, O: n, repeat: 10 } })) as number);
     }
     times.sort((a, b) => a - b);
     const ms = times[times.length >> 1] * 1e3;

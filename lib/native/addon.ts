@@ -252,16 +252,6 @@ export interface NativeAddon {
   policySessionAppend(args: { session: NativeSessionHandle; observations: NativeSequenceBatch }): Promise<Uint8Array>;
   policySessionState(args: { session: NativeSessionHandle }): Promise<{ live: Uint8Array; lengths: Int32Array; forwarded: number }>;
   policySessionDispose(args: { session: NativeSessionHandle }): Promise<void> | undefined;
-  /**
-   * Runs one PolicyOps op (core/policy_ops.h) on `backend`, for the per-layer
-   * tests: `arrays` are uploaded, the op's outputs written back into them.
-   */
-  policyOpRun(args: {
-    backend: NativeBackend;
-    op: string;
-    arrays: Record<string, Float32Array | Int32Array>;
-    sizes: Record<string, number>;
-  }): Promise<number | undefined>;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */

@@ -3,10 +3,13 @@
  * on the CPU backend (and on CUDA when a device is present) against the naive
  * float64 references of test/reference/policy.ts. Sizes are odd on purpose
  * (tails of every vector and tile width); attention runs on ragged packed
- * sequences and on a KV-cache layout with a non-zero first position.
+ * sequences and on a KV-cache layout with a non-zero first position. The ops
+ * run through the test-only addon (test/native/ops-addon.ts), not the
+ * production one.
  */
 import { backendInfo } from '../../lib/index.js';
 import { native } from '../../lib/native/addon.js';
+import { opsAddon } from '../native/ops-addon.js';
 import * as ref from '../reference/policy.js';
 import { expectClose, rng, uniform } from '../helpers.js';
 
@@ -18,7 +21,7 @@ if (info.compiled.cuda && info.devices.length > 0) devices.push({ name: 'cuda', 
 else console.log(`policy ops: CUDA cases skipped (${info.compiled.cuda ? 'no CUDA device' : 'CUDA backend not compiled'})`);
 
 function run(device: 0 | 1, op: string, arrays: Arrays, sizes: Record<string, number>) {
-  return native().policyOpRun({ backend: device === 1 ? 'cuda' : 'cpu', op, arrays, sizes });
+  return opsAddon().policyOpRun({ backend: device === 1 ? 'cuda' : 'cpu', op, arrays, sizes });
 }
 
 const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
@@ -284,4 +287,9 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
     expectClose(m, want.m, 1e-7, 1e-5, 'adamw m');
     expectClose(v, want.v, 1e-9, 1e-5, 'adamw v');
   });
+});
+
+test('the per-op harness is in the test addon only, not in the production addon', () => {
+  expect(typeof opsAddon().policyOpRun).toBe('function');
+  expect(Object.keys(native())).not.toContain('policyOpRun');
 });
