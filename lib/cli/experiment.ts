@@ -48,14 +48,15 @@ export function experimentCommand(io: CliIo): Command {
           throw error;
         }
       }
-      const { writeExperimentPlots, writeReport } = await import('../report/index.js');
+      const { writeExperimentPlots, writeReport, writeVideoTradeoffPlot } = await import('../report/index.js');
       if (name === 'video') {
         // on-demand against uniform-k context: its own table (accuracy against visual tokens) and verdict
         const video = await runVideoExperiment({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
+        const plot = await writeVideoTradeoffPlot(video);
         const overlay = await writeReport(video.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
         io.stdout(
           `\n${video.markdown}\n\n${video.runs.length} runs in ${(video.seconds / 60).toFixed(1)} min\n` +
-            `table: ${join(outDir, 'table.md')}\nruns overlaid: ${overlay}\n`,
+            `table: ${join(outDir, 'table.md')}\nplot: ${plot}\nruns overlaid: ${overlay}\n`,
         );
         return;
       }

@@ -2,3 +2,4 @@
 export { readRun, renderReport, writeReport, type ReportOptions, type RunData } from './report.js';
 export { plotLayout, plotSpec, renderPlots, renderSvg, type PlotSection, type PlotSpec, type RunMetrics } from './plots.js';
 export { writeExperimentPlots, experimentSpec, plotFileName, type ExperimentSeries } from './experiment.js';
+export { videoTradeoffSpec, writeVideoTradeoffPlot, type VideoTradeoff } from './video.js';
