@@ -62,6 +62,11 @@ test('runVideoExperiment --quick: every arm trains, evaluates and lands in the t
     const changed: string[] = [];
     await runVideoExperiment({ outDir, seeds: 1, quick: true, ks: [8], arms: ['uniform-8'], base: { sftSteps: 2 }, worldOptions: { frames: [300, 400] }, log: (l) => changed.push(l) });
     expect(changed.filter((l) => l.includes('taken from video-run.json'))).toHaveLength(0);
+    // A record whose checkpoint is gone (its folder trained again since) is not taken.
+    rmSync(join(outDir, 'uniform-8-s0', 'checkpoints'), { recursive: true, force: true });
+    const lost: string[] = [];
+    await runVideoExperiment({ outDir, seeds: 1, quick: true, ks: [8], arms: ['uniform-8'], base: { sftSteps: 2 }, worldOptions: { frames: [300, 400] }, log: (l) => lost.push(l) });
+    expect(lost.filter((l) => l.includes('uniform-8-s0: finished before'))).toHaveLength(0);
     // An arm the experiment does not have.
     await expect(runVideoExperiment({ outDir, seeds: 1, quick: true, ks: [8], arms: ['uniform-9'] })).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringContaining("no arm 'uniform-9'") });
   } finally {
