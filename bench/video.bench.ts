@@ -10,6 +10,10 @@
  *   - VideoFile.frames(FRAMES), cold cache (cacheBytes 0): one accurate seek per run of nearby frames
  *   - ffmpeg -vf select=eq(n,i)+... -f rawvideo: ffmpeg decoding the file up to the last frame asked
  *     for and keeping those frames (one process), its usual way to pull given frames
+ *   - a forward scan: 64 consecutive frames (from frame 100) asked for in 8 calls of 8, as an agent
+ *     reading a clip in chunks: VideoFile with its decoder kept open between calls (one process
+ *     reading on), VideoFile with decoderIdleMs 0 (a seek per call, the decoder ended after each),
+ *     and ffmpeg seeking to frame 100 and decoding the 64 frames in one process
  *   - select_frames inside one tool call of the world's expert (count question, 3 frames of a 1500-3000
  *     frame video), against the whole tool call (sandbox, select_frames, get_batch, show)
  *
@@ -20,7 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { VideoFile, locateFfmpeg } from '../lib/video/ffmpeg.js';
+import { VideoFile, locateFfmpeg, probeVideo } from '../lib/video/ffmpeg.js';
 import { VideoQAWorld } from '../lib/worlds/video-qa.js';
 import { timeAsync, type BenchContext, type BenchRow } from './harness.js';
 
@@ -53,7 +57,37 @@ async function fileRows(ctx: BenchContext): Promise<BenchRow[]> {
       if (out.length !== frames.length * 640 * 360 * 3) throw new Error(`ffmpeg returned ${out.length} bytes`);
     }, { minSamples: 3, maxTime: ctx.quick ? 1 : 4 });
     const name = `fetch ${frames.length} frames of a ${probe.frameCount}-frame 640x360 H.264 file`;
+    // The forward scan: frames 100..163 in 8 calls of 8.
+    const scanFirst = 100;
+    const scanCalls = Array.from({ length: 8 }, (_, c) => Array.from({ length: 8 }, (_, j) => scanFirst + 8 * c + j));
+    const scan = (decoderIdleMs: number) =>
+      timeAsync(async () => {
+        const video = await VideoFile.open(path, { cacheBytes: 0, decoderIdleMs, tools: found.tools });
+        try {
+          for (const call of scanCalls) await video.frames(call);
+        } finally {
+          await video.close();
+        }
+      }, { minSamples: 3, maxTime: ctx.quick ? 1 : 4 });
+    // open() (two ffprobe runs) is timed alone and taken out of the scan rows.
+    const openOnly = await timeAsync(async () => {
+      await VideoFile.open(path, { cacheBytes: 0, tools: found.tools });
+    }, { minSamples: 3, maxTime: ctx.quick ? 1 : 2 });
+    const kept = await scan(5000);
+    const perCall = await scan(0);
+    const times = (await probeVideo(path, found.tools)).times!;
+    const cut = (times[scanFirst - 1] + times[scanFirst]) / 2;
+    const scanPeer = await timeAsync(async () => {
+      const out = execFileSync(ffmpeg, ['-nostdin', '-loglevel', 'error', '-seek_timestamp', '1', '-ss', cut.toFixed(6), '-i', path, '-frames:v', '64', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 28 });
+      if (out.length !== 64 * 640 * 360 * 3) throw new Error(`ffmpeg returned ${out.length} bytes`);
+    }, { minSamples: 3, maxTime: ctx.quick ? 1 : 4 });
+    const scanName = `forward scan: 64 consecutive frames in 8 calls of 8 (${probe.frameCount}-frame 640x360 H.264 file)`;
+    const keptMs = kept.ms - openOnly.ms;
+    const perCallMs = perCall.ms - openOnly.ms;
     return [
+      { name: scanName, impl: 'VideoFile, decoder kept open (one process reading on)', ms: keptMs, rme: kept.rme, throughput: (64 / keptMs) * 1000, unit: 'frames', speedups: { 'ffmpeg one process': scanPeer.ms / keptMs, 'VideoFile, a seek per call': perCallMs / keptMs }, note: `open() (${openOnly.ms.toFixed(0)} ms, ffprobe) subtracted` },
+      { name: scanName, impl: 'VideoFile, a seek per call (decoderIdleMs 0)', ms: perCallMs, rme: perCall.rme, throughput: (64 / perCallMs) * 1000, unit: 'frames', speedups: { 'ffmpeg one process': scanPeer.ms / perCallMs }, note: `open() subtracted; ${scanCalls.length} ffmpeg processes, each decoding from keyframe 0` },
+      { name: scanName, impl: 'ffmpeg one process', ms: scanPeer.ms, rme: scanPeer.rme, throughput: (64 / scanPeer.ms) * 1000, unit: 'frames', note: 'accurate seek to frame 100, -frames:v 64' },
       { name, impl: 'VideoFile (seek per run)', ms: pkg.ms, rme: pkg.rme, throughput: (frames.length / pkg.ms) * 1000, unit: 'frames', speedups: { 'ffmpeg select': peer.ms / pkg.ms }, note: `includes the ffprobe of open() (${probeMs.toFixed(0)} ms alone)` },
       { name, impl: 'ffmpeg select', ms: peer.ms, rme: peer.rme, throughput: (frames.length / peer.ms) * 1000, unit: 'frames', note: 'one ffmpeg process decoding up to the last frame asked for' },
     ];
