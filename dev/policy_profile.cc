@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/policy_model.h"
 
 using namespace pv;
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
                                    : PolicyConfig{512, 48, 512, 4, 8, 256};
   const size_t B = decode && getenv("B") ? size_t(atoi(getenv("B"))) : decode ? 256 : 16;
   const size_t T = decode ? 128 : c.max_seq_len, visual = T / 8;
+  if (getenv("THREADS")) SetCpuThreads(atoi(getenv("THREADS")));  // the sampling's host threads too
   auto timed = std::make_unique<Timed>(MakeCpuPolicyOps(getenv("THREADS") ? atoi(getenv("THREADS")) : 0));
   Timed* t = timed.get();
   auto model = std::make_shared<PolicyModel>(c, std::move(timed));

@@ -40,6 +40,15 @@ using simd::VZero;
 
 inline size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
+// Prefetches rows [j0, j1) of a strided matrix (`width` floats per row) into
+// the cache: decode attention reads each sequence's cached keys and values
+// once, from rows that are 64 KB or more apart between sequences, where the
+// hardware prefetchers start late.
+inline void PrefetchRows(const float* x, size_t ld, size_t j0, size_t j1, size_t width) {
+  for (size_t j = j0; j < j1; ++j)
+    for (size_t c = 0; c < width; c += 16) __builtin_prefetch(x + j * ld + c, 0, 3);
+}
+
 // dst[d * ld_dst + j] = src[j * ld_src + d] for j < rows, zero for rows <= j < ld_dst.
 void TransposeHead(float* dst, size_t ld_dst, const float* src, size_t ld_src, size_t rows, size_t D) {
   constexpr size_t kBlock = 16;
@@ -419,6 +428,8 @@ void DecodeHeads(float* out, size_t ldo, float* lse, const float* q, size_t ldq,
     size_t filled = 0, done = 0;
     for (size_t j = 0; j < len; ++j) {
       const float* kr = k + j * ldkv;
+      if (j + 16 < len) PrefetchRows(k, ldkv, j + 16, j + 17, C);
+      PrefetchRows(v, ldkv, j, j + 1, C);
       for (size_t h = 0; h < H; ++h) {
         const float* qh = qs + h * D;
         const float* kh = kr + h * D;
@@ -453,7 +464,104 @@ void DecodeHeads(float* out, size_t ldo, float* lse, const float* q, size_t ldq,
   }
 }
 
+#if defined(__AVX512F__)
+// ---- decode rows for any head size: the bits of the per-head loop in cpu/policy_ops.cc ----
+
+constexpr size_t kMaxRowChunks = 64;  // C <= 1024
+
+// o[c] for the G column chunks cc0 .. cc0 + G - 1 (kW columns each) of one
+// query row: the sum over the keys, in key order, of p(key, head of the
+// column) * v[key][column], a product then a sum per key as the per-head loop
+// takes them; pt[j * kW + h] holds key j's probability for head h, spread
+// over a chunk's lanes by heads[chunk] (lane -> head of its column). G
+// independent chains.
+template <size_t G>
+void CombineChunks(float* out, const float* pt, const float* v, size_t ldkv, size_t len, size_t cc0,
+                   const __m512i* heads) {
+  Vec acc[G];
+  for (size_t g = 0; g < G; ++g) acc[g] = VZero();
+  for (size_t j = 0; j < len; ++j) {
+    const Vec p = VLoad(pt + j * kW);
+    const float* vr = v + j * ldkv + cc0 * kW;
+    for (size_t g = 0; g < G; ++g)
+      acc[g] = VAdd(acc[g], VMul(_mm512_permutexvar_ps(heads[cc0 + g], p), VLoad(vr + g * kW)));
+  }
+  for (size_t g = 0; g < G; ++g) VStore(out + (cc0 + g) * kW, acc[g]);
+}
+
+// Few queries of one sequence, all H heads, C a multiple of kW: per block of
+// kW keys, their rows transposed in registers (kW x kW blocks) so that each
+// (head, d) column is one vector over the block's keys, and the scores summed
+// along d in order (a product then a sum, from 0) as the per-head loop sums
+// them, one accumulator per head; then per head SoftmaxForwardRowOnce, and
+// P V in key order.
+template <size_t H>
+void DecodeRowsAnyHead(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k, const float* v,
+                       size_t ldkv, size_t nq, size_t first, size_t C, float scale, std::vector<float>& scratch) {
+  const size_t D = C / H, chunks = C / kW, nk = first + nq, ld = RoundUp(nk, kW);
+  scratch.resize(C + C * kW + kW * C + H * ld + nk * kW);
+  float* qs = scratch.data();   // [C] the query row, scaled
+  float* cols = qs + C;         // [C][kW] the block's columns, one vector over its keys each
+  float* tail = cols + C * kW;  // [kW][C] the rows of a last, partial block, zero-padded
+  float* s = tail + kW * C;     // [H][ld] scores, then unnormalised probabilities, per head
+  float* pt = s + H * ld;       // [nk][kW] per key, its probability for each head (lanes < H)
+  __m512i heads[kMaxRowChunks];  // per column chunk: lane -> head of its column
+  alignas(64) int32_t lane_heads[kW];
+  for (size_t cc = 0; cc < chunks; ++cc) {
+    for (size_t l = 0; l < kW; ++l) lane_heads[l] = static_cast<int32_t>((cc * kW + l) / D);
+    heads[cc] = _mm512_load_si512(lane_heads);
+  }
+  for (size_t i = 0; i < nq; ++i) {
+    const size_t len = first + i + 1;
+    const float* qrow = q + i * ldq;
+    for (size_t c = 0; c < C; ++c) qs[c] = qrow[c] * scale;
+    for (size_t j0 = 0; j0 < len; j0 += kW) {
+      const size_t rows = std::min(kW, len - j0);
+      PrefetchRows(k, ldkv, std::min(len, j0 + 2 * kW), std::min(len, j0 + 3 * kW), C);
+      PrefetchRows(v, ldkv, j0, j0 + rows, C);
+      const float* base = k + j0 * ldkv;
+      size_t ldb = ldkv;
+      if (rows < kW) {
+        for (size_t r = 0; r < kW; ++r)
+          for (size_t c = 0; c < C; ++c) tail[r * C + c] = r < rows ? base[r * ldkv + c] : 0.0f;
+        base = tail;
+        ldb = C;
+      }
+      for (size_t cc = 0; cc < chunks; ++cc) {
+        __m512 r[16];
+        for (size_t x = 0; x < kW; ++x) r[x] = VLoad(base + x * ldb + cc * kW);
+        simd::Transpose16(r);
+        for (size_t x = 0; x < kW; ++x) VStore(cols + (cc * kW + x) * kW, r[x]);
+      }
+      Vec acc[H];
+      for (size_t h = 0; h < H; ++h) acc[h] = VZero();
+      for (size_t d = 0; d < D; ++d)
+        for (size_t h = 0; h < H; ++h)
+          acc[h] = VAdd(acc[h], VMul(VSet1(qs[h * D + d]), VLoad(cols + (h * D + d) * kW)));
+      for (size_t h = 0; h < H; ++h) VStore(s + h * ld + j0, acc[h]);
+    }
+    float inv[H];
+    for (size_t h = 0; h < H; ++h) {
+      const SoftmaxRowStats st = SoftmaxForwardRowOnce(s + h * ld, len);
+      inv[h] = 1.0f / st.sum;
+      if (lse) lse[i * H + h] = st.max + std::log(st.sum);
+    }
+    for (size_t j = 0; j < len; ++j)
+      for (size_t h = 0; h < H; ++h) pt[j * kW + h] = s[h * ld + j] * inv[h];
+    float* o = out + i * ldo;
+    size_t cc = 0;
+    for (; cc + 4 <= chunks; cc += 4) CombineChunks<4>(o, pt, v, ldkv, len, cc, heads);
+    for (; cc + 2 <= chunks; cc += 2) CombineChunks<2>(o, pt, v, ldkv, len, cc, heads);
+    for (; cc < chunks; ++cc) CombineChunks<1>(o, pt, v, ldkv, len, cc, heads);
+  }
+}
+#endif
+
 }  // namespace
+
+__attribute__((noinline)) SoftmaxRowStats SoftmaxForwardRowOnce(float* x, size_t n) {
+  return SoftmaxForwardRow(x, n, 1.0f);
+}
 
 bool AttentionHeadSupported(size_t D) {
   if (D % kW != 0) return false;
@@ -508,6 +616,37 @@ void AttentionSequenceDecode(float* out, size_t ldo, float* lse, const float* q,
     case 4: return DecodeHeads<4>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, H, scale, scratch);
     default: return DecodeHeads<8>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, H, scale, scratch);
   }
+}
+
+bool AttentionRowsSupported(size_t C, size_t H) {
+#if defined(__AVX512F__)
+  return C % kW == 0 && C <= kMaxRowChunks * kW &&
+         (H == 1 || H == 2 || H == 3 || H == 4 || H == 6 || H == 8 || H == 12 || H == 16);
+#else
+  (void)C;
+  (void)H;
+  return false;
+#endif
+}
+
+void AttentionSequenceRows(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k,
+                           const float* v, size_t ldkv, size_t nq, size_t first, size_t H, size_t C, float scale,
+                           std::vector<float>& scratch) {
+#if defined(__AVX512F__)
+  switch (H) {
+    case 1: return DecodeRowsAnyHead<1>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    case 2: return DecodeRowsAnyHead<2>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    case 3: return DecodeRowsAnyHead<3>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    case 4: return DecodeRowsAnyHead<4>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    case 6: return DecodeRowsAnyHead<6>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    case 8: return DecodeRowsAnyHead<8>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    case 12: return DecodeRowsAnyHead<12>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+    default: return DecodeRowsAnyHead<16>(out, ldo, lse, q, ldq, k, v, ldkv, nq, first, C, scale, scratch);
+  }
+#else
+  (void)out, (void)ldo, (void)lse, (void)q, (void)ldq, (void)k, (void)v, (void)ldkv, (void)nq, (void)first, (void)H,
+      (void)C, (void)scale, (void)scratch;
+#endif
 }
 
 }  // namespace cpu

@@ -40,6 +40,11 @@ inline SoftmaxRowStats SoftmaxForwardRow(float* x, size_t n, float scale) {
   return {mx, sum};
 }
 
+// SoftmaxForwardRow(x, n, 1) as one compiled copy (not inlined), for the
+// per-head decode loop of cpu/policy_ops.cc and AttentionSequenceRows, so
+// that the two give the same bits.
+SoftmaxRowStats SoftmaxForwardRowOnce(float* x, size_t n);
+
 // The softmax backward of one query row, in place, for its n visible keys:
 // on entry p[j] holds the raw score q.k_j and ds[j] holds dP_j = dO.v_j; on
 // exit p[j] = exp(p[j] * scale - lse) (the probability, recomputed from the
@@ -86,6 +91,18 @@ void AttentionHeadDecode(float* out, size_t ldo, float* lse, size_t lse_stride, 
 void AttentionSequenceDecode(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k,
                              const float* v, size_t ldkv, size_t nq, size_t first, size_t H, size_t D, float scale,
                              std::vector<float>& scratch);
+
+// Few queries of one sequence, all H heads, for the head sizes the kernels
+// above do not take, where AttentionRowsSupported(C, H) (C a multiple of the
+// vector width up to 1024, a few H up to 16; AVX-512 builds): the results, to the bit,
+// of the per-head loop that cpu/policy_ops.cc runs otherwise (scores summed
+// along d in order, SoftmaxForwardRowOnce, P V in key order), with the keys
+// vectorised kW at a time instead of one transposed copy of K per head.
+// Pointers at the sequence's column 0, as AttentionSequenceDecode.
+bool AttentionRowsSupported(size_t C, size_t H);
+void AttentionSequenceRows(float* out, size_t ldo, float* lse, const float* q, size_t ldq, const float* k,
+                           const float* v, size_t ldkv, size_t nq, size_t first, size_t H, size_t C, float scale,
+                           std::vector<float>& scratch);
 
 }  // namespace cpu
 }  // namespace pv

@@ -72,32 +72,6 @@ void PackA(float* dst, const float* a, size_t lda, bool trans_a, size_t i0, size
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#if defined(__AVX512F__)
-// In-register transpose of a 16 x 16 block (rows r[0..15] become columns).
-inline void Transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int h = 0; h < 2; ++h) {
-    for (int i = 0; i < 4; ++i) {
-      t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + i + 4], 0x88);
-      t[8 * h + i + 4] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + i + 4], 0xdd);
-    }
-  }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-}
-#endif
 
 // Packs op(B)[p0 .. p0+kc, j0 + panel*NR ..] for panels [first, last) into
 // NR-wide panels [kc][NR] (zero columns past nc).
@@ -127,7 +101,7 @@ void PackBPanels(float* dst, const float* b, size_t ldb, bool trans_b, size_t p0
           for (size_t half = 0; half < kNR; half += 16) {
             __m512 r[16];
             for (size_t i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(b + (j0 + c0 + half + i) * ldb + p0 + k_done);
-            Transpose16(r);
+            simd::Transpose16(r);
             for (size_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k_done + i) * kNR + half, r[i]);
           }
         }

@@ -252,6 +252,14 @@ class CpuPolicyOps final : public PolicyOps {
       });
       return;
     }
+    if (layout.max_queries < kTileMinQueries && cpu::AttentionRowsSupported(C, H)) {
+      // Decode steps with other head sizes: the bits of the per-head loop below.
+      ForEachSequence(layout, N, C, [&](const HeadItem& it, Scratch& s) {
+        cpu::AttentionSequenceRows(out + it.q0 * C, C, lse ? lse + it.q0 * H : nullptr, q + it.q0 * ldq, ldq,
+                                   k + it.ks * ldkv, v + it.ks * ldkv, ldkv, it.nq, it.first, H, C, scale, s.e);
+      });
+      return;
+    }
     ForEachHead(layout, N, C, H, [&](const HeadItem& it, Scratch& s) {
       const size_t h = it.h, q0 = it.q0, nq = it.nq, first = it.first, nk = it.nk, ks = it.ks;
       if (nq >= kTileMinQueries && cpu::AttentionHeadSupported(D)) {
@@ -287,7 +295,7 @@ class CpuPolicyOps final : public PolicyOps {
 #pragma omp simd
           for (size_t j = 0; j < len; ++j) srow[j] += qd * kd[j];
         }
-        const cpu::SoftmaxRowStats st = cpu::SoftmaxForwardRow(srow, len, 1.0f);  // scale is in qd
+        const cpu::SoftmaxRowStats st = cpu::SoftmaxForwardRowOnce(srow, len);  // scale is in qd
         const float inv = 1.0f / st.sum;
         float* o = out + (q0 + i) * C + h * D;
         std::fill(o, o + D, 0.0f);

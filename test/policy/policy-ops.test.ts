@@ -131,6 +131,11 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
       lengths: [3, 1, 20],
       session: true,
     },
+    {
+      what: 'KV-cache decode layout (fewer than 16 queries in every slot: 3, 1 and 7; first positions 0, 5, 31)',
+      lengths: [3, 1, 7],
+      session: true,
+    },
   ];
   const heads = [
     { C: 24, H: 3 }, // D = 8: the GEMM-tile path on AVX-512
@@ -138,6 +143,7 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
     { C: 64, H: 2 }, // D = 32
     { C: 128, H: 2 }, // D = 64
     { C: 256, H: 2 }, // D = 128
+    { C: 96, H: 4 }, // D = 24: decode rows of all heads at once (AVX-512), the per-head loop otherwise
   ];
   const attentionCases = layouts.flatMap((l) => heads.map((h) => ({ ...l, ...h, D: h.C / h.H })));
   test.each(attentionCases)('attention forward and backward, head size $D: $what', async ({ lengths, session, C, H }) => {
@@ -175,6 +181,32 @@ describe.each(devices)('policy ops on $name', ({ code }) => {
     expectClose(dq, g.dq, 1e-5, 1e-3, 'attention dq');
     expectClose(dk, g.dk, 1e-5, 1e-3, 'attention dk');
     expectClose(dv, g.dv, 1e-5, 1e-3, 'attention dv');
+  });
+
+  test('decode attention: a slot has the same bits whether every slot has fewer than 16 queries or another has more', async () => {
+    // Head size 24 (C = 96, H = 4): the all-heads decode rows kernel in the
+    // first call, the per-head loop in the second.
+    const C = 96, H = 4, T = 64, ldq = 3 * C, ldkv = C;
+    const r = rng(77);
+    const k = uniform(r, 4 * T * ldkv, -1.5, 1.5);
+    const v = uniform(r, 4 * T * ldkv, -1, 1);
+    const outputs: Float32Array[] = [];
+    for (const lengths of [[3, 1, 7], [3, 1, 7, 20]]) {
+      const B = lengths.length;
+      const queryOffsets = new Int32Array(B + 1);
+      lengths.forEach((n, b) => (queryOffsets[b + 1] = queryOffsets[b] + n));
+      const N = queryOffsets[B];
+      const q = uniform(rng(5), N * ldq, -1.5, 1.5); // the first 11 rows are the same in both calls
+      const firstPosition = Int32Array.from([0, 5, 31, 2].slice(0, B));
+      const keyStart = Int32Array.from(lengths.map((_, b) => b * T));
+      const layout = { queryOffsets, keyStart, firstPosition };
+      const sizes = { N, C, H, ldq, ldkv, B, maxQueries: Math.max(...lengths), maxKeys: 38 };
+      const out = new Float32Array(N * C);
+      const lse = new Float32Array(N * H);
+      await run(code, 'attentionForward', { out, lse, q, k, v, ...layout }, sizes);
+      outputs.push(Float32Array.from([...out.subarray(0, 11 * C), ...lse.subarray(0, 11 * H)]));
+    }
+    expect(Array.from(outputs[0])).toEqual(Array.from(outputs[1]));
   });
 
   test('gelu forward and backward, residual add', async () => {
