@@ -9,7 +9,7 @@
  *   value         byte / 255 - 0.5
  */
 import { PyVisionError } from '../util/errors.js';
-import { number } from '../util/validate.js';
+import { isTypedArray, number } from '../util/validate.js';
 import type { RgbImage } from '../util/rgb.js';
 import { blankImage, checkImage, checkSide } from './image.js';
 import { resizeInto } from './ops.js';
@@ -125,7 +125,7 @@ export function viewPatchesInto(image: RgbImage, view: ViewShape, out: Float32Ar
     throw new PyVisionError('E_ARG', `view size ${width} x ${height} must be a multiple of patch (${patch})`);
   }
   const n = width * height * 3;
-  if (!(out instanceof Float32Array) || !Number.isInteger(at) || at < 0 || at + n > out.length) {
+  if (!isTypedArray(out, 'Float32Array') || !Number.isInteger(at) || at < 0 || at + n > out.length) {
     throw new PyVisionError('E_ARG', `out must be a Float32Array with room for ${n} floats at offset ${at}`);
   }
   if (viewScratch.length < n) viewScratch = new Uint8Array(n);

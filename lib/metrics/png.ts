@@ -7,6 +7,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 
 import { PyVisionError } from '../util/errors.js';
 import type { RgbImage } from '../util/rgb.js';
+import { isTypedArray } from '../util/validate.js';
 
 const SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -42,7 +43,7 @@ function checkImage(image: RgbImage, name: string): void {
     !Number.isInteger(image.height) ||
     image.width < 1 ||
     image.height < 1 ||
-    !(image.data instanceof Uint8Array) ||
+    !isTypedArray(image.data, 'Uint8Array') ||
     image.data.length !== image.width * image.height * 3
   ) {
     throw new PyVisionError('E_ARG', `${name} must be an RgbImage (width * height * 3 bytes of data)`);

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 
 import { PyVisionError } from '../util/errors.js';
 import type { RgbImage } from '../util/rgb.js';
+import { isTypedArray } from '../util/validate.js';
 import { decodePng, encodePng } from './png.js';
 
 /** [left, top, right, bottom] in the input image's pixel coordinates. */
@@ -94,7 +95,7 @@ function isImage(value: unknown): value is RgbImage {
     typeof v === 'object' &&
     Number.isInteger(v.width) &&
     Number.isInteger(v.height) &&
-    v.data instanceof Uint8Array &&
+    isTypedArray(v.data, 'Uint8Array') &&
     v.data.length === v.width * v.height * 3
   );
 }

@@ -6,6 +6,7 @@
  */
 import type { SequenceBatch } from '../policy/policy.js';
 import { PyVisionError, describe } from '../util/errors.js';
+import { isTypedArray } from '../util/validate.js';
 import type { Trajectory } from './types.js';
 
 export interface PackedTrajectories {
@@ -36,7 +37,7 @@ export function packTrajectories(trajectories: readonly Trajectory[], advantages
   let n = 0;
   let np = 0;
   trajectories.forEach((t, b) => {
-    if (!(t?.tokens instanceof Int32Array) || !(t.mask instanceof Uint8Array) || !(t.logp instanceof Float32Array) || !(t.patches instanceof Float32Array)) {
+    if (!isTypedArray(t?.tokens, 'Int32Array') || !isTypedArray(t.mask, 'Uint8Array') || !isTypedArray(t.logp, 'Float32Array') || !isTypedArray(t.patches, 'Float32Array')) {
       throw new PyVisionError('E_DTYPE', `trajectories[${b}] must have tokens (Int32Array), patches (Float32Array), mask (Uint8Array) and logp (Float32Array)`);
     }
     if (t.mask.length !== t.tokens.length || t.logp.length !== t.tokens.length) {

@@ -7,6 +7,7 @@
  */
 import { EndReason } from '../kernels/scoring.js';
 import { PyVisionError } from '../util/errors.js';
+import { isTypedArray } from '../util/validate.js';
 import type { Segment, Task, ToolResult, ToolSession, TurnRecord, World } from '../worlds/world.js';
 import { parseTurn, type ProtocolIds } from './protocol.js';
 import type { Trajectory } from './types.js';
@@ -229,8 +230,8 @@ export class TrajectoryBuilder<T extends Task> {
 
 /** Checks a world's segment (prompt or observation) before it enters a sequence. */
 export function checkSegment(segment: Segment, patchDim: number, vocabSize: number, name: string): void {
-  if (!(segment?.tokens instanceof Int32Array)) throw new PyVisionError('E_DTYPE', `${name}.tokens must be an Int32Array`);
-  if (!(segment.patches instanceof Float32Array)) throw new PyVisionError('E_DTYPE', `${name}.patches must be a Float32Array`);
+  if (!isTypedArray(segment?.tokens, 'Int32Array')) throw new PyVisionError('E_DTYPE', `${name}.tokens must be an Int32Array`);
+  if (!isTypedArray(segment.patches, 'Float32Array')) throw new PyVisionError('E_DTYPE', `${name}.patches must be a Float32Array`);
   let visual = 0;
   const { tokens } = segment;
   for (let i = 0; i < tokens.length; i++) {

@@ -16,6 +16,7 @@
 import { readSafetensors } from '../policy/safetensors.js';
 import { PyVisionError } from '../util/errors.js';
 import type { RgbImage } from '../util/rgb.js';
+import { isTypedArray } from '../util/validate.js';
 import { VIDEO_COLOURS, VIDEO_COLOUR_NAMES, VIDEO_SHAPES, type VideoShape } from './procedural.js';
 import type { VideoSource } from './source.js';
 
@@ -177,7 +178,7 @@ export async function builtinEmbeddings(source: VideoSource, chunk = 256): Promi
 
 /** Checks a user's [N, D] embeddings (and optional text-to-query function). */
 export function userEmbeddings(data: Float32Array, frameCount: number, embed?: (text: string) => Float32Array): FrameEmbeddings {
-  if (!(data instanceof Float32Array)) throw new PyVisionError('E_DTYPE', `embeddings must be a Float32Array of [N, D], got ${Object.prototype.toString.call(data).slice(8, -1)}`);
+  if (!isTypedArray(data, 'Float32Array')) throw new PyVisionError('E_DTYPE', `embeddings must be a Float32Array of [N, D], got ${Object.prototype.toString.call(data).slice(8, -1)}`);
   if (!Number.isInteger(frameCount) || frameCount < 0) throw new PyVisionError('E_ARG', `frameCount must be an integer >= 0, got ${frameCount}`);
   if (frameCount === 0) {
     if (data.length !== 0) throw new PyVisionError('E_SHAPE', `embeddings of an empty video must be empty, got ${data.length} values`);
