@@ -1,13 +1,13 @@
 /**
  * Per-token loss of an SFT checkpoint on 200 held-out expert trajectories of the visual-search world, by kind of
  * token (box numbers, the answer word, the zoom-or-answer decision, syntax). After npm run build:
- *   node dev/sft-token-loss.mjs RUN/checkpoints/step-00000000/policy.safetensors
+ *   node dev/sft-token-loss.mjs RUN/checkpoints/step-00000000/policy.safetensors ['{"world options"}']
  */
 import { VisualSearchWorld } from '../dist/lib/worlds/visual-search/world.js';
 import { replayExpert } from '../dist/lib/rollout/expert.js';
 import { Policy } from '../dist/lib/policy/policy.js';
-import { packSequences } from '../dist/lib/train/pack.js';
-const world = new VisualSearchWorld({});
+import { packTrajectories as packSequences } from '../dist/lib/rollout/pack.js';
+const world = new VisualSearchWorld(JSON.parse(process.argv[3] ?? '{}'));
 const p = await Policy.load(process.argv[2], { threads: 1 });
 const tasks = world.tasks('val', 200, 0);
 const tr = await replayExpert({ world, tasks, seed: 5 });
