@@ -166,6 +166,15 @@ struct Segment {
   size_t begin, end;
 };
 
+// Threads of a parallel region over `items` independent pieces of work: no
+// more than there are pieces (a region over one segment runs on the calling
+// thread alone instead of waking a team that has nothing to do, which costs
+// tens of milliseconds on a loaded machine). The work's split does not depend
+// on it, so neither do the results.
+int TeamFor(size_t items) {
+  return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(CpuThreads()), items)));
+}
+
 std::vector<Segment> MakeSegments(const FrameBatch& batch, int threads) {
   const size_t min_frames = std::max<size_t>(64, (size_t(1) << 18) / batch.dim);  // about 1 MiB of embeddings
   const size_t target = static_cast<size_t>(std::max(1, threads)) * 8;
@@ -244,8 +253,8 @@ void ScoreSegmentAny(const FrameBatch& batch, const Segment& seg, bool normalize
 
 // relevance[N] of every frame (and norms[N] when not null); returns the flags.
 ScoreFlags ScoreAll(float* relevance, double* norms, const FrameBatch& batch, bool normalize) {
-  const int threads = CpuThreads();
-  const std::vector<Segment> segments = MakeSegments(batch, threads);
+  const std::vector<Segment> segments = MakeSegments(batch, CpuThreads());
+  const int threads = TeamFor(segments.size());
   std::vector<double> qd_all(static_cast<size_t>(threads) * batch.dim);
   size_t nonfinite = kNone, overflow = kNone;
   const long count = static_cast<long>(segments.size());
@@ -342,8 +351,8 @@ class CpuFrameKernels final : public FrameKernels {
   // keys in a min-heap; each video then keeps the best k of its segments'.
   static void SelectTopk(int32_t* indices, float* scores, const FrameBatch& batch, const FrameOptions& o,
                          size_t kmax) {
-    const int threads = CpuThreads();
-    const std::vector<Segment> segments = MakeSegments(batch, threads);
+    const std::vector<Segment> segments = MakeSegments(batch, CpuThreads());
+    const int threads = TeamFor(std::max(segments.size(), static_cast<size_t>(batch.videos)));
     const size_t S = segments.size(), B = batch.videos;
     std::vector<size_t> slot(S + 1, 0);     // candidate slots of each segment
     std::vector<size_t> first(B + 1, 0);    // first segment of each video
@@ -442,7 +451,7 @@ class CpuFrameKernels final : public FrameKernels {
     std::vector<uint8_t> state(N, 0);  // 0 free, 1 too close to an accepted frame, 2 accepted
     const int64_t gap = o.min_gap;
     const long videos = static_cast<long>(batch.videos);
-#pragma omp parallel for num_threads(CpuThreads()) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(TeamFor(batch.videos)) schedule(dynamic, 1)
     for (long bl = 0; bl < videos; ++bl) {
       const size_t b = static_cast<size_t>(bl);
       const size_t begin = static_cast<size_t>(batch.frame_offsets[b]);
@@ -504,9 +513,10 @@ class CpuFrameKernels final : public FrameKernels {
     // maxcos[i] = cos(e_i, e_first) for every frame of a video that selects more than one.
     std::vector<double> maxcos(N, 0.0);
     const std::vector<Segment> segments = MakeSegments(batch, threads);
-    std::vector<double> pick_all(static_cast<size_t>(threads) * D);
+    const int team = TeamFor(segments.size());
+    std::vector<double> pick_all(static_cast<size_t>(team) * D);
     const long count = static_cast<long>(segments.size());
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(team)
     {
       const int t = TeamThreadIndex();
       double* pick = pick_all.data() + static_cast<size_t>(t) * D;
@@ -540,7 +550,7 @@ class CpuFrameKernels final : public FrameKernels {
     std::vector<int32_t> selected_all(N);
     const double lambda = o.lambda, rest = 1.0 - o.lambda;
     const long videos = static_cast<long>(B);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(TeamFor(batch.videos)) schedule(dynamic, 1)
     for (long bl = 0; bl < videos; ++bl) {
       const size_t b = static_cast<size_t>(bl);
       const size_t begin = static_cast<size_t>(batch.frame_offsets[b]);
@@ -597,7 +607,7 @@ class CpuFrameKernels final : public FrameKernels {
                          size_t kmax, const float* relevance) {
     std::vector<double> cumulative(batch.frames);
     const long videos = static_cast<long>(batch.videos);
-#pragma omp parallel for num_threads(CpuThreads()) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(TeamFor(batch.videos)) schedule(dynamic, 1)
     for (long bl = 0; bl < videos; ++bl) {
       const size_t b = static_cast<size_t>(bl);
       const size_t begin = static_cast<size_t>(batch.frame_offsets[b]);
