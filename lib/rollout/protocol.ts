@@ -70,8 +70,16 @@ function mix64(x: bigint): bigint {
  * sample index), 53 bits (a safe integer). It does not depend on the batch.
  */
 export function trajectorySeed(seed: number, taskId: string, sample: number): number {
+  return groupSeeds(seed, taskId)(sample);
+}
+
+/**
+ * trajectorySeed(seed, taskId, sample) for every sample of one task, the
+ * task's part hashed once: the same numbers as calling it per sample.
+ */
+export function groupSeeds(seed: number, taskId: string): (sample: number) => number {
   let h = 0xcbf29ce484222325n; // FNV-1a over the id's UTF-16 units
   for (let i = 0; i < taskId.length; i++) h = ((h ^ BigInt(taskId.charCodeAt(i))) * 0x100000001b3n) & MASK64;
-  const x = mix64(mix64(mix64(BigInt(seed)) ^ h) ^ BigInt(sample));
-  return Number(x >> 11n);
+  const task = mix64(mix64(BigInt(seed)) ^ h);
+  return (sample) => Number(mix64(task ^ BigInt(sample)) >> 11n);
 }

@@ -12,7 +12,7 @@ import type { PolicySession } from '../policy/session.js';
 import { PyVisionError, describe, withCallSite } from '../util/errors.js';
 import * as v from '../util/validate.js';
 import type { Segment, Task, ToolResult, World } from '../worlds/world.js';
-import { protocolIds, trajectorySeed } from './protocol.js';
+import { groupSeeds, protocolIds } from './protocol.js';
 import { TrajectoryBuilder, checkSegment, type TurnLimits } from './trajectory.js';
 import type { Trajectory } from './types.js';
 
@@ -240,11 +240,12 @@ export function rollout<T extends Task>(options: RolloutOptions<T>): Promise<Tra
     const seeds: number[] = [];
     const entries: Segment[] = [];
     for (let i = 0; i < tasks.length; i++) {
+      const seedOf = groupSeeds(r.seed, tasks[i].id);
       for (let g = 0; g < groupSize; g++) {
         const b = new TrajectoryBuilder(tasks[i], i, g, limits, ids);
         b.appendContext(prompts[i]);
         builders.push(b);
-        seeds.push(trajectorySeed(r.seed, tasks[i].id, g));
+        seeds.push(seedOf(g));
         entries.push(prompts[i]);
       }
     }
