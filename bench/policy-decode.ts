@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { Policy, type PolicyConfig } from '../lib/index.js';
 import { random } from './harness.js';
 
-export const DECODE_CONFIG: PolicyConfig = { vocabSize: 1300, patchDim: 48, maxSeqLen: 256, layers: 2, heads: 4, dim: 64 };
+/** BENCH_DECODE_DIM=96 times the trainer's default policy (lib/train/config.ts: dim 96) instead of dim 64. */
+export const DECODE_CONFIG: PolicyConfig = { vocabSize: 1300, patchDim: 48, maxSeqLen: 256, layers: 2, heads: 4, dim: Number(process.env.BENCH_DECODE_DIM ?? 64) };
 export const DECODE_PROMPT = 64;
 export const DECODE_TOKENS = 64;
 

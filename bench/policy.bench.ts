@@ -17,7 +17,12 @@
  * With PYVISION_RL_BASELINE_ADDON naming another build's pyvision_rl.node
  * (e.g. the parent commit's), the same rows are timed with that addon in a
  * child process before and after this build's (best of the two kept), and
- * the speed-up is printed. BENCH_DECODE_ONLY=1 runs the decode rows alone.
+ * the speed-up is printed. PYVISION_RL_BASELINE_BENCH may name instead another
+ * checkout's compiled decode script (<checkout>/dist/bench/bench/policy-decode.js,
+ * after its `npm run build` and `npx tsc -p tsconfig.bench.json`): it then runs
+ * with that checkout's lib/ and addon, for builds whose addon surface differs
+ * from this lib/'s. BENCH_DECODE_ONLY=1 runs the decode rows alone;
+ * BENCH_DECODE_DIM=96 times the trainer's default dim instead of 64.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -102,11 +107,15 @@ function bestOf(first: BenchRow[], second: BenchRow[]): BenchRow[] {
 /** The decode rows with the addon of PYVISION_RL_BASELINE_ADDON, in a child process. */
 function baselineDecode(ctx: BenchContext): DecodeTiming[] {
   const addon = process.env.PYVISION_RL_BASELINE_ADDON;
-  if (!addon) return [];
-  const script = join(dirname(fileURLToPath(import.meta.url)), 'policy-decode.js');
+  const other = process.env.PYVISION_RL_BASELINE_BENCH;
+  if (!addon && !other) return [];
+  const script = other ?? join(dirname(fileURLToPath(import.meta.url)), 'policy-decode.js');
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_QUICK: ctx.quick ? '1' : '0' };
+  if (addon) env.PYVISION_RL_ADDON = addon;
+  else delete env.PYVISION_RL_ADDON;
   const run = spawnSync(process.execPath, [script, DECODE_BATCHES.join(',')], {
     encoding: 'utf8',
-    env: { ...process.env, PYVISION_RL_ADDON: addon, BENCH_QUICK: ctx.quick ? '1' : '0' },
+    env,
     maxBuffer: 1 << 20,
     timeout: 20 * 60 * 1000,
   });
@@ -141,7 +150,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (const t of ours) rows.push(decodeRow(t, impl, note));
     for (const t of before) {
       const again = after.find((a) => a.B === t.B);
-      rows.push(decodeRow(again && again.ms < t.ms ? again : t, BASELINE_IMPL, `${process.env.PYVISION_RL_BASELINE_ADDON}; best of two runs (before and after native)`));
+      rows.push(decodeRow(again && again.ms < t.ms ? again : t, BASELINE_IMPL, `${process.env.PYVISION_RL_BASELINE_ADDON ?? process.env.PYVISION_RL_BASELINE_BENCH}; best of two runs (before and after native)`));
     }
     addSpeedups(rows, impl, BASELINE_IMPL);
   }
