@@ -42,6 +42,10 @@ struct Timed final : PolicyOps {
     cpu[name] += CpuMs() - c0;
   }
   Device device() const override { return in->device(); }
+  // LANES=1: sessions split their sequences into the backend's host lanes,
+  // whose ops are not timed (only the totals then mean anything).
+  size_t HostLanes() const override { return getenv("LANES") ? in->HostLanes() : 1; }
+  PolicyOps& LaneOps() override { return getenv("LANES") ? in->LaneOps() : *this; }
   void* Alloc(size_t b) override { return in->Alloc(b); }
   void Free(void* p) override { in->Free(p); }
   void Upload(void* d, const void* s, size_t b) override { T("upload", [&] { in->Upload(d, s, b); }); }
