@@ -1,22 +1,25 @@
-// The table of docs/video.md from OUT_DIR/eval-results.json, with the calibration rows on the same 48 test tasks:
+// Details of a video experiment's runs (after runVideoExperiment / `experiment video --out OUT_DIR`), from
+// OUT_DIR/results.json and each run's metrics.jsonl: per arm, the mean over seeds of the test accuracy per
+// question type, the validation accuracy after SFT and after RL, the train accuracy of the first and last
+// quarter of the RL steps, and the RL step by phase (seconds, mean over steps and seeds). Writes OUT_DIR/summary.md.
 //   node dev/video_summary.mjs OUT_DIR
-import { calibrateVideoQA } from '../dist/lib/worlds/video-qa-calibration.js';
-import { VideoQAWorld } from '../dist/lib/worlds/video-qa.js';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 const out = process.argv[2];
-const rows = JSON.parse(readFileSync(`${out}/eval-results.json`, 'utf8'));
-const cal = await calibrateVideoQA(new VideoQAWorld({ sandboxLimits: { maxWallMs: 60000 } }), { split: 'test', n: 48, seed: 0, ks: [8, 16, 32] });
-const lines = [];
-lines.push('| arm | RL steps | seeds | test acc | visual tokens / sample | tool calls / sample | presence | colour | order | count | end reasons |');
-lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
-for (const r of rows) {
-  const pt = (t) => r.perType?.[t] ? r.perType[t].acc.toFixed(2) : 'n/a';
-  const er = Object.entries(r.endReasons ?? {}).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-  lines.push(`| ${r.arm} | ${r.steps} | ${r.seed} | ${r.acc.toFixed(3)} | ${r.visualTokens.toFixed(1)} | ${r.toolCalls.toFixed(2)} | ${pt('presence')} | ${pt('colour')} | ${pt('order')} | ${pt('count')} | ${er} |`);
+const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+const mean = (xs) => { const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN; };
+const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const types = ['presence', 'colour', 'order', 'count'];
+const phases = ['timing/gen', 'timing/tool', 'timing/score', 'timing/update', 'timing/step'];
+const lines = [
+  `| arm | seeds | test acc | ${types.join(' | ')} | val acc after SFT | val acc after RL | train acc, first quarter | train acc, last quarter | ${phases.map((p) => p.slice(7)).join(' | ')} (s per RL step) |`,
+  `|---|---|---|${types.map(() => '---').join('|')}|---|---|---|---|${phases.map(() => '---').join('|')}|`,
+];
+for (const arm of report.arms) {
+  const runs = report.runs.filter((r) => r.arm === arm.arm);
+  const steps = runs.map((r) => readFileSync(join(r.dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.step > 0));
+  const quarter = (rows, last) => { const q = Math.max(1, Math.floor(rows.length / 4)); return mean((last ? rows.slice(-q) : rows.slice(0, q)).map((m) => m['critic/acc/mean'])); };
+  lines.push(`| ${arm.arm} | ${runs.length} | ${f(arm.acc.mean)} | ${types.map((t) => f(mean(runs.map((r) => r.test?.per_type?.[t]?.acc)), 2)).join(' | ')} | ${f(mean(runs.map((r) => r.valAccSft)))} | ${f(mean(runs.map((r) => r.valAccLast)))} | ${f(mean(steps.map((s) => quarter(s, false))))} | ${f(mean(steps.map((s) => quarter(s, true))))} | ${phases.map((p) => f(mean(steps.flat().map((m) => m[p])), 2)).join(' | ')} |`);
 }
-lines.push('');
-lines.push('| answerer (no policy) | acc | visual tokens / sample | presence | colour | order | count |');
-lines.push('|---|---|---|---|---|---|---|');
-for (const c of cal) lines.push(`| ${c.name} | ${c.acc.toFixed(3)} | ${c.visualTokens.toFixed(1)} | ${['presence', 'colour', 'order', 'count'].map((t) => (c.perType[t] ?? NaN).toFixed(2)).join(' | ')} |`);
-writeFileSync(`${out}/summary.md`, lines.join('\n') + '\n');
+writeFileSync(join(out, 'summary.md'), lines.join('\n') + '\n');
 console.log(lines.join('\n'));
