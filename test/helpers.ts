@@ -1,16 +1,7 @@
 /** Test utilities: a seeded PRNG and tolerance comparisons that report the worst element. */
 
-/** mulberry32: small, seedable, good enough for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the package's own seeded generator): small, seedable, good enough for test inputs. */
+export { mulberry32 as rng } from '../lib/util/random.js';
 
 export function uniform(random: () => number, n: number, lo: number, hi: number): Float32Array {
   const out = new Float32Array(n);

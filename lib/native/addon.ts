@@ -93,13 +93,19 @@ export interface NativePolicyTensor {
   decay: boolean;
 }
 
-/** The policy's shape (lib/policy/config.ts PolicyConfig, validated). */
+/** The network's shape (policy.md); public as lib/policy/config.ts PolicyConfig, validated there. */
 export interface NativePolicyConfig {
+  /** V: token ids are 0 .. vocabSize - 1. */
   vocabSize: number;
+  /** P: floats per visual patch. */
   patchDim: number;
+  /** T: the longest sequence (positions, tokens and patches together). */
   maxSeqLen: number;
+  /** L: transformer blocks. */
   layers: number;
+  /** H: attention heads (dim % heads == 0). */
   heads: number;
+  /** C: channels. */
   dim: number;
 }
 

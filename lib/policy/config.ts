@@ -6,25 +6,12 @@
  * files (checkpoint.ts).
  */
 import { PyVisionError, describe } from '../util/errors.js';
-import { native, type NativePolicyTensor } from '../native/addon.js';
+import { native, type NativePolicyConfig, type NativePolicyTensor } from '../native/addon.js';
 import * as v from '../util/validate.js';
 import { LIMITS } from '../util/limits.js';
 
-/** The network's shape (policy.md). */
-export interface PolicyConfig {
-  /** V: token ids are 0 .. vocabSize - 1. */
-  vocabSize: number;
-  /** P: floats per visual patch. */
-  patchDim: number;
-  /** T: the longest sequence (positions, tokens and patches together). */
-  maxSeqLen: number;
-  /** L: transformer blocks. */
-  layers: number;
-  /** H: attention heads (dim % heads == 0). */
-  heads: number;
-  /** C: channels. */
-  dim: number;
-}
+/** The network's shape (policy.md): the fields as the addon takes them. */
+export type PolicyConfig = NativePolicyConfig;
 
 /**
  * B packed ragged sequences. Position t holds the token `tokens[t]`, or a
