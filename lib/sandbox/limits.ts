@@ -67,8 +67,16 @@ const LIMIT_MAX: Readonly<SandboxLimits> = Object.freeze({
   maxDepth: 1000,
 });
 
-/** Validates user limits (a partial object) over the defaults. */
+/** The objects resolveLimits returned (frozen): handed back in, they need no second validation. */
+const RESOLVED = new WeakSet<object>();
+
+/**
+ * Validates user limits (a partial object) over the defaults; returns a frozen SandboxLimits.
+ * An object resolveLimits returned is returned as it is (a world resolves its limits once and
+ * opens many sandboxes with them).
+ */
 export function resolveLimits(value: unknown, name = 'options.limits'): SandboxLimits {
+  if (typeof value === 'object' && value !== null && RESOLVED.has(value)) return value as SandboxLimits;
   const given = optionalObject(value, name);
   const limits = { ...DEFAULT_SANDBOX_LIMITS };
   for (const key of Object.keys(given)) {
@@ -78,6 +86,8 @@ export function resolveLimits(value: unknown, name = 'options.limits'): SandboxL
     const k = key as keyof SandboxLimits;
     if (given[k] !== undefined) limits[k] = number(given[k], `${name}.${key}`, { integer: true, min: 1, max: LIMIT_MAX[k] });
   }
+  Object.freeze(limits);
+  RESOLVED.add(limits);
   return limits;
 }
 

@@ -487,3 +487,42 @@ function checkDepth(statement: Statement): void {
 export function parse(source: string): Module {
   return new Parser(tokenize(source)).parseModule();
 }
+
+/** Programs parse() has seen, by their source: the tree, or the SyntaxError it raised. Least recently used first. */
+const PARSED = new Map<string, Module | SyntaxErrorWithLine>();
+/** Most programs kept by parseCached (and their longest source): a policy repeats a few programs often. */
+export const PARSE_CACHE_LIMITS = Object.freeze({ entries: 1024, sourceChars: 4096 });
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * parse(), remembering each program's tree (frozen: the evaluator only reads it) or SyntaxError
+ * by its source text, so that a program the policy writes again is not lexed and parsed again.
+ * Returns the same tree and throws the same error (type, message, line) as parse().
+ */
+export function parseCached(source: string): Module {
+  let result = PARSED.get(source);
+  if (result !== undefined) {
+    PARSED.delete(source);
+    PARSED.set(source, result);
+  } else {
+    try {
+      result = deepFreeze(parse(source));
+    } catch (error) {
+      if (!(error instanceof SyntaxErrorWithLine)) throw error;
+      result = error;
+    }
+    if (source.length <= PARSE_CACHE_LIMITS.sourceChars) {
+      PARSED.set(source, result);
+      if (PARSED.size > PARSE_CACHE_LIMITS.entries) PARSED.delete(PARSED.keys().next().value as string);
+    }
+  }
+  if (result instanceof SyntaxErrorWithLine) throw result;
+  return result;
+}

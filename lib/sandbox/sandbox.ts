@@ -15,7 +15,7 @@ import {
   checkImagePixels, imageCountError, outputLimitError, resolveLimits, sourceLimitError, stepLimitError, wallLimitError,
   type SandboxLimits,
 } from './limits.js';
-import { SyntaxErrorWithLine, parse } from './parser.js';
+import { SyntaxErrorWithLine, parseCached } from './parser.js';
 import { fromHost, type Gen, type Runtime } from './values.js';
 
 export interface SandboxOptions {
@@ -156,7 +156,7 @@ export class PythonSandbox {
     let evaluator: Evaluator | null = null;
     try {
       if (source.length > limits.maxSourceChars) throw sourceLimitError(source.length, limits);
-      const module = parse(source);
+      const module = parseCached(source);
       evaluator = new Evaluator(rt, scope);
       await drive(evaluator.module(module), deadline, limits);
       return { output: output.join(''), images, error: null, steps };

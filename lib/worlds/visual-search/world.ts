@@ -11,7 +11,7 @@ import type { RgbImage } from '../../util/rgb.js';
 import { checkImage } from '../../image/image.js';
 import { decodeImageFile } from '../../image/decode.js';
 import { ViewPatchCache, checkViewShape, fitToView, patchCount, patchDim, viewPatches, viewPatchesInto, type ViewShape } from '../../image/view.js';
-import type { SandboxLimits } from '../../sandbox/limits.js';
+import { resolveLimits, type SandboxLimits } from '../../sandbox/limits.js';
 import { ImageToolSession, type ImageToolDetails } from '../image-session.js';
 import { WordTokenizer } from '../tokenizer.js';
 import type {
@@ -176,6 +176,8 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   private readonly cache = new Map<string, { image: RgbImage; patches?: Float32Array }>();
   /** Observed images' patches by their pixels (the samples of a task often show the same crop, or the whole canvas). */
   private readonly views: ViewPatchCache;
+  /** settings.limits over the sandbox's defaults, resolved at the first openTool. */
+  private toolLimits: SandboxLimits | undefined;
 
   /** A world with the procedural background or already-decoded photos (see create() for files). */
   constructor(options?: VisualSearchOptions) {
@@ -318,9 +320,11 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   openTool(task: VisualSearchTask): ToolSession {
     const s = this.settings;
     const rate = s.toolFailureRate;
+    // Validated once, at the first session (the same error, at the same call, as per session).
+    this.toolLimits ??= resolveLimits(s.limits);
     return new ImageToolSession({
       image: this.image(task),
-      limits: s.limits,
+      limits: this.toolLimits,
       imageLimits: { maxPixels: s.maxPixels },
       failure: rate > 0 ? (call, code) => hash32('tool-failure', s.seed, task.id, call, code) / 4294967296 < rate : undefined,
     });
