@@ -107,6 +107,20 @@ export function crop(image: RgbImage, box: readonly number[]): RgbImage {
 }
 
 /**
+ * crop() for callers that never write into images (the sandbox's Image objects): a box of whole
+ * rows inside the image (left 0, right the width, top >= 0, bottom <= the height) returns a view
+ * of the source's pixels instead of a copy (a fresh copy of a 256 x 256 canvas costs its page
+ * faults every time); any other box is crop(). The same pixels either way.
+ */
+export function cropShared(image: RgbImage, box: readonly number[]): RgbImage {
+  checkImage(image);
+  const [l, t, r, b] = cropBox(box);
+  if (l !== 0 || r !== image.width || t < 0 || b > image.height) return crop(image, box);
+  const row = image.width * 3;
+  return { width: r - l, height: b - t, data: image.data.subarray(t * row, b * row) };
+}
+
+/**
  * Source pixels and integer overlaps of each output pixel along one axis (units of 1 / (n m)):
  * output i covers [i n, (i + 1) n), source s covers [s m, (s + 1) m); output i reads the
  * sources start[i] .. start[i] + taps[i] - 1 with weights weights[i * maxTaps + k].

@@ -15,9 +15,10 @@
  * Each image remembers where it lies in image_clue_0 (a crop or resize of it;
  * unknown after a rotation), so a world can record which regions the agent looked at.
  */
-import { crop, meanColor, resize, rotate, roundHalfEven } from '../image/ops.js';
+import { cropShared, meanColor, resize, rotate, roundHalfEven } from '../image/ops.js';
 import { MAX_IMAGE_SIDE } from '../image/image.js';
-import { PyBuiltin, PyException, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from '../sandbox/host.js';
+import { pyError } from '../sandbox/exceptions.js';
+import { PyBuiltin, PyList, PyTuple, isHostObject, type HostContext, type PyHostObject, type PyValue } from '../sandbox/host.js';
 import { pyTypeName } from '../sandbox/index.js';
 import type { RgbImage } from '../util/rgb.js';
 
@@ -40,17 +41,17 @@ export const DEFAULT_IMAGE_BUILTIN_LIMITS: Readonly<ImageBuiltinLimits> = Object
 /** Binds positional and keyword arguments to parameter names with CPython's TypeErrors. */
 export function bindArgs(fn: string, params: readonly string[], args: readonly PyValue[], kwargs: ReadonlyMap<string, PyValue>): PyValue[] {
   if (args.length > params.length) {
-    throw new PyException('TypeError', `${fn}() takes ${params.length} positional argument${params.length === 1 ? '' : 's'} but ${args.length} were given`);
+    throw pyError('TypeError', `${fn}() takes ${params.length} positional argument${params.length === 1 ? '' : 's'} but ${args.length} were given`);
   }
   const out: (PyValue | undefined)[] = [...args];
   for (const [name, value] of kwargs) {
     const k = params.indexOf(name);
-    if (k < 0) throw new PyException('TypeError', `${fn}() got an unexpected keyword argument '${name}'`);
-    if (k < args.length) throw new PyException('TypeError', `${fn}() got multiple values for argument '${name}'`);
+    if (k < 0) throw pyError('TypeError', `${fn}() got an unexpected keyword argument '${name}'`);
+    if (k < args.length) throw pyError('TypeError', `${fn}() got multiple values for argument '${name}'`);
     out[k] = value;
   }
   for (let k = 0; k < params.length; k++) {
-    if (out[k] === undefined) throw new PyException('TypeError', `${fn}() missing 1 required positional argument: '${params[k]}'`);
+    if (out[k] === undefined) throw pyError('TypeError', `${fn}() missing 1 required positional argument: '${params[k]}'`);
   }
   return out as PyValue[];
 }
@@ -84,14 +85,14 @@ function less(a: Real, b: Real): boolean {
 /** Python's round(x) to an int. */
 function pyRound(v: Real): bigint {
   if (typeof v === 'bigint') return v;
-  if (Number.isNaN(v)) throw new PyException('ValueError', 'cannot convert float NaN to integer');
-  if (!Number.isFinite(v)) throw new PyException('OverflowError', 'cannot convert float infinity to integer');
+  if (Number.isNaN(v)) throw pyError('ValueError', 'cannot convert float NaN to integer');
+  if (!Number.isFinite(v)) throw pyError('OverflowError', 'cannot convert float infinity to integer');
   return BigInt(roundHalfEven(v));
 }
 
 function checkPixels(w: bigint, h: bigint, limits: ImageBuiltinLimits): void {
   if (w > BigInt(MAX_IMAGE_SIDE) || h > BigInt(MAX_IMAGE_SIDE) || w * h > BigInt(limits.maxPixels)) {
-    throw new PyException('MemoryError', `image too large: ${w} x ${h} (the limit is ${limits.maxPixels} pixels)`);
+    throw pyError('MemoryError', `image too large: ${w} x ${h} (the limit is ${limits.maxPixels} pixels)`);
   }
 }
 
@@ -152,37 +153,38 @@ export class ImageObject implements PyHostObject {
 
   private crop(box: PyValue, ctx: HostContext): ImageObject {
     if (!(box instanceof PyTuple || box instanceof PyList) || box.items.length !== 4) {
-      throw new PyException('TypeError', 'crop() argument must be a tuple of 4 numbers');
+      throw pyError('TypeError', 'crop() argument must be a tuple of 4 numbers');
     }
     const items = box.items;
     for (const v of items) {
-      if (!isNumber(v)) throw new PyException('TypeError', `crop() box coordinates must be numbers, not '${pyTypeName(v)}'`);
+      if (!isNumber(v)) throw pyError('TypeError', `crop() box coordinates must be numbers, not '${pyTypeName(v)}'`);
     }
     const raw = items.map((v) => real(v as bigint | number | boolean));
-    if (less(raw[2], raw[0])) throw new PyException('ValueError', "Coordinate 'right' is less than 'left'");
-    if (less(raw[3], raw[1])) throw new PyException('ValueError', "Coordinate 'lower' is less than 'upper'");
+    if (less(raw[2], raw[0])) throw pyError('ValueError', "Coordinate 'right' is less than 'left'");
+    if (less(raw[3], raw[1])) throw pyError('ValueError', "Coordinate 'lower' is less than 'upper'");
     const [l, t, r, b] = raw.map(pyRound);
     for (const v of [l, t, r, b]) {
-      if (v < -(2n ** 31n) || v >= 2n ** 31n) throw new PyException('OverflowError', 'crop() coordinate out of range');
+      if (v < -(2n ** 31n) || v >= 2n ** 31n) throw pyError('OverflowError', 'crop() coordinate out of range');
     }
-    if (r - l < 1n || b - t < 1n) throw new PyException('ValueError', 'crop() box is empty');
+    if (r - l < 1n || b - t < 1n) throw pyError('ValueError', 'crop() box is empty');
     checkPixels(r - l, b - t, this.limits);
     ctx.charge(Math.ceil(Number((r - l) * (b - t)) / 1024));
     const box4 = [Number(l), Number(t), Number(r), Number(b)];
     const o = this.origin;
     const origin = o ? { x0: o.x0 + box4[0] * o.sx, y0: o.y0 + box4[1] * o.sy, sx: o.sx, sy: o.sy } : null;
-    return new ImageObject(crop(this.image, box4), this.limits, origin);
+    // Sandbox images are never written into: a crop of whole rows shares the source's pixels.
+    return new ImageObject(cropShared(this.image, box4), this.limits, origin);
   }
 
   private resize(size: PyValue, ctx: HostContext): ImageObject {
     if (!(size instanceof PyTuple || size instanceof PyList) || size.items.length !== 2) {
-      throw new PyException('TypeError', 'resize() argument must be a tuple of 2 ints');
+      throw pyError('TypeError', 'resize() argument must be a tuple of 2 ints');
     }
     for (const v of size.items) {
-      if (typeof v !== 'bigint' && typeof v !== 'boolean') throw new PyException('TypeError', `resize() size must be ints, not '${pyTypeName(v)}'`);
+      if (typeof v !== 'bigint' && typeof v !== 'boolean') throw pyError('TypeError', `resize() size must be ints, not '${pyTypeName(v)}'`);
     }
     const [w, h] = size.items.map((v) => real(v as bigint | boolean) as bigint);
-    if (w < 1n || h < 1n) throw new PyException('ValueError', 'height and width must be > 0');
+    if (w < 1n || h < 1n) throw pyError('ValueError', 'height and width must be > 0');
     checkPixels(w, h, this.limits);
     ctx.charge(Math.ceil((Number(w * h) + this.image.width * this.image.height) / 1024));
     const o = this.origin;
@@ -193,15 +195,15 @@ export class ImageObject implements PyHostObject {
   }
 
   private rotate(angle: PyValue, ctx: HostContext): ImageObject {
-    if (!isNumber(angle)) throw new PyException('TypeError', `rotate() angle must be a number, not '${pyTypeName(angle)}'`);
+    if (!isNumber(angle)) throw pyError('TypeError', `rotate() angle must be a number, not '${pyTypeName(angle)}'`);
     let degrees: number;
     if (typeof angle === 'bigint') {
       degrees = Number(angle);
-      if (!Number.isFinite(degrees)) throw new PyException('OverflowError', 'int too large to convert to float');
+      if (!Number.isFinite(degrees)) throw pyError('OverflowError', 'int too large to convert to float');
     } else {
       degrees = Number(angle);
     }
-    if (!Number.isFinite(degrees)) throw new PyException('ValueError', 'rotate() angle must be finite');
+    if (!Number.isFinite(degrees)) throw pyError('ValueError', 'rotate() angle must be finite');
     ctx.charge(Math.ceil((this.image.width * this.image.height) / 1024));
     return new ImageObject(rotate(this.image, degrees), this.limits, null);
   }
@@ -211,7 +213,7 @@ export class ImageObject implements PyHostObject {
 export const meanColorBuiltin = new PyBuiltin('mean_color', (args, kwargs, ctx) => {
   const [img] = bindArgs('mean_color', ['img'], args, kwargs);
   if (!(isHostObject(img) && img instanceof ImageObject)) {
-    throw new PyException('TypeError', `mean_color() argument must be an Image, not '${pyTypeName(img)}'`);
+    throw pyError('TypeError', `mean_color() argument must be an Image, not '${pyTypeName(img)}'`);
   }
   ctx.charge(Math.ceil((img.image.width * img.image.height) / 1024));
   return new PyTuple(meanColor(img.image).map((v) => BigInt(v)));

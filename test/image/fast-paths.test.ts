@@ -1,10 +1,10 @@
 /**
- * crop's whole-row path, resize's fast paths (integer downscale, integer upscale, the general
+ * crop's whole-row path, cropShared (a view of whole rows), resize's fast paths (integer downscale, integer upscale, the general
  * separable passes with cached coverage tables) and the fused view (viewPatches, viewPatchesInto)
  * against the plain references of test/reference/image_plain.ts, bit for bit, on seeded images of
  * odd sizes.
  */
-import { checkViewShape, crop, fitToView, imagePatches, resize, viewPatches, viewPatchesInto } from '../../lib/index.js';
+import { checkViewShape, crop, cropShared, fitToView, imagePatches, resize, viewPatches, viewPatchesInto } from '../../lib/index.js';
 import type { RgbImage } from '../../lib/index.js';
 import { mulberry32 } from '../../lib/util/random.js';
 import { referenceCrop, referenceResize, referenceViewPatches } from '../reference/image_plain.js';
@@ -22,6 +22,29 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): string {
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `index ${i}: ${a[i]} vs ${b[i]}`;
   return 'none';
 }
+
+test('cropShared equals crop: a view of the source for whole rows inside the image, a copy otherwise', () => {
+  const r = mulberry32(17);
+  const img = randomImage(r, 13, 9);
+  const boxes: [number, number, number, number][] = [[0, 0, 13, 9], [0, 2, 13, 5], [0, 8, 13, 9], [0, -3, 13, 4], [0, 6, 13, 14], [0, -5, 13, -1], [1, 0, 13, 9], [0, 0, 12, 9], [-1, 0, 14, 9], [0.4, 1.5, 12.6, 4.5]];
+  for (let k = 0; k < 30; k++) {
+    const l = Math.floor(r() * 20) - 5;
+    const t = Math.floor(r() * 16) - 4;
+    boxes.push([l, t, l + 1 + Math.floor(r() * 16), t + 1 + Math.floor(r() * 12)]);
+  }
+  let views = 0;
+  for (const box of boxes) {
+    const got = cropShared(img, box);
+    const want = crop(img, box);
+    expect([box, got.width, got.height, firstDifference(got.data, want.data)]).toEqual([box, want.width, want.height, 'none']);
+    const [l, t, rr, b] = box.map(Math.round);
+    const inside = l === 0 && rr === 13 && t >= 0 && b <= 9;
+    expect([box, got.data.buffer === img.data.buffer]).toEqual([box, inside]);
+    if (inside) views++;
+  }
+  expect(views).toBeGreaterThanOrEqual(4);
+  expect(() => cropShared(img, [3, 0, 2, 9])).toThrow(/right/);
+});
 
 test('crop equals the reference: whole rows (inside, above, below, taller than the image) and partial rows', () => {
   const r = mulberry32(13);
