@@ -183,15 +183,7 @@ export class TrajectoryBuilder<T extends Task> {
   }
 
   #patchesFlat(): Float32Array {
-    let total = 0;
-    for (const p of this.#patches) total += p.length;
-    const patches = new Float32Array(total);
-    let at = 0;
-    for (const p of this.#patches) {
-      patches.set(p, at);
-      at += p.length;
-    }
-    return patches;
+    return concatPatches(this.#patches);
   }
 
   /** Disposes the tool session (idempotent). */
@@ -203,7 +195,7 @@ export class TrajectoryBuilder<T extends Task> {
   build(world: World<T>): Trajectory<T> {
     if (this.endReason < 0) throw new PyVisionError('E_INTERNAL', 'a trajectory was built before it ended');
     const n = this.length;
-    const patches = this.#patchesFlat();
+    const segments = this.#patches;
     const acc = this.answer === null ? 0 : world.verify(this.task, this.answer);
     return {
       task: this.task,
@@ -211,7 +203,14 @@ export class TrajectoryBuilder<T extends Task> {
       group: this.promptId,
       sample: this.sample,
       tokens: this.tokens.slice(0, n),
-      patches,
+      // The flat patches are copied from the segments on first read (then an ordinary property):
+      // a trajectory the trainer's filters drop never pays for its copy.
+      get patches(): Float32Array {
+        return settle(this, concatPatches(segments));
+      },
+      set patches(value: Float32Array) {
+        settle(this, value);
+      },
       mask: this.mask.slice(0, n),
       logp: this.logp.slice(0, n),
       turns: this.turns,
@@ -226,6 +225,25 @@ export class TrajectoryBuilder<T extends Task> {
       record: world.record?.(this.task, this.turnRecords) ?? {},
     };
   }
+}
+
+/** The segments' patches, one after the other, in a new array. */
+function concatPatches(segments: readonly Float32Array[]): Float32Array {
+  let total = 0;
+  for (const p of segments) total += p.length;
+  const patches = new Float32Array(total);
+  let at = 0;
+  for (const p of segments) {
+    patches.set(p, at);
+    at += p.length;
+  }
+  return patches;
+}
+
+/** Turns a trajectory's lazy `patches` into a plain data property holding `value` (its place among the keys kept). */
+function settle(trajectory: object, value: Float32Array): Float32Array {
+  Object.defineProperty(trajectory, 'patches', { value, writable: true, enumerable: true, configurable: true });
+  return value;
 }
 
 /** Checks a world's segment (prompt or observation) before it enters a sequence. */

@@ -17,7 +17,11 @@ export interface Trajectory<T extends Task = Task> {
   sample: number;
   /** The packed sequence: token ids, -1 at visual patches. */
   tokens: Int32Array;
-  /** patchDim floats per -1 position. */
+  /**
+   * patchDim floats per -1 position. Copied from the world's segments on first read (an own
+   * accessor that then becomes a plain data property), so a trajectory that is dropped unread
+   * never pays for the copy.
+   */
   patches: Float32Array;
   /** 1 exactly on sampled tokens. */
   mask: Uint8Array;

@@ -33,7 +33,10 @@ export interface Task {
 export interface Segment {
   /** Token ids in [0, vocabSize), or -1 for a visual patch. */
   tokens: Int32Array;
-  /** patchDim floats per -1 position, in position order. */
+  /**
+   * patchDim floats per -1 position, in position order. The engine keeps the array (not a copy)
+   * until the trajectory's patches are first read: do not write into an array once returned.
+   */
   patches: Float32Array;
 }
 
