@@ -82,7 +82,8 @@ function pixel(x: number, y: number, c: number): number {
   return ((x * 7 + y * 13 + c * 101) ^ (x * y)) & 255;
 }
 
-function crop(box: number[]): RgbImage {
+/** The plain crop: a VIEW x VIEW nearest-neighbour sample of the canvas box (black outside). */
+function cropPlain(box: number[]): RgbImage {
   const [l, t, r, b] = box;
   const data = new Uint8Array(VIEW * VIEW * 3);
   const w = Math.max(1, r - l);
@@ -96,7 +97,8 @@ function crop(box: number[]): RgbImage {
   return { width: VIEW, height: VIEW, data };
 }
 
-function patches(img: RgbImage): Float32Array {
+/** The plain patches of a VIEW x VIEW image, row-major patches, each value / 255 - 0.5. */
+function patchesPlain(img: RgbImage): Float32Array {
   const out = new Float32Array(NP * PATCH_DIM);
   let k = 0;
   for (let py = 0; py < VIEW / PATCH; py++)
@@ -111,7 +113,68 @@ function patches(img: RgbImage): Float32Array {
   return out;
 }
 
-class BenchWorld implements World<BenchTask> {
+/** The canvas, computed once (pixel() of every position). */
+const CANVAS_PIXELS = Uint8Array.from({ length: CANVAS * CANVAS * 3 }, (_, i) => pixel(Math.floor(i / 3) % CANVAS, Math.floor(i / 3 / CANVAS), i % 3));
+/** value / 255 - 0.5 of each byte, as the plain patches compute it. */
+const BYTE_FLOAT = Float32Array.from({ length: 256 }, (_, v) => v / 255 - 0.5);
+const sourceX = new Int32Array(VIEW);
+
+/** cropPlain's pixels, read from the precomputed canvas a row at a time (the engine is the subject here, not the world). */
+function crop(box: number[]): RgbImage {
+  const [l, t, r, b] = box;
+  const data = new Uint8Array(VIEW * VIEW * 3);
+  const w = Math.max(1, r - l);
+  const h = Math.max(1, b - t);
+  for (let x = 0; x < VIEW; x++) sourceX[x] = l + Math.floor((x * w) / VIEW);
+  for (let y = 0; y < VIEW; y++) {
+    const sy = t + Math.floor((y * h) / VIEW);
+    if (sy < 0 || sy >= CANVAS) continue;
+    const row = sy * CANVAS * 3;
+    let at = y * VIEW * 3;
+    for (let x = 0; x < VIEW; x++, at += 3) {
+      const sx = sourceX[x];
+      if (sx < 0 || sx >= CANVAS) continue;
+      const from = row + sx * 3;
+      data[at] = CANVAS_PIXELS[from];
+      data[at + 1] = CANVAS_PIXELS[from + 1];
+      data[at + 2] = CANVAS_PIXELS[from + 2];
+    }
+  }
+  return { width: VIEW, height: VIEW, data };
+}
+
+/** patchesPlain(img) written into out at `offset`, through the byte-to-float table. */
+function patchesInto(img: RgbImage, out: Float32Array, offset: number): void {
+  const d = img.data;
+  let k = offset;
+  for (let py = 0; py < VIEW / PATCH; py++)
+    for (let px = 0; px < VIEW / PATCH; px++)
+      for (let y = 0; y < PATCH; y++) {
+        let at = 3 * ((py * PATCH + y) * VIEW + px * PATCH);
+        for (let x = 0; x < PATCH * 3; x++) out[k++] = BYTE_FLOAT[d[at++]];
+      }
+}
+
+function patches(img: RgbImage): Float32Array {
+  const out = new Float32Array(NP * PATCH_DIM);
+  patchesInto(img, out, 0);
+  return out;
+}
+
+/** The fast crop and patches against the plain ones, bit for bit, on boxes inside, across and outside the canvas. */
+function checkFastPaths(): void {
+  const boxes = [[0, 0, CANVAS, CANVAS], [10, 20, 58, 68], [-30, -7, 40, 300], [200, 190, 320, 260], [5, 5, 6, 6], [300, 300, 310, 330], [17, 3, 250, 11]];
+  for (const box of boxes) {
+    const a = cropPlain(box);
+    const b = crop(box);
+    if (!a.data.every((v, i) => v === b.data[i])) throw new Error(`bench: the fast crop differs from the plain one at ${box}`);
+    const pa = patchesPlain(a);
+    const pb = patches(b);
+    if (!pa.every((v, i) => Object.is(v, pb[i]))) throw new Error(`bench: the fast patches differ from the plain ones at ${box}`);
+  }
+}
+
+export class BenchWorld implements World<BenchTask> {
   readonly name = 'bench';
   readonly tokenizer = new WordTokenizer();
   readonly patchDim = PATCH_DIM;
@@ -158,7 +221,7 @@ class BenchWorld implements World<BenchTask> {
     const flat = new Float32Array(result.images.length * NP * PATCH_DIM);
     result.images.forEach((img, i) => {
       tokens.push(t.id('<img>'), ...new Array<number>(NP).fill(-1), t.id('</img>'));
-      flat.set(patches(img), i * NP * PATCH_DIM);
+      patchesInto(img, flat, i * NP * PATCH_DIM);
     });
     tokens.push(t.id('</obs>'));
     return { tokens: Int32Array.from(tokens), patches: flat };
@@ -253,7 +316,7 @@ async function naiveRollout<T extends Task>(s: Settings<T>, timings: RolloutTimi
 const pct = (x: number, total: number) => `${((100 * x) / total).toFixed(1)}%`;
 
 /** Teaches a fresh policy the world's protocol: SFT steps on the expert's replayed trajectories. */
-async function taughtPolicy<T extends Task>(world: World<T>, tasks: T[], steps: number, lr: number): Promise<Policy> {
+export async function taughtPolicy<T extends Task>(world: World<T>, tasks: T[], steps: number, lr: number): Promise<Policy> {
   const policy = await Policy.create({ ...world.policyConfig(), layers: 2, heads: 4, dim: 64, seed: 1, backend: 'cpu' });
   const expert = await replayExpert({ world, tasks, seed: 0 });
   const packed = packTrajectories(expert);
@@ -358,6 +421,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const tasksN = ctx.quick ? 8 : 32;
   const common = { groupSize: 8, temperature: 1, maxTurns: 5, maxTurnTokens: 32, maxObsTokens: 16, seed: 7 };
   const rows: BenchRow[] = [];
+  checkFastPaths();
   // The synthetic world: the engine alone.
   const synthetic = new BenchWorld();
   const p1 = await taughtPolicy(synthetic, synthetic.tasks('train', 64, 0), 40, 3e-3);
