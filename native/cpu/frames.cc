@@ -179,10 +179,18 @@ int TeamFor(size_t items) {
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(CpuThreads()), items)));
 }
 
-std::vector<Segment> MakeSegments(const FrameBatch& batch, int threads) {
-  const size_t min_frames = std::max<size_t>(64, (size_t(1) << 18) / batch.dim);  // about 1 MiB of embeddings
+// Frames of one unit of parallel work: about 1/8 of a thread's share, and at
+// least about 1 MiB of embeddings.
+size_t PieceFrames(const FrameBatch& batch, int threads) {
+  const size_t min_frames = std::max<size_t>(64, (size_t(1) << 18) / batch.dim);
   const size_t target = static_cast<size_t>(std::max(1, threads)) * 8;
-  const size_t piece = std::max(min_frames, (batch.frames + target - 1) / target);
+  return std::max(min_frames, (batch.frames + target - 1) / target);
+}
+
+// A video longer than a piece is cut into pieces; a shorter one is one segment.
+std::vector<Segment> MakeSegments(const FrameBatch& batch, int threads) {
+  const size_t piece = PieceFrames(batch, threads);
+  const size_t target = static_cast<size_t>(std::max(1, threads)) * 8;
   std::vector<Segment> segments;
   segments.reserve(batch.videos + target);
   for (size_t b = 0; b < batch.videos; ++b) {
@@ -195,6 +203,25 @@ std::vector<Segment> MakeSegments(const FrameBatch& batch, int threads) {
       segments.push_back({b, begin + n * p / pieces, begin + n * (p + 1) / pieces});
   }
   return segments;
+}
+
+// The units of parallel work: runs of consecutive segments, segments
+// runs[w] .. runs[w + 1] - 1 for unit w, each run closed once it holds a
+// piece of frames. A long video's pieces are one run each; short videos are
+// grouped, so that a thread streams through contiguous memory (and the
+// prefetch of the next rows stays useful across videos) rather than hopping
+// between videos the other thread interleaves with its own.
+std::vector<size_t> MakeRuns(const std::vector<Segment>& segments, size_t piece) {
+  std::vector<size_t> runs(1, 0);
+  size_t frames = 0;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    frames += segments[s].end - segments[s].begin;
+    if (frames >= piece || s + 1 == segments.size()) {
+      runs.push_back(s + 1);
+      frames = 0;
+    }
+  }
+  return runs;
 }
 
 struct ScoreFlags {
@@ -264,21 +291,24 @@ void ScoreSegmentAny(const FrameBatch& batch, const Segment& seg, bool normalize
 // relevance[N] of every frame (and norms[N] when not null); returns the flags.
 ScoreFlags ScoreAll(float* relevance, double* norms, const FrameBatch& batch, bool normalize) {
   const std::vector<Segment> segments = MakeSegments(batch, CpuThreads());
-  const int threads = TeamFor(segments.size());
+  const std::vector<size_t> runs = MakeRuns(segments, PieceFrames(batch, CpuThreads()));
+  const long count = static_cast<long>(runs.size() - 1);
+  const int threads = TeamFor(runs.size() - 1);
   std::vector<double> qd_all(static_cast<size_t>(threads) * batch.dim);
   size_t nonfinite = kNone, overflow = kNone;
-  const long count = static_cast<long>(segments.size());
 #pragma omp parallel num_threads(threads) reduction(min : nonfinite, overflow)
   {
     const int t = TeamThreadIndex();
     double* qd = qd_all.data() + static_cast<size_t>(t) * batch.dim;
 #pragma omp for schedule(dynamic, 1)
-    for (long s = 0; s < count; ++s) {
-      ScoreFlags flags;
-      ScoreSegmentAny(batch, segments[s], normalize, norms != nullptr, qd, norms, flags,
-                      [&](size_t frame, float r) { relevance[frame] = r; });
-      nonfinite = std::min(nonfinite, flags.nonfinite);
-      overflow = std::min(overflow, flags.overflow);
+    for (long w = 0; w < count; ++w) {
+      for (size_t s = runs[w]; s < runs[w + 1]; ++s) {
+        ScoreFlags flags;
+        ScoreSegmentAny(batch, segments[s], normalize, norms != nullptr, qd, norms, flags,
+                        [&](size_t frame, float r) { relevance[frame] = r; });
+        nonfinite = std::min(nonfinite, flags.nonfinite);
+        overflow = std::min(overflow, flags.overflow);
+      }
     }
   }
   ScoreFlags flags;
@@ -362,6 +392,7 @@ class CpuFrameKernels final : public FrameKernels {
   static void SelectTopk(int32_t* indices, float* scores, const FrameBatch& batch, const FrameOptions& o,
                          size_t kmax) {
     const std::vector<Segment> segments = MakeSegments(batch, CpuThreads());
+    const std::vector<size_t> runs = MakeRuns(segments, PieceFrames(batch, CpuThreads()));
     const int threads = TeamFor(std::max(segments.size(), static_cast<size_t>(batch.videos)));
     const size_t S = segments.size(), B = batch.videos;
     std::vector<size_t> slot(S + 1, 0);     // candidate slots of each segment
@@ -380,36 +411,38 @@ class CpuFrameKernels final : public FrameKernels {
     std::vector<double> qd_all(static_cast<size_t>(threads) * batch.dim);
     std::vector<uint64_t> heaps(static_cast<size_t>(threads) * heap_size);
     size_t nonfinite = kNone, overflow = kNone;
-    const long count = static_cast<long>(S);
+    const long count = static_cast<long>(runs.size() - 1);
 #pragma omp parallel num_threads(threads) reduction(min : nonfinite, overflow)
     {
       const int t = TeamThreadIndex();
       double* qd = qd_all.data() + static_cast<size_t>(t) * batch.dim;
       uint64_t* heap = heaps.data() + static_cast<size_t>(t) * heap_size;
 #pragma omp for schedule(dynamic, 1)
-      for (long s = 0; s < count; ++s) {
-        const Segment& seg = segments[s];
-        const size_t cap = slot[s + 1] - slot[s];
-        const size_t video_begin = static_cast<size_t>(batch.frame_offsets[seg.video]);
-        ScoreFlags flags;
-        if (cap == 0) {
-          // Nothing to keep; the pass still checks the embeddings.
-          ScoreSegmentAny(batch, seg, o.normalize, false, qd, nullptr, flags, [](size_t, float) {});
-        } else if (cap == seg.end - seg.begin) {
-          // Every frame of the segment is a candidate.
-          uint64_t* out = keys.data() + slot[s];
-          ScoreSegmentAny(batch, seg, o.normalize, false, qd, nullptr, flags, [&](size_t frame, float r) {
-            out[frame - seg.begin] = FrameKey(r, static_cast<uint32_t>(frame - video_begin));
-          });
-        } else {
-          size_t size = 0;
-          ScoreSegmentAny(batch, seg, o.normalize, false, qd, nullptr, flags, [&](size_t frame, float r) {
-            KeepBest(heap, size, cap, FrameKey(r, static_cast<uint32_t>(frame - video_begin)));
-          });
-          std::copy(heap, heap + size, keys.data() + slot[s]);
+      for (long w = 0; w < count; ++w) {
+        for (size_t s = runs[w]; s < runs[w + 1]; ++s) {
+          const Segment& seg = segments[s];
+          const size_t cap = slot[s + 1] - slot[s];
+          const size_t video_begin = static_cast<size_t>(batch.frame_offsets[seg.video]);
+          ScoreFlags flags;
+          if (cap == 0) {
+            // Nothing to keep; the pass still checks the embeddings.
+            ScoreSegmentAny(batch, seg, o.normalize, false, qd, nullptr, flags, [](size_t, float) {});
+          } else if (cap == seg.end - seg.begin) {
+            // Every frame of the segment is a candidate.
+            uint64_t* out = keys.data() + slot[s];
+            ScoreSegmentAny(batch, seg, o.normalize, false, qd, nullptr, flags, [&](size_t frame, float r) {
+              out[frame - seg.begin] = FrameKey(r, static_cast<uint32_t>(frame - video_begin));
+            });
+          } else {
+            size_t size = 0;
+            ScoreSegmentAny(batch, seg, o.normalize, false, qd, nullptr, flags, [&](size_t frame, float r) {
+              KeepBest(heap, size, cap, FrameKey(r, static_cast<uint32_t>(frame - video_begin)));
+            });
+            std::copy(heap, heap + size, keys.data() + slot[s]);
+          }
+          nonfinite = std::min(nonfinite, flags.nonfinite);
+          overflow = std::min(overflow, flags.overflow);
         }
-        nonfinite = std::min(nonfinite, flags.nonfinite);
-        overflow = std::min(overflow, flags.overflow);
       }
     }
     if (nonfinite != kNone) ReportNonFiniteFrame(batch, nonfinite);
@@ -523,41 +556,44 @@ class CpuFrameKernels final : public FrameKernels {
     // maxcos[i] = cos(e_i, e_first) for every frame of a video that selects more than one.
     std::vector<double> maxcos(N, 0.0);
     const std::vector<Segment> segments = MakeSegments(batch, threads);
-    const int team = TeamFor(segments.size());
+    const std::vector<size_t> runs = MakeRuns(segments, PieceFrames(batch, threads));
+    const int team = TeamFor(runs.size() - 1);
     std::vector<double> pick_all(static_cast<size_t>(team) * D);
-    const long count = static_cast<long>(segments.size());
+    const long count = static_cast<long>(runs.size() - 1);
 #pragma omp parallel num_threads(team)
     {
       const int t = TeamThreadIndex();
       double* pick = pick_all.data() + static_cast<size_t>(t) * D;
 #pragma omp for schedule(dynamic, 1)
-      for (long s = 0; s < count; ++s) {
-        const Segment& seg = segments[s];
-        const size_t begin = static_cast<size_t>(batch.frame_offsets[seg.video]);
-        const size_t n = static_cast<size_t>(batch.frame_offsets[seg.video + 1]) - begin;
-        if (std::min(Budget(o, seg.video), n) < 2) continue;
-        const size_t j = begin + static_cast<size_t>(first_pick[seg.video]);
-        const float* e_j = batch.embeddings + j * D;
-        for (size_t d = 0; d < D; ++d) pick[d] = static_cast<double>(e_j[d]);
-        constexpr int F = 4;
-        double dot[F], unused[F];
-        size_t i = seg.begin;
-        const size_t last = batch.frames - 1;
-        for (; i + F <= seg.end; i += F) {
-          const float* rows[F];
-          const float* ahead[F];
-          for (int f = 0; f < F; ++f) {
-            rows[f] = batch.embeddings + (i + f) * D;
-            ahead[f] = batch.embeddings + std::min(i + F + f, last) * D;
+      for (long w = 0; w < count; ++w) {
+        for (size_t s = runs[w]; s < runs[w + 1]; ++s) {
+          const Segment& seg = segments[s];
+          const size_t begin = static_cast<size_t>(batch.frame_offsets[seg.video]);
+          const size_t n = static_cast<size_t>(batch.frame_offsets[seg.video + 1]) - begin;
+          if (std::min(Budget(o, seg.video), n) < 2) continue;
+          const size_t j = begin + static_cast<size_t>(first_pick[seg.video]);
+          const float* e_j = batch.embeddings + j * D;
+          for (size_t d = 0; d < D; ++d) pick[d] = static_cast<double>(e_j[d]);
+          constexpr int F = 4;
+          double dot[F], unused[F];
+          size_t i = seg.begin;
+          const size_t last = batch.frames - 1;
+          for (; i + F <= seg.end; i += F) {
+            const float* rows[F];
+            const float* ahead[F];
+            for (int f = 0; f < F; ++f) {
+              rows[f] = batch.embeddings + (i + f) * D;
+              ahead[f] = batch.embeddings + std::min(i + F + f, last) * D;
+            }
+            DotRows<F, false>(dot, unused, rows, ahead, pick, D);
+            for (int f = 0; f < F; ++f) maxcos[i + f] = FrameCosine(dot[f], norms[i + f], norms[j]);
           }
-          DotRows<F, false>(dot, unused, rows, ahead, pick, D);
-          for (int f = 0; f < F; ++f) maxcos[i + f] = FrameCosine(dot[f], norms[i + f], norms[j]);
-        }
-        for (; i < seg.end; ++i) {
-          const float* rows[1] = {batch.embeddings + i * D};
-          const float* ahead[1] = {batch.embeddings + std::min(i + 1, last) * D};
-          DotRows<1, false>(dot, unused, rows, ahead, pick, D);
-          maxcos[i] = FrameCosine(dot[0], norms[i], norms[j]);
+          for (; i < seg.end; ++i) {
+            const float* rows[1] = {batch.embeddings + i * D};
+            const float* ahead[1] = {batch.embeddings + std::min(i + 1, last) * D};
+            DotRows<1, false>(dot, unused, rows, ahead, pick, D);
+            maxcos[i] = FrameCosine(dot[0], norms[i], norms[j]);
+          }
         }
       }
     }
