@@ -59,13 +59,16 @@ K = ${K}
 E = np.fromfile(emb_path, dtype=np.float32).reshape(N, D)
 Q = np.fromfile(q_path, dtype=np.float32).reshape(-1, D)
 B = Q.shape[0]
-def best(fn, repeats):
+def best(fn, repeats, seconds):
+    # As the native rows: the best call of at least repeats, and of as many
+    # as fit in seconds (minSamples and maxTime of benchmark.js there).
     fn()
     times = []
-    for _ in range(repeats):
+    start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - start < seconds:
         t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
     return 1000 * min(times)
-repeats = 3 if N >= 1000000 else 10
+repeats, seconds = (3, 3.0) if N >= 1000000 else (5, 1.5)
 if which == 'numpy':
     if B == 1:
         def run():
@@ -79,7 +82,7 @@ if which == 'numpy':
             s = np.matmul(E3, Q3)[:, :, 0]
             idx = np.argpartition(-s, K - 1, axis=1)[:, :K]
             return np.sort(idx, axis=1)
-    print(json.dumps({"name": label, "impl": "numpy", "ms": best(run, repeats), "note": "matmul + argpartition, numpy " + np.__version__}))
+    print(json.dumps({"name": label, "impl": "numpy", "ms": best(run, repeats, seconds), "note": "matmul + argpartition, numpy " + np.__version__ + ", best call of %d+ over %.1f s or more" % (repeats, seconds)}))
 else:
     import faiss
     if B == 1:
@@ -92,20 +95,21 @@ else:
         def run():
             for b in range(B):
                 indexes[b].search(Q[b:b + 1], K)
-    print(json.dumps({"name": label, "impl": "faiss-cpu", "ms": best(run, repeats), "note": "IndexFlatIP.search (index built untimed), faiss " + faiss.__version__}))
+    print(json.dumps({"name": label, "impl": "faiss-cpu", "ms": best(run, repeats, seconds), "note": "IndexFlatIP.search (index built untimed), faiss " + faiss.__version__}))
 `;
 
 /**
  * The machine's read bandwidth with every core reading as many bytes as the
  * rows it scales (the embeddings' size, at most 1 GiB): a SharedArrayBuffer of
  * that size, one worker thread per core scanning its share with Buffer.indexOf
- * of a byte it does not hold (memchr, a vectorised read-only loop); the best of
- * 5 rounds. Embeddings that fit in the cache are then compared with a read
- * from the cache, as the kernel reads them. The harness's own figure (ctx.readBandwidthGBs) is
- * one JavaScript thread summing doubles, which is compute-bound well below
- * what 2 native threads read.
+ * of a byte it does not hold (memchr, a vectorised read-only loop); the best
+ * round of at least 5, and of as many as `seconds` allow. Embeddings that fit
+ * in the cache are then compared with a read from the cache, as the kernel
+ * reads them. The harness's own figure (ctx.readBandwidthGBs) is one
+ * JavaScript thread summing doubles, which is compute-bound well below what 2
+ * native threads read.
  */
-async function parallelReadBandwidth(size: number): Promise<number> {
+async function parallelReadBandwidth(size: number, seconds: number): Promise<number> {
   const threads = availableParallelism();
   const bytes = Math.min(size, 1 << 30);
   const shared = new SharedArrayBuffer(bytes);
@@ -123,7 +127,8 @@ parentPort.on('message', () => parentPort.postMessage(view.indexOf(7)));`;
   try {
     await round();
     let best = 0;
-    for (let r = 0; r < 5; r++) {
+    const start = performance.now();
+    for (let r = 0; r < 5 || performance.now() - start < seconds * 1e3; r++) {
       const t0 = performance.now();
       await round();
       best = Math.max(best, (share * threads) / ((performance.now() - t0) / 1e3) / 1e9);
@@ -160,7 +165,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
         fill(embeddings, frames + dim);
         // Measured just before and just after the rows it scales (the machine
         // may be shared); the better of the two, as every row is a best-of.
-        const readBefore = await parallelReadBandwidth(embeddings.byteLength);
+        // Each measurement reads for half the time a native row is sampled
+        // (benchmark.js's maxTime below), so the read row, best of about as
+        // long as a native row, is sampled no less than the rows it scales.
+        const sampleSeconds = frames >= 1e6 ? 3 : 1.5;
+        const readBefore = await parallelReadBandwidth(embeddings.byteLength, sampleSeconds / 2);
         const groupStart = rows.length;
         const embPath = join(dir, 'embeddings.f32');
         if (numpyPython || faissPython) writeFloats(embPath, embeddings);
@@ -175,7 +184,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           for (const mode of ['topk', 'mmr'] as FrameMode[]) {
             for (const backend of backends) {
               const opts = { mode, k: K, backend };
-              const timing = await timeAsync(() => selectFrames(batch, opts), { minSamples: frames >= 1e6 ? 3 : 5, maxTime: frames >= 1e6 ? 3 : 1.5 });
+              const timing = await timeAsync(() => selectFrames(batch, opts), { minSamples: frames >= 1e6 ? 3 : 5, maxTime: sampleSeconds });
               // Best of the samples, the statistic the numpy and faiss peers report.
               const t = { ms: timing.minMs, rme: timing.rme };
               rows.push({
@@ -200,7 +209,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           if (numpyPython) rows.push(...runPython({ ...ctx, python: numpyPython }, PEERS, [...args, 'numpy']));
           if (faissPython) rows.push(...runPython({ ...ctx, python: faissPython }, PEERS, [...args, 'faiss']));
         }
-        const readAfter = await parallelReadBandwidth(embeddings.byteLength);
+        const readAfter = await parallelReadBandwidth(embeddings.byteLength, sampleSeconds / 2);
         const readGBs = Math.max(readBefore, readAfter);
         const bytes = embeddings.byteLength;
         // Every CPU topk row of this size (native and peers read the embeddings
@@ -218,7 +227,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           unit: 'B',
           bandwidthFraction: 1,
           note: `${bytes <= 2 ** 30 ? 'as many bytes as' : '1 GiB of the'} ${(bytes / 1e6).toFixed(0)} MB of embeddings of the rows above, ` +
-            `best of 5 rounds, measured before (${readBefore.toFixed(1)} GB/s) and after (${readAfter.toFixed(1)} GB/s) them; ms: time to read all the embeddings at that rate`,
+            `best round of 5+ (${sampleSeconds / 2} s or more) each, measured before (${readBefore.toFixed(1)} GB/s) and after (${readAfter.toFixed(1)} GB/s) them; ms: time to read all the embeddings at that rate`,
         });
       }
     }
