@@ -68,13 +68,18 @@ class IdTable {
   size_t count_ = 0;
 };
 
-// Maps arbitrary int32 group ids to dense ids 0..G-1 (in order of first
-// appearance) and lays every group out as one contiguous span of rewards, so
-// that the group statistics always run over spans, whatever the order of the
-// trajectories:
+// Maps arbitrary int32 group ids to dense ids 0..G-1 and lays every group out
+// as one contiguous span of rewards, so that the group statistics always run
+// over spans, whatever the order of the trajectories (the statistics are
+// functions of a group's reward multiset, core/scoring_stats.h, so neither the
+// numbering of the groups nor the order of the members within a span changes
+// a bit of the results):
 //   * ids that never decrease (sorted; the usual layout puts a group's samples
 //     together under increasing prompt ids): every run of equal ids is a group,
 //     read in place, and no lookup is needed;
+//   * ids within a range of at most N values (prompt numbers, in any order):
+//     direct addressing by id - min (DenseGroups), dense ids in ascending id
+//     order, then the same in-place test and counting sort as below;
 //   * otherwise each of T consecutive chunks of trajectories is hashed on its
 //     own thread into its own IdTable (the slot of the trajectory 32 ahead
 //     prefetched: a shuffled batch makes every lookup a cache miss otherwise;
@@ -95,7 +100,8 @@ struct GroupIndex {
   std::vector<uint32_t> group_of;  // [N] dense group of each trajectory (hashed layouts)
   std::vector<float> rewards;      // [N] the rewards gathered group by group (gathered layout only)
   std::vector<uint32_t> slot;      // [N] scratch: each trajectory's slot in `rewards`
-  std::vector<uint32_t> cursor;    // [T][G] scratch: per chunk, member counts, then next slots
+  std::vector<uint32_t> cursor;    // [T][G] scratch: per chunk, member counts, then next slots ([T][range] for dense ids)
+  std::vector<uint32_t> dense;     // [range] scratch (dense ids): the group of each id value
   std::vector<IdTable> tables;     // [T] scratch
   std::vector<std::vector<int32_t>> chunk_keys;  // [T] the distinct ids of each chunk, by local id
   std::vector<std::vector<uint32_t>> remap;      // [T] local id -> dense id (chunks after the first)
@@ -125,17 +131,100 @@ void RunStarts(std::vector<uint32_t>& begin, const int32_t* groups, size_t n, si
   out[runs] = static_cast<uint32_t>(n);
 }
 
+// Dense ids (max - min < n): each id's group is found by direct addressing
+// instead of a hash lookup. Counts per chunk and id value (the tables of T
+// chunks side by side, kept in L2 for the usual range of about n / 8 ids),
+// then one sequential pass over the values numbers the present ones in
+// ascending order and gives each (chunk, value) its first slot, then each
+// trajectory's group and slot, then the rewards moved to their slots.
+void DenseGroups(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n, size_t runs, int32_t lo,
+                 size_t range) {
+  const int threads = ThreadsFor(n);
+  const size_t T = static_cast<size_t>(threads);
+  auto chunk_begin = [n, T](size_t t) { return n * t / T; };
+  x.cursor.assign(T * range, 0);
+  x.dense.resize(range);
+  uint32_t* cursor = x.cursor.data();
+  uint32_t* dense = x.dense.data();
+  const uint32_t base = static_cast<uint32_t>(lo);
+  // Value of trajectory i: groups[i] - lo in [0, range), computed modulo 2^32 (no signed overflow).
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+  for (size_t t = 0; t < T; ++t) {
+    uint32_t* count = cursor + t * range;
+    const size_t end = chunk_begin(t + 1);
+    for (size_t i = chunk_begin(t); i < end; ++i) ++count[static_cast<uint32_t>(groups[i]) - base];
+  }
+  size_t G = 0;
+  for (size_t v = 0; v < range; ++v) {
+    uint32_t members = 0;
+    for (size_t t = 0; t < T; ++t) members += cursor[t * range + v];
+    dense[v] = static_cast<uint32_t>(G);
+    G += members != 0 ? 1 : 0;
+  }
+  x.groups = G;
+  if (G == runs) {
+    // Every group is one run (adjacent, ids not sorted).
+    RunStarts(x.begin, groups, n, runs);
+    return;
+  }
+  x.gathered = true;
+  x.begin.resize(G + 1);
+  x.group_of.resize(n);
+  x.slot.resize(n);
+  x.rewards.resize(n);
+  uint32_t* begin = x.begin.data();
+  uint32_t* group_of = x.group_of.data();
+  uint32_t* slot = x.slot.data();
+  float* gathered = x.rewards.data();
+  uint32_t total = 0;
+  for (size_t v = 0; v < range; ++v) {
+    uint32_t members = 0;
+    for (size_t t = 0; t < T; ++t) members += cursor[t * range + v];
+    if (members == 0) continue;
+    begin[dense[v]] = total;
+    for (size_t t = 0; t < T; ++t) {
+      const uint32_t c = cursor[t * range + v];
+      cursor[t * range + v] = total;
+      total += c;
+    }
+  }
+  begin[G] = total;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#pragma omp for schedule(static, 1)
+    for (size_t t = 0; t < T; ++t) {
+      uint32_t* next = cursor + t * range;
+      const size_t end = chunk_begin(t + 1);
+      for (size_t i = chunk_begin(t); i < end; ++i) {
+        const uint32_t v = static_cast<uint32_t>(groups[i]) - base;
+        group_of[i] = dense[v];
+        slot[i] = next[v]++;
+      }
+    }
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
+  }
+}
+
 void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
   x.gathered = false;
   size_t runs = n > 0 ? 1 : 0;
   uint32_t increasing = 1;
+  int32_t lo = n > 0 ? groups[0] : 0, hi = lo;
   for (size_t i = 1; i < n; ++i) {
     runs += groups[i] != groups[i - 1] ? 1 : 0;
     increasing &= groups[i] >= groups[i - 1] ? 1u : 0u;
+    lo = groups[i] < lo ? groups[i] : lo;
+    hi = groups[i] > hi ? groups[i] : hi;
   }
   if (increasing) {
     RunStarts(x.begin, groups, n, runs);
     x.groups = runs;
+    return;
+  }
+  const size_t range = static_cast<size_t>(static_cast<int64_t>(hi) - static_cast<int64_t>(lo)) + 1;
+  if (range <= n) {
+    DenseGroups(x, rewards, groups, n, runs, lo, range);
     return;
   }
 
@@ -378,14 +467,14 @@ class CpuScoringKernels final : public ScoringKernels {
       }
       return;
     }
-    // Gathered: the statistics of each group into one record (one cache line
-    // per trajectory in the elementwise pass below, which reads its group's
-    // at random), then the outputs elementwise (which also spreads the
-    // first-touch page faults of the fresh output arrays over the cores).
+    // Gathered: the statistics of each group into one 16-byte record (the
+    // elementwise pass below reads its group's at random: G records stay in
+    // L2 for groups of 8 up to a million trajectories), then the outputs
+    // elementwise (which also spreads the first-touch page faults of the fresh
+    // output arrays over the cores). A singleton's record has std -0.0 (no
+    // other group's std is negative zero): its advantage is 0 whatever eps.
     struct GroupRecord {
       double mean, stdev;
-      float mean_f;
-      uint32_t single;
     };
     thread_local std::vector<GroupRecord> records_buffer;
     records_buffer.resize(G);
@@ -400,14 +489,16 @@ class CpuScoringKernels final : public ScoringKernels {
         double mean, stdev;
         float lo, hi;
         GroupMoments(gathered + b, e - b, &mean, &stdev, &lo, &hi, sorted);
-        records[g] = GroupRecord{mean, stdev, static_cast<float>(mean), e - b == 1 ? 1u : 0u};
+        records[g] = GroupRecord{mean, e - b == 1 ? -0.0 : stdev};
       }
     }
     const uint32_t* group_of = index.group_of.data();
 #pragma omp parallel for num_threads(ThreadsFor(n)) schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; ++i) {
-      const GroupRecord& r = records[group_of[i]];
-      write(i, r.mean, r.stdev, r.single != 0, r.mean_f, static_cast<float>(r.stdev));
+      const GroupRecord r = records[group_of[i]];
+      const bool single = std::signbit(r.stdev);
+      const double stdev = std::fabs(r.stdev);
+      write(i, r.mean, stdev, single, static_cast<float>(r.mean), static_cast<float>(stdev));
     }
   }
 
