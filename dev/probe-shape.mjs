@@ -1,0 +1,72 @@
+/**
+ * Probe of what the default policy can learn to read from one view, with nothing else to learn:
+ * a prompt "<bos> <q> QUESTION </q> <img> patches </img> <answer> WORD", trained on the answer
+ * token alone (fresh samples every step, 32 per step, lr 2e-3, L=2 C=96 H=4, one thread), the
+ * held-out answer loss printed every 50 steps. The image is a 256 x 256 canvas of the world's
+ * procedural texture with objects drawn by the world's own renderer, seen at the world's view
+ * (64 x 64 by default).
+ *   colour  one object, "what color is it ?"  (8 colours: uniform loss 2.079)
+ *   shape   one object, "what shape is it ?"  (4 shapes: uniform loss 1.386)
+ *   locate  six objects of six colours, "where is the COLOUR object ?", answer the left edge of
+ *           the 64-pixel column holding its centre (0, 64, 128, 192: uniform 1.386)
+ * After npm run build:
+ *   node dev/probe-shape.mjs MODE [steps=400]   env: PATCH (view patch, default 16),
+ *   SMIN / SMAX (object side in canvas pixels, default 24 / 36: the world's large objects)
+ */
+import { VisualSearchWorld } from '../dist/lib/worlds/visual-search/world.js';
+import { COLOR_NAMES, SHAPES, renderScene } from '../dist/lib/worlds/visual-search/scene.js';
+import { viewPatches } from '../dist/lib/image/view.js';
+import { Policy } from '../dist/lib/policy/policy.js';
+import { mulberry32 } from '../dist/lib/util/random.js';
+
+const mode = process.argv[2] ?? 'shape';
+if (!['colour', 'shape', 'locate'].includes(mode)) throw new Error(`mode must be colour, shape or locate, not ${mode}`);
+const steps = Number(process.argv[3] ?? 400);
+const sizeMin = Number(process.env.SMIN ?? 24);
+const sizeMax = Number(process.env.SMAX ?? 36);
+const world = new VisualSearchWorld({ patch: Number(process.env.PATCH ?? 16) });
+const tk = world.tokenizer;
+const np = world.patchesPerImage;
+const r = mulberry32(1);
+const int = (a, b) => a + Math.floor(r() * (b - a + 1));
+const apart = (o, p) => o.x > p.x + p.size + 3 || p.x > o.x + o.size + 3 || o.y > p.y + p.size + 3 || p.y > o.y + o.size + 3;
+
+function sample() {
+  const colours = [...COLOR_NAMES].sort(() => r() - 0.5);
+  const want = mode === 'locate' ? 6 : 1;
+  const objects = [];
+  for (let k = 0; objects.length < want && k < 500; k++) {
+    const size = int(sizeMin, sizeMax);
+    const o = { shape: SHAPES[int(0, 3)], color: colours[objects.length], size, x: int(1, 255 - size), y: int(1, 255 - size) };
+    if (objects.every((p) => apart(o, p))) objects.push(o);
+  }
+  const image = renderScene({ width: 256, height: 256, background: { kind: 'texture', seed: int(0, 1e9), tone: int(0, 3) }, objects });
+  const target = objects[int(0, objects.length - 1)];
+  const question = mode === 'colour' ? 'what color is it ?' : mode === 'shape' ? 'what shape is it ?' : `where is the ${target.color} object ?`;
+  const answer = mode === 'colour' ? target.color : mode === 'shape' ? target.shape : String(Math.floor((target.x + target.size / 2) / 64) * 64);
+  const tokens = [tk.id('<bos>'), tk.id('<q>'), ...tk.encode(question), tk.id('</q>'), tk.id('<img>'), ...Array(np).fill(-1), tk.id('</img>'), tk.id('<answer>'), tk.encode(answer)[0]];
+  return { tokens: Int32Array.from(tokens), patches: viewPatches(image, world.settings.view) };
+}
+
+function pack(items) {
+  const n = items.reduce((a, s) => a + s.tokens.length, 0);
+  const tokens = new Int32Array(n), patches = new Float32Array(items.length * np * world.patchDim), seqOffsets = new Int32Array(items.length + 1), mask = new Float32Array(n);
+  let at = 0;
+  items.forEach((s, b) => { tokens.set(s.tokens, at); patches.set(s.patches, b * np * world.patchDim); mask[at + s.tokens.length - 1] = 1; at += s.tokens.length; seqOffsets[b + 1] = at; });
+  return { batch: { tokens, patches, seqOffsets }, mask };
+}
+
+const policy = await Policy.create({ ...world.policyConfig(), layers: 2, heads: 4, dim: 96, seed: 1, threads: 1 });
+const held = pack(Array.from({ length: 256 }, sample));
+const uniform = Math.log(mode === 'colour' ? COLOR_NAMES.length : 4).toFixed(3);
+const t0 = Date.now();
+for (let step = 0; step <= steps; step++) {
+  if (step % 50 === 0) {
+    const { logp } = await policy.logprobs(held.batch);
+    let nll = 0;
+    for (let i = 0; i < logp.length; i++) if (held.mask[i]) nll -= logp[i];
+    console.log(`${mode} patch ${world.settings.view.patch} size ${sizeMin}-${sizeMax} step ${step}: held-out answer loss ${(nll / 256).toFixed(3)} (uniform ${uniform}), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  const b = pack(Array.from({ length: 32 }, sample));
+  await policy.trainStep(b.batch, { kind: 'sft', mask: b.mask }, { lr: 2e-3 });
+}
