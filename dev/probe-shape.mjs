@@ -18,6 +18,7 @@ import { COLOR_NAMES, SHAPES, renderScene } from '../dist/lib/worlds/visual-sear
 import { viewPatches } from '../dist/lib/image/view.js';
 import { Policy } from '../dist/lib/policy/policy.js';
 import { mulberry32 } from '../dist/lib/util/random.js';
+import { packAnswerBatch } from './probe-batch.mjs';
 
 const mode = process.argv[2] ?? 'shape';
 if (!['colour', 'shape', 'locate'].includes(mode)) throw new Error(`mode must be colour, shape or locate, not ${mode}`);
@@ -48,13 +49,7 @@ function sample() {
   return { tokens: Int32Array.from(tokens), patches: viewPatches(image, world.settings.view) };
 }
 
-function pack(items) {
-  const n = items.reduce((a, s) => a + s.tokens.length, 0);
-  const tokens = new Int32Array(n), patches = new Float32Array(items.length * np * world.patchDim), seqOffsets = new Int32Array(items.length + 1), mask = new Float32Array(n);
-  let at = 0;
-  items.forEach((s, b) => { tokens.set(s.tokens, at); patches.set(s.patches, b * np * world.patchDim); mask[at + s.tokens.length - 1] = 1; at += s.tokens.length; seqOffsets[b + 1] = at; });
-  return { batch: { tokens, patches, seqOffsets }, mask };
-}
+const pack = (items) => packAnswerBatch(items, np * world.patchDim);
 
 const policy = await Policy.create({ ...world.policyConfig(), layers: 2, heads: 4, dim: 96, seed: 1, threads: 1 });
 const held = pack(Array.from({ length: 256 }, sample));

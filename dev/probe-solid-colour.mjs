@@ -9,6 +9,7 @@ import { COLORS, COLOR_NAMES } from '../dist/lib/worlds/visual-search/scene.js';
 import { viewPatches } from '../dist/lib/image/view.js';
 import { Policy } from '../dist/lib/policy/policy.js';
 import { mulberry32 } from '../dist/lib/util/random.js';
+import { packAnswerBatch } from './probe-batch.mjs';
 const mode = process.argv[2] ?? 'solid';
 const world = new VisualSearchWorld({});
 const tk = world.tokenizer;
@@ -30,13 +31,7 @@ function sample() {
   const toks = [tk.id('<bos>'), tk.id('<q>'), ...q, tk.id('</q>'), tk.id('<img>'), ...Array(np).fill(-1), tk.id('</img>'), tk.id('<answer>'), tk.encode(COLOR_NAMES[c])[0]];
   return { tokens: Int32Array.from(toks), patches, c };
 }
-function pack(items) {
-  const n = items.reduce((a, s) => a + s.tokens.length, 0);
-  const tokens = new Int32Array(n), patches = new Float32Array(items.length * np * world.patchDim), seqOffsets = new Int32Array(items.length + 1), mask = new Float32Array(n);
-  let at = 0;
-  items.forEach((s, b) => { tokens.set(s.tokens, at); patches.set(s.patches, b * np * world.patchDim); mask[at + s.tokens.length - 1] = 1; at += s.tokens.length; seqOffsets[b + 1] = at; });
-  return { batch: { tokens, patches, seqOffsets }, mask };
-}
+const pack = (items) => packAnswerBatch(items, np * world.patchDim);
 const first = sample();
 let mn = Infinity, mx = -Infinity, s = 0;
 for (const x of first.patches) { mn = Math.min(mn, x); mx = Math.max(mx, x); s += x; }
