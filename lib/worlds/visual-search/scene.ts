@@ -91,7 +91,12 @@ export function insideObject(o: SceneObject, px: number, py: number): boolean {
   }
 }
 
-function renderTexture(width: number, height: number, seed: number, tone: number): RgbImage {
+/**
+ * The procedural background, plainly: value noise on a grid of 32-pixel cells (bilinear between
+ * the 4 nodes around each pixel) in a muted tone, plus a per-pixel grain. The reference that
+ * renderTexture reproduces byte for byte (test/worlds/visual-search-texture.test.ts).
+ */
+export function renderTexturePlain(width: number, height: number, seed: number, tone: number): RgbImage {
   const r = random(seed);
   const cell = 32;
   const gw = Math.ceil(width / cell) + 2;
@@ -119,6 +124,78 @@ function renderTexture(width: number, height: number, seed: number, tone: number
         const value = Math.round(base[c] + 26 * v + grain);
         data[(y * width + x) * 3 + c] = value < 0 ? 0 : value > 255 ? 255 : value;
       }
+    }
+  }
+  return { width, height, data };
+}
+
+/**
+ * renderTexturePlain, byte for byte, faster: the horizontal interpolations of a band of rows (the
+ * rows between two grid lines share them) are computed once per band instead of once per pixel;
+ * every value is the same IEEE expression evaluated in the same order, and the generator is drawn
+ * in the same order (the grid, then one grain per pixel, row-major).
+ */
+export function renderTexture(width: number, height: number, seed: number, tone: number): RgbImage {
+  // The generator's state, stepped inline below (random(seed) is mulberry32(seed)).
+  let a = seed >>> 0;
+  const r = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const cell = 32;
+  const gw = Math.ceil(width / cell) + 2;
+  const gh = Math.ceil(height / cell) + 2;
+  const raw = new Float64Array(gw * gh * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = r() * 2 - 1;
+  const grid = new Float64Array(gw * gh * 3);
+  for (let i = 0; i < gw * gh; i++) for (let c = 0; c < 3; c++) grid[i * 3 + c] = raw[i * 3 + c] * 0.6 + raw[i * 3] * 0.4;
+  const base = TONES[tone % TONES.length];
+  const b0 = base[0];
+  const b1 = base[1];
+  const b2 = base[2];
+  const data = new Uint8Array(width * height * 3);
+  // Per pixel and channel of the current band: the interpolation along the band's top and bottom grid lines.
+  const top = new Float64Array(width * 3);
+  const bottom = new Float64Array(width * 3);
+  let band = -1;
+  let at = 0;
+  // The generator's state after the grid, in a local that no closure captures (the loop's hot path).
+  let state = a;
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.floor(y / cell);
+    const fy = y / cell - y0;
+    if (y0 !== band) {
+      band = y0;
+      for (let x = 0; x < width; x++) {
+        const x0 = Math.floor(x / cell);
+        const fx = x / cell - x0;
+        const n00 = (y0 * gw + x0) * 3;
+        const n01 = n00 + 3;
+        const n10 = n00 + gw * 3;
+        const n11 = n10 + 3;
+        for (let c = 0; c < 3; c++) {
+          top[x * 3 + c] = (1 - fx) * grid[n00 + c] + fx * grid[n01 + c];
+          bottom[x * 3 + c] = (1 - fx) * grid[n10 + c] + fx * grid[n11 + c];
+        }
+      }
+    }
+    const gy = 1 - fy;
+    for (let x = 0, k = 0; x < width; x++, k += 3) {
+      // r(), inlined: mulberry32's step on its state (util/random.ts).
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      const grain = (((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5) * 12;
+      const v0 = Math.round(b0 + 26 * (gy * top[k] + fy * bottom[k]) + grain);
+      const v1 = Math.round(b1 + 26 * (gy * top[k + 1] + fy * bottom[k + 1]) + grain);
+      const v2 = Math.round(b2 + 26 * (gy * top[k + 2] + fy * bottom[k + 2]) + grain);
+      data[at++] = v0 < 0 ? 0 : v0 > 255 ? 255 : v0;
+      data[at++] = v1 < 0 ? 0 : v1 > 255 ? 255 : v1;
+      data[at++] = v2 < 0 ? 0 : v2 > 255 ? 255 : v2;
     }
   }
   return { width, height, data };
