@@ -71,6 +71,8 @@ function internalError(error: unknown): SandboxError {
 
 export class PythonSandbox {
   readonly limits: SandboxLimits;
+  /** 10 ** limits.maxIntDigits: ints must stay below it in magnitude. */
+  private readonly intBound: bigint;
   private readonly globals = new Map<string, PyValue>();
   private imagesShown = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -79,6 +81,7 @@ export class PythonSandbox {
   constructor(options?: SandboxOptions) {
     const given = optionalObject(options, 'options');
     this.limits = resolveLimits(given.limits);
+    this.intBound = 10n ** BigInt(this.limits.maxIntDigits);
     const globals = optionalObject(given.globals, 'options.globals');
     for (const [name, value] of Object.entries(globals)) this.globals.set(name, checkGlobal(name, value));
   }
@@ -134,7 +137,7 @@ export class PythonSandbox {
     };
     const rt: Runtime = {
       limits,
-      intBound: 10n ** BigInt(limits.maxIntDigits),
+      intBound: this.intBound,
       host,
       charge(n: number) {
         if (!(n >= 0)) return;

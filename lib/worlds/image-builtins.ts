@@ -96,6 +96,9 @@ function checkPixels(w: bigint, h: bigint, limits: ImageBuiltinLimits): void {
   }
 }
 
+const INT32_MIN = -(2n ** 31n);
+const INT32_MAX = 2n ** 31n - 1n;
+
 /** Image objects by the pixels they hold (show() hands the world the RgbImage; this finds its object again). */
 const OBJECTS = new WeakMap<RgbImage, ImageObject>();
 
@@ -164,7 +167,7 @@ export class ImageObject implements PyHostObject {
     if (less(raw[3], raw[1])) throw pyError('ValueError', "Coordinate 'lower' is less than 'upper'");
     const [l, t, r, b] = raw.map(pyRound);
     for (const v of [l, t, r, b]) {
-      if (v < -(2n ** 31n) || v >= 2n ** 31n) throw pyError('OverflowError', 'crop() coordinate out of range');
+      if (v < INT32_MIN || v > INT32_MAX) throw pyError('OverflowError', 'crop() coordinate out of range');
     }
     if (r - l < 1n || b - t < 1n) throw pyError('ValueError', 'crop() box is empty');
     checkPixels(r - l, b - t, this.limits);
