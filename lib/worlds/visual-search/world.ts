@@ -172,8 +172,8 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
   /** Patches of one image observation. */
   readonly patchesPerImage: number;
   private readonly photos: RgbImage[];
-  /** Per task id, its canvas and (once prompted) its first view's patches; least recently used first. */
-  private readonly cache = new Map<string, { image: RgbImage; patches?: Float32Array }>();
+  /** Per task id, its canvas and (once prompted) its prompt tokens and first view's patches; least recently used first. */
+  private readonly cache = new Map<string, { image: RgbImage; patches?: Float32Array; tokens?: Int32Array }>();
   /** Observed images' patches by their pixels (the samples of a task often show the same crop, or the whole canvas). */
   private readonly views: ViewPatchCache;
   /** settings.limits over the sandbox's defaults, resolved at the first openTool. */
@@ -260,7 +260,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
     return this.entry(task).image;
   }
 
-  private entry(task: VisualSearchTask): { image: RgbImage; patches?: Float32Array } {
+  private entry(task: VisualSearchTask): { image: RgbImage; patches?: Float32Array; tokens?: Int32Array } {
     const cached = this.cache.get(task.id);
     if (cached) {
       this.cache.delete(task.id);
@@ -289,26 +289,30 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
 
   /** The prompt; its patches are shared by every call for the task (read them, do not write them). */
   prompt(task: VisualSearchTask): Segment {
-    const text = this.tokenizer.encode(questionText(this.checkTask(task)));
-    const np = this.patchesPerImage;
-    const tokens = new Int32Array(text.length + 5 + np);
-    let k = 0;
-    tokens[k++] = this.tokenizer.id('<bos>');
-    tokens[k++] = this.tokenizer.id('<q>');
-    tokens.set(text, k);
-    k += text.length;
-    tokens[k++] = this.tokenizer.id('</q>');
-    tokens[k++] = this.tokenizer.id('<img>');
-    tokens.fill(-1, k, k + np);
-    k += np;
-    tokens[k++] = this.tokenizer.id('</img>');
-    // The first view is the same for every sample of a task: computed once, cached with the canvas.
+    const checked = this.checkTask(task);
+    // The tokens and the first view are the same for every sample of a task: computed once, cached with the canvas.
     const entry = this.entry(task);
+    if (entry.tokens === undefined) {
+      const text = this.tokenizer.encode(questionText(checked));
+      const np = this.patchesPerImage;
+      const tokens = new Int32Array(text.length + 5 + np);
+      let k = 0;
+      tokens[k++] = this.tokenizer.id('<bos>');
+      tokens[k++] = this.tokenizer.id('<q>');
+      tokens.set(text, k);
+      k += text.length;
+      tokens[k++] = this.tokenizer.id('</q>');
+      tokens[k++] = this.tokenizer.id('<img>');
+      tokens.fill(-1, k, k + np);
+      k += np;
+      tokens[k++] = this.tokenizer.id('</img>');
+      entry.tokens = tokens;
+    }
     if (entry.patches === undefined) {
       entry.patches = viewPatches(entry.image, this.settings.view);
       this.views.put(entry.image, entry.patches);
     }
-    return { tokens, patches: entry.patches };
+    return { tokens: entry.tokens.slice(), patches: entry.patches };
   }
 
   /** The first observation's pixels: the canvas as the view shows it (what prompt() patches). */
