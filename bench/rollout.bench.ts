@@ -125,19 +125,22 @@ function crop(box: number[]): RgbImage {
   const data = new Uint8Array(VIEW * VIEW * 3);
   const w = Math.max(1, r - l);
   const h = Math.max(1, b - t);
-  for (let x = 0; x < VIEW; x++) sourceX[x] = l + Math.floor((x * w) / VIEW);
+  // Module bindings in locals: the loop then reads them without a context load and hole check.
+  const canvas = CANVAS_PIXELS;
+  const xs = sourceX;
+  for (let x = 0; x < VIEW; x++) xs[x] = l + Math.floor((x * w) / VIEW);
   for (let y = 0; y < VIEW; y++) {
     const sy = t + Math.floor((y * h) / VIEW);
     if (sy < 0 || sy >= CANVAS) continue;
     const row = sy * CANVAS * 3;
     let at = y * VIEW * 3;
     for (let x = 0; x < VIEW; x++, at += 3) {
-      const sx = sourceX[x];
+      const sx = xs[x];
       if (sx < 0 || sx >= CANVAS) continue;
       const from = row + sx * 3;
-      data[at] = CANVAS_PIXELS[from];
-      data[at + 1] = CANVAS_PIXELS[from + 1];
-      data[at + 2] = CANVAS_PIXELS[from + 2];
+      data[at] = canvas[from];
+      data[at + 1] = canvas[from + 1];
+      data[at + 2] = canvas[from + 2];
     }
   }
   return { width: VIEW, height: VIEW, data };
@@ -146,12 +149,13 @@ function crop(box: number[]): RgbImage {
 /** patchesPlain(img) written into out at `offset`, through the byte-to-float table. */
 function patchesInto(img: RgbImage, out: Float32Array, offset: number): void {
   const d = img.data;
+  const table = BYTE_FLOAT;
   let k = offset;
   for (let py = 0; py < VIEW / PATCH; py++)
     for (let px = 0; px < VIEW / PATCH; px++)
       for (let y = 0; y < PATCH; y++) {
         let at = 3 * ((py * PATCH + y) * VIEW + px * PATCH);
-        for (let x = 0; x < PATCH * 3; x++) out[k++] = BYTE_FLOAT[d[at++]];
+        for (let x = 0; x < PATCH * 3; x++) out[k++] = table[d[at++]];
       }
 }
 
