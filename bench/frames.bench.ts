@@ -13,6 +13,7 @@
  *   npm run bench                          all areas
  *   BENCH_ONLY=frames npm run bench        this one
  *   BENCH_QUICK=1 BENCH_ONLY=frames npm run bench   1e4 and 1e5 frames only
+ *   BENCH_FRAMES_SIZES=1e6 BENCH_ONLY=frames npm run bench   the given frame counts only (comma-separated)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -156,7 +157,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const numpyPython = pythonWith(ctx, 'numpy');
   const faissPython = pythonWith(ctx, 'faiss');
   if (!faissPython) console.warn('frames: faiss-cpu is not importable; its rows are skipped');
-  const sizes = ctx.quick ? [1e4, 1e5] : [1e4, 1e5, 1e6];
+  const only = process.env.BENCH_FRAMES_SIZES?.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const sizes = only?.length ? only : ctx.quick ? [1e4, 1e5] : [1e4, 1e5, 1e6];
   const dir = mkdtempSync(join(tmpdir(), 'pyvision-frames-'));
   try {
     for (const dim of [512, 1024]) {
