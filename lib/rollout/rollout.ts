@@ -13,7 +13,7 @@ import { PyVisionError, describe, withCallSite } from '../util/errors.js';
 import * as v from '../util/validate.js';
 import type { Segment, Task, ToolResult, World } from '../worlds/world.js';
 import { groupSeeds, protocolIds } from './protocol.js';
-import { TrajectoryBuilder, checkSegment, type TurnLimits } from './trajectory.js';
+import { TrajectoryBuilder, checkSegment, type BuilderStorage, type TurnLimits } from './trajectory.js';
 import type { Trajectory } from './types.js';
 
 /** Defaults of the optional rollout settings. */
@@ -167,7 +167,31 @@ function resolve<T extends Task>(options: RolloutOptions<T>): Resolved<T> {
 class PackBuffers {
   tokens = new Int32Array(0);
   patches = new Float32Array(0);
+  /** The trajectory builders' starting arrays, BUILDER_START positions per trajectory. */
+  builderTokens = new Int32Array(0);
+  builderMask = new Uint8Array(0);
+  builderLogp = new Float32Array(0);
   busy = false;
+
+  /** Zeroed starting arrays for B builders (views; a builder that outgrows its part moves to arrays of its own). */
+  builders(B: number): BuilderStorage[] {
+    const n = B * BUILDER_START;
+    if (this.builderTokens.length < n) {
+      this.builderTokens = new Int32Array(n);
+      this.builderMask = new Uint8Array(n);
+      this.builderLogp = new Float32Array(n);
+    } else {
+      this.builderMask.fill(0, 0, n);
+      this.builderLogp.fill(0, 0, n);
+    }
+    const out: BuilderStorage[] = [];
+    for (let b = 0; b < B; b++) {
+      const from = b * BUILDER_START;
+      const to = from + BUILDER_START;
+      out.push({ tokens: this.builderTokens.subarray(from, to), mask: this.builderMask.subarray(from, to), logp: this.builderLogp.subarray(from, to) });
+    }
+    return out;
+  }
 
   /** The first n tokens and np patch floats of the buffers, grown (doubling) as needed. */
   views(n: number, np: number): { tokens: Int32Array; patches: Float32Array } {
@@ -176,6 +200,9 @@ class PackBuffers {
     return { tokens: this.tokens.subarray(0, n), patches: this.patches.subarray(0, np) };
   }
 }
+
+/** Positions each trajectory builder starts with (the default configuration's sequences fit). */
+const BUILDER_START = 256;
 
 const IDLE_BUFFERS = new PackBuffers();
 
@@ -236,20 +263,26 @@ export function rollout<T extends Task>(options: RolloutOptions<T>): Promise<Tra
       return p;
     });
     const B = tasks.length * groupSize;
+    const buffers = takeBuffers();
+    const storage = buffers.builders(B);
     const builders: TrajectoryBuilder<T>[] = [];
     const seeds: number[] = [];
     const entries: Segment[] = [];
-    for (let i = 0; i < tasks.length; i++) {
-      const seedOf = groupSeeds(r.seed, tasks[i].id);
-      for (let g = 0; g < groupSize; g++) {
-        const b = new TrajectoryBuilder(tasks[i], i, g, limits, ids);
-        b.appendContext(prompts[i]);
-        builders.push(b);
-        seeds.push(seedOf(g));
-        entries.push(prompts[i]);
+    try {
+      for (let i = 0; i < tasks.length; i++) {
+        const seedOf = groupSeeds(r.seed, tasks[i].id);
+        for (let g = 0; g < groupSize; g++) {
+          const b = new TrajectoryBuilder(tasks[i], i, g, limits, ids, storage[i * groupSize + g]);
+          b.appendContext(prompts[i]);
+          builders.push(b);
+          seeds.push(seedOf(g));
+          entries.push(prompts[i]);
+        }
       }
+    } catch (error) {
+      giveBack(buffers);
+      throw error;
     }
-    const buffers = takeBuffers();
     const batch = packSegments(entries, buffers);
     const t1 = performance.now();
     time.prompt += t1 - t0;

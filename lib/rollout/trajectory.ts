@@ -33,11 +33,18 @@ export function errorText(error: { type: string; message: string }): string {
   return error.message.length > 0 ? `${error.type}: ${error.message}` : error.type;
 }
 
+/** Zeroed arrays a builder starts in (views of a caller's larger buffers); grown into arrays of its own when full. */
+export interface BuilderStorage {
+  tokens: Int32Array;
+  mask: Uint8Array;
+  logp: Float32Array;
+}
+
 export class TrajectoryBuilder<T extends Task> {
   /** The sequence so far: tokens[0 .. length), grown as needed. */
-  tokens = new Int32Array(256);
-  mask = new Uint8Array(256);
-  logp = new Float32Array(256);
+  tokens: Int32Array;
+  mask: Uint8Array;
+  logp: Float32Array;
   length = 0;
   readonly #patches: Float32Array[] = [];
   turns = 0;
@@ -57,7 +64,13 @@ export class TrajectoryBuilder<T extends Task> {
     readonly sample: number,
     readonly limits: TurnLimits,
     readonly ids: ProtocolIds,
-  ) {}
+    /** Where to start (all zero, equal lengths); default: arrays of 256 of its own. */
+    storage?: BuilderStorage,
+  ) {
+    this.tokens = storage?.tokens ?? new Int32Array(256);
+    this.mask = storage?.mask ?? new Uint8Array(256);
+    this.logp = storage?.logp ?? new Float32Array(256);
+  }
 
   #reserve(n: number): void {
     if (this.length + n <= this.tokens.length) return;

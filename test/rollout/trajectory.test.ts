@@ -68,3 +68,30 @@ test('assigning patches before reading them replaces them', () => {
   expect(t.patches).toBe(mine);
   expect(Object.keys(t)).toEqual(KEYS);
 });
+
+test('a builder started in given storage (views of a larger, reused buffer) builds what a builder with its own arrays builds', () => {
+  const task = world.tasks('val', 1, 0)[0] as ToyTask;
+  const slab = { tokens: new Int32Array(3 * 8), mask: new Uint8Array(3 * 8), logp: new Float32Array(3 * 8) };
+  // Earlier use left the slab dirty; the caller zeroes mask and logp before handing it out, as rollout() does.
+  slab.tokens.fill(77);
+  slab.mask.fill(0);
+  slab.logp.fill(0);
+  const storage = { tokens: slab.tokens.subarray(8, 16), mask: slab.mask.subarray(8, 16), logp: slab.logp.subarray(8, 16) };
+  const make = (s?: typeof storage) => {
+    const b = new TrajectoryBuilder(task, 0, 0, limits, ids, s);
+    b.appendContext({ tokens: Int32Array.from([ids.img, -1, world.tokenizer.id('</img>')]), patches: new Float32Array(world.patchDim).fill(0.25) });
+    // 3 + 7 + 3 positions: past the storage's 8, so the builder moves to arrays of its own.
+    b.appendSampled(Int32Array.from([ids.code, 5, 6, 7, 8, 9, ids.codeEnd]), Float32Array.from([-1, -2, -3, -4, -5, -6, -7]));
+    b.appendContext({ tokens: Int32Array.from([ids.img, -1, world.tokenizer.id('</img>')]), patches: new Float32Array(world.patchDim).fill(-0.25) });
+    b.end(EndReason.DONE);
+    return b.build(world);
+  };
+  const own = make();
+  const given = make(storage);
+  expect([Array.from(given.tokens), Array.from(given.mask), Array.from(given.logp), Array.from(given.patches)]).toEqual([
+    Array.from(own.tokens), Array.from(own.mask), Array.from(own.logp), Array.from(own.patches),
+  ]);
+  // Neighbouring parts of the slab are untouched.
+  expect(Array.from(slab.tokens.subarray(0, 8))).toEqual(new Array(8).fill(77));
+  expect(Array.from(slab.tokens.subarray(16))).toEqual(new Array(8).fill(77));
+});
