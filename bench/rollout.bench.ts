@@ -221,14 +221,24 @@ export class BenchWorld implements World<BenchTask> {
   }
   observe(result: ToolResult, limits: ObservationLimits): Segment {
     const t = this.tokenizer;
-    const tokens = [t.id('<obs>'), ...Array.from(t.encode(result.output)).slice(0, limits.maxObsTokens)];
-    const flat = new Float32Array(result.images.length * NP * PATCH_DIM);
+    const text = t.encode(result.output).subarray(0, limits.maxObsTokens);
+    const n = result.images.length;
+    // <obs> text (<img> patch x NP </img>) x n </obs>, written in place.
+    const tokens = new Int32Array(2 + text.length + n * (NP + 2));
+    const flat = new Float32Array(n * NP * PATCH_DIM);
+    let k = 0;
+    tokens[k++] = t.id('<obs>');
+    tokens.set(text, k);
+    k += text.length;
     result.images.forEach((img, i) => {
-      tokens.push(t.id('<img>'), ...new Array<number>(NP).fill(-1), t.id('</img>'));
+      tokens[k++] = t.id('<img>');
+      tokens.fill(-1, k, k + NP);
+      k += NP;
+      tokens[k++] = t.id('</img>');
       patchesInto(img, flat, i * NP * PATCH_DIM);
     });
-    tokens.push(t.id('</obs>'));
-    return { tokens: Int32Array.from(tokens), patches: flat };
+    tokens[k++] = t.id('</obs>');
+    return { tokens, patches: flat };
   }
   expert(task: BenchTask): ExpertTurn[] {
     const turns: ExpertTurn[] = [];
