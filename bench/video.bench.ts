@@ -7,7 +7,8 @@
  * frames, H.264 with ffmpeg's default 250-frame groups), so every machine
  * measures the same kind of file. The request is what an agent asks for: 16
  * frames, 4 runs of 4 neighbours and... (see FRAMES). Rows:
- *   - VideoFile.frames(FRAMES), cold cache (cacheBytes 0): one accurate seek per run of nearby frames
+ *   - VideoFile.frames(FRAMES), cold cache (cacheBytes 0): one accurate seek per run of nearby frames,
+ *     the runs decoded by up to `decoders` processes at once (the default, and decoders 1: one after the other)
  *   - ffmpeg -vf select=eq(n,i)+... -f rawvideo: ffmpeg decoding the file up to the last frame asked
  *     for and keeping those frames (one process), its usual way to pull given frames
  *   - a forward scan: 64 consecutive frames (from frame 100) asked for in 8 calls of 8, as an agent
@@ -21,7 +22,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { VideoFile, locateFfmpeg, probeVideo } from '../lib/video/ffmpeg.js';
@@ -47,10 +48,19 @@ async function fileRows(ctx: BenchContext): Promise<BenchRow[]> {
     const t0 = performance.now();
     const probe = await VideoFile.open(path, { cacheBytes: 0 });
     const probeMs = performance.now() - t0;
-    const pkg = await timeAsync(async () => {
-      const video = await VideoFile.open(path, { cacheBytes: 0 });
-      await video.frames(frames);
-    }, { minSamples: 3, maxTime: ctx.quick ? 1 : 4 });
+    const fetchAll = (decoders?: number) =>
+      timeAsync(async () => {
+        const video = await VideoFile.open(path, { cacheBytes: 0, decoders });
+        try {
+          await video.frames(frames);
+        } finally {
+          await video.close();
+        }
+      }, { minSamples: 3, maxTime: ctx.quick ? 1 : 4 });
+    const pkg = await fetchAll();
+    const oneByOne = await fetchAll(1);
+    const runs = new Set(frames.map((i) => probe.keyframeOf(i))).size;
+    await probe.close();
     const select = frames.map((i) => `eq(n\\,${i})`).join('+');
     const peer = await timeAsync(async () => {
       const out = execFileSync(ffmpeg, ['-nostdin', '-loglevel', 'error', '-i', path, '-vf', `select=${select}`, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 28 });
@@ -88,7 +98,8 @@ async function fileRows(ctx: BenchContext): Promise<BenchRow[]> {
       { name: scanName, impl: 'VideoFile, decoder kept open (one process reading on)', ms: keptMs, rme: kept.rme, throughput: (64 / keptMs) * 1000, unit: 'frames', speedups: { 'ffmpeg one process': scanPeer.ms / keptMs, 'VideoFile, a seek per call': perCallMs / keptMs }, note: `open() (${openOnly.ms.toFixed(0)} ms, ffprobe) subtracted` },
       { name: scanName, impl: 'VideoFile, a seek per call (decoderIdleMs 0)', ms: perCallMs, rme: perCall.rme, throughput: (64 / perCallMs) * 1000, unit: 'frames', speedups: { 'ffmpeg one process': scanPeer.ms / perCallMs }, note: `open() subtracted; ${scanCalls.length} ffmpeg processes, each decoding from keyframe 0` },
       { name: scanName, impl: 'ffmpeg one process', ms: scanPeer.ms, rme: scanPeer.rme, throughput: (64 / scanPeer.ms) * 1000, unit: 'frames', note: 'accurate seek to frame 100, -frames:v 64' },
-      { name, impl: 'VideoFile (seek per run)', ms: pkg.ms, rme: pkg.rme, throughput: (frames.length / pkg.ms) * 1000, unit: 'frames', speedups: { 'ffmpeg select': peer.ms / pkg.ms }, note: `includes the ffprobe of open() (${probeMs.toFixed(0)} ms alone)` },
+      { name, impl: 'VideoFile (seek per run, runs at once)', ms: pkg.ms, rme: pkg.rme, throughput: (frames.length / pkg.ms) * 1000, unit: 'frames', speedups: { 'ffmpeg select': peer.ms / pkg.ms, 'VideoFile, decoders 1': oneByOne.ms / pkg.ms }, note: `includes the ffprobe of open() (${probeMs.toFixed(0)} ms alone); about ${runs} runs, up to ${Math.min(4, availableParallelism())} processes at once` },
+      { name, impl: 'VideoFile, decoders 1 (runs one after the other)', ms: oneByOne.ms, rme: oneByOne.rme, throughput: (frames.length / oneByOne.ms) * 1000, unit: 'frames', speedups: { 'ffmpeg select': peer.ms / oneByOne.ms }, note: 'includes open()' },
       { name, impl: 'ffmpeg select', ms: peer.ms, rme: peer.rme, throughput: (frames.length / peer.ms) * 1000, unit: 'frames', note: 'one ffmpeg process decoding up to the last frame asked for' },
     ];
   } finally {

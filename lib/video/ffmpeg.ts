@@ -20,9 +20,15 @@
  * would decode at least as much). A request further ahead, or behind, ends it
  * and starts a new one at the new frame. It is killed after decoderIdleMs
  * without requests, by close(), on any error, and when the Node process exits.
+ *
+ * One request for frames far apart is split by the same rule into runs, each
+ * decoded by its own process from its own keyframe; up to `decoders` of them
+ * run at once (each decodes up to its first frame while the earlier runs are
+ * read), and the last run's process is the one kept open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 
 import { PyVisionError } from '../util/errors.js';
@@ -116,6 +122,12 @@ export interface VideoFileOptions {
    * call seeks anew). Default 5000.
    */
   decoderIdleMs?: number;
+  /**
+   * ffmpeg processes one frames() call may run at once when its frames are
+   * far apart (each decodes one run from its keyframe). Default: the
+   * processors available, at most 4; 1 decodes the runs one after the other.
+   */
+  decoders?: number;
 }
 
 /** Decoder processes alive in this Node process: killed when it exits, so none outlives it. */
@@ -308,6 +320,7 @@ export class VideoFile implements VideoSource {
   decodeCalls = 0;
   private readonly runGap: number;
   private readonly idleMs: number;
+  private readonly decoders: number;
   private decoder: FrameDecoder | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   /** Requests run one at a time (they share the decoder). */
@@ -326,6 +339,7 @@ export class VideoFile implements VideoSource {
     this.cache = new FrameCache(v.optionalNumber(opts.cacheBytes, 'opts.cacheBytes', DEFAULT_CACHE_BYTES, { integer: true, min: 0 }));
     this.runGap = v.optionalNumber(opts.runGap, 'opts.runGap', 16, { integer: true, min: 1 });
     this.idleMs = v.optionalNumber(opts.decoderIdleMs, 'opts.decoderIdleMs', 5000, { min: 0 });
+    this.decoders = v.optionalNumber(opts.decoders, 'opts.decoders', Math.min(4, availableParallelism()), { integer: true, min: 1, max: 64 });
   }
 
   /** The process id of the open decoder, or undefined when none is open. */
@@ -378,19 +392,36 @@ export class VideoFile implements VideoSource {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
+    const runs = this.#runs(missing);
+    const open = this.decoder;
+    this.decoder = null;
+    // started[r] decodes run r; the first run reads on from the open decoder when the rule allows.
+    const started: FrameDecoder[] = [];
     try {
-      for (const i of missing) {
-        const decoder = this.#decoderFor(i);
+      const reuse = open !== null && runs.length > 0 && this.#readsOn(open, runs[0][0]);
+      if (runs.length === 0) this.decoder = open;
+      else if (!reuse) open?.kill();
+      for (let r = 0; r < runs.length; r++) {
+        while (started.length < Math.min(runs.length, r + this.decoders)) {
+          started.push(started.length === 0 && reuse ? open! : this.#startDecoder(runs[started.length][0]));
+        }
+        const decoder = started[r];
         decoder.hold(true);
-        // The frames between the decoder's position and i are decoded anyway: cached, as before.
-        while (decoder.next <= i) {
+        const last = runs[r][runs[r].length - 1];
+        // The frames between the requested ones are decoded anyway: cached, as before.
+        while (decoder.next <= last) {
           const at = decoder.next;
           const frame: RgbImage = { width: this.width, height: this.height, data: await decoder.read() };
           this.cache.set(at, frame);
-          if (at === i) found.set(i, frame);
+          found.set(at, frame);
         }
+        if (r < runs.length - 1) decoder.kill();
+        else this.decoder = decoder;
       }
     } catch (error) {
+      for (const d of started) d.kill();
+      open?.kill();
+      this.decoder = null;
       this.#endDecoder();
       throw error;
     }
@@ -398,13 +429,21 @@ export class VideoFile implements VideoSource {
     return indices.map((i) => found.get(i)!);
   }
 
-  /** The open decoder if it should read on to frame i, else a new one seeking to i. */
-  #decoderFor(i: number): FrameDecoder {
-    const d = this.decoder;
-    if (d !== null && !d.ended && d.next <= i && (i - d.next <= this.runGap || this.keyframeOf(i) <= d.next)) return d;
-    this.#endDecoder();
-    this.decoder = this.#startDecoder(i);
-    return this.decoder;
+  /** Whether decoder d should read on to frame i (else i needs a new seek): the rule of the file comment. */
+  #readsOn(d: FrameDecoder, i: number): boolean {
+    return !d.ended && d.next <= i && (i - d.next <= this.runGap || this.keyframeOf(i) <= d.next);
+  }
+
+  /** The sorted frames split into runs by that rule, each to be served by one decoder reading on from its first frame. */
+  #runs(sorted: readonly number[]): number[][] {
+    const runs: number[][] = [];
+    let next = -1;
+    for (const i of sorted) {
+      if (runs.length > 0 && (i - next <= this.runGap || this.keyframeOf(i) <= next)) runs[runs.length - 1].push(i);
+      else runs.push([i]);
+      next = i + 1;
+    }
+    return runs;
   }
 
   #endDecoder(): void {

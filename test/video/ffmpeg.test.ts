@@ -192,6 +192,58 @@ withFfmpeg.each(FILES)('VideoFile %s', (path) => {
     await grouped.close();
   });
 
+  test.each([1, 3])('frames far apart in one call: a process per run, %i at once, every frame as the full decode', async (decoders) => {
+    const reference = fullDecode(path);
+    // keyframes 0 12 24 32 44 56 68; runGap 1: runs [1, 2] [13] [25, 26] [40] [57, 60] (60 reads on from 58: keyframe 56)
+    const video = await VideoFile.open(path, { cacheBytes: 0, runGap: 1, decoders });
+    const children = async (atMost: number): Promise<number | null> => {
+      for (let t = 0; t < 250; t++) {
+        const c = ffmpegChildren();
+        if (c === null || c.length <= atMost) return c?.length ?? null;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return ffmpegChildren()?.length ?? null;
+    };
+    try {
+      const batch = [60, 40, 1, 26, 13, 2, 25, 57, 40];
+      const frames = await video.frames(batch);
+      frames.forEach((frame, j) => expect(`frame ${batch[j]}: ${firstDifference(frame.data, reference[batch[j]])}`).toBe(`frame ${batch[j]}: none`));
+      expect(video.decodeCalls).toBe(5);
+      // Only the last run's process stays open, and a later call reads on from it.
+      const left = await children(1);
+      if (left !== null) expect(left).toBe(1);
+      const pid = video.decoderPid!;
+      expect((await video.frames([62]))[0].data).toEqual(reference[62]);
+      expect([video.decodeCalls, video.decoderPid]).toEqual([5, pid]);
+      expect((await video.frames([59]))[0].data).toEqual(reference[59]);
+      expect(video.decodeCalls).toBe(6); // 59 is behind the decoder: a new seek
+      expect(await gone(pid)).toBe(true);
+    } finally {
+      await video.close();
+    }
+    const after = await children(0);
+    if (after !== null) expect(after).toBe(0);
+  });
+
+  test('a failed run of a far-apart request ends every process of the call (E_IO naming the file)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pyvision-video-'));
+    try {
+      const copy = join(dir, path.endsWith('.mkv') ? 'cut.mkv' : 'cut.mp4');
+      copyFileSync(path, copy);
+      const cut = await VideoFile.open(copy, { cacheBytes: 0, runGap: 1, decoders: 4 });
+      truncateSync(copy, Math.floor(statSync(copy).size * 0.4));
+      await expect(cut.frames([1, 13, 25, 40, 70])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining(copy) });
+      expect(cut.decoderPid).toBeUndefined();
+      for (let t = 0; t < 250 && (ffmpegChildren()?.length ?? 0) > 0; t++) await new Promise((r) => setTimeout(r, 20));
+      const children = ffmpegChildren();
+      if (children !== null) expect(children).toEqual([]);
+      await cut.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect(VideoFile.open(path, { decoders: 0 })).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringContaining('opts.decoders') });
+  });
+
   test('bad indices are E_ARG errors naming the index', async () => {
     const video = await VideoFile.open(path);
     await expect(video.frames([75])).rejects.toThrow(/indices\[0\] must be a frame index in \[0, 74\].*got 75/);
