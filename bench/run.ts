@@ -42,7 +42,9 @@ function format(row: BenchRow): string {
         .map(([k, v]) => `${v.toFixed(1)}x vs ${k}`)
         .join(', ')
     : '';
-  const tput = row.throughput ? `${(row.throughput / 1e6).toFixed(2)} M${row.unit ?? ''}/s` : '';
+  const t = row.throughput ?? 0;
+  // Millions where they read well; below 10k per second (frames of a video file) the plain count.
+  const tput = !t ? '' : t >= 1e4 ? `${(t / 1e6).toFixed(2)} M${row.unit ?? ''}/s` : `${t.toPrecision(3)} ${row.unit ?? ''}/s`;
   const bw = row.bandwidthFraction !== undefined ? `${(row.bandwidthFraction * 100).toFixed(0)}%` : '';
   return `| ${row.name} | ${row.impl} | ${row.ms.toFixed(2)} ±${row.rme.toFixed(1)}% | ${tput} | ${speed} | ${bw} | ${row.note ?? ''} |`;
 }
