@@ -209,9 +209,10 @@ withFfmpeg.each(FILES)('VideoFile %s', (path) => {
       const frames = await video.frames(batch);
       frames.forEach((frame, j) => expect(`frame ${batch[j]}: ${firstDifference(frame.data, reference[batch[j]])}`).toBe(`frame ${batch[j]}: none`));
       expect(video.decodeCalls).toBe(5);
-      // Only the last run's process stays open, and a later call reads on from it.
+      // The earlier runs' processes are gone; the last run's stays open (or has already written the
+      // short fixture's last frames and exited), and a later call reads on from it.
       const left = await children(1);
-      if (left !== null) expect(left).toBe(1);
+      if (left !== null) expect(left).toBeLessThanOrEqual(1);
       const pid = video.decoderPid!;
       expect((await video.frames([62]))[0].data).toEqual(reference[62]);
       expect([video.decodeCalls, video.decoderPid]).toEqual([5, pid]);
