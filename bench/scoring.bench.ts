@@ -2,7 +2,8 @@
  * Scoring kernels: native CPU against plain TypeScript (same run), and
  * groupAdvantages + selectRollouts against vectorised numpy (same data, same
  * run) at 1M trajectories in groups of 8, adjacent and shuffled (trajectories
- * in random order); policyLoss at 4M tokens in 16K sequences.
+ * in random order; ids (i / 8) * 7919, and the shuffled batch again with ids
+ * 0..G-1); policyLoss at 4M tokens in 16K sequences.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,6 +143,20 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     n,
     n * 37,
     'target >= 5x numpy, within 2x of the adjacent layout',
+  );
+  // The same shuffled batch with ids 0..G-1 (prompt numbers): a range of at
+  // most N ids takes the direct-addressing path instead of the hash.
+  const denseIds = { ...shuffled, groups: shuffled.groups.map((g) => g / 7919) };
+  add(
+    `groupAdvantages + selectRollouts ${k} shuffled, ids 0..G-1`,
+    'native cpu',
+    await timeAsync(async () => {
+      await groupAdvantages(denseIds.rewards, denseIds.groups, { backend: 'cpu' });
+      await selectRollouts(denseIds, { target, maxLength, backend: 'cpu' });
+    }),
+    n,
+    n * 37,
+    'ids within a range of N values: direct addressing',
   );
 
   // numpy peer on the same data, both layouts

@@ -1,6 +1,7 @@
 // Scratch: CPU time per call (process.cpuUsage, so that other load on a
 // shared machine inflates it less than wall time) of groupAdvantages and
-// selectRollouts on 1M trajectories in groups of 8, adjacent and shuffled,
+// selectRollouts on 1M trajectories in groups of 8, adjacent and shuffled
+// (ids (i / 8) * 7919; and shuffled with ids 0..G-1),
 // for several builds of the addon loaded into one process and called
 // interleaved (median and min of 7 rounds). Run with PYVISION_RL_THREADS=1.
 //   PYVISION_RL_THREADS=1 node dev/scoring_cpu_time.mjs positional:/path/a.node options:/path/b.node ...
@@ -31,6 +32,8 @@ const layouts = {
   adjacent: { rewards, groups, endReasons, toolImages, lengths },
   shuffled: { rewards: permute(rewards), groups: permute(groups), endReasons: permute(endReasons), toolImages: permute(toolImages), lengths: permute(lengths) },
 };
+// The shuffled batch with ids 0..G-1 (a range of at most N ids: direct addressing from ef9fddb on).
+layouts['shuffled-dense'] = { ...layouts.shuffled, groups: layouts.shuffled.groups.map((g) => g / 7919) };
 const keep = Uint8Array.from([0, 1, 2]);
 const calls = {
   groupAdvantages: (b, x) =>
