@@ -13,7 +13,8 @@
  * each phase (generate, decode, tool, observation, append, and the rest) and
  * the share of orchestration (everything but the native startSession,
  * generate and append calls; target <= 10%); world.prompt's cost on a task it
- * has not seen (scenes are rendered once per task and cached); and, in the same
+ * has not seen (scenes are rendered once per task and cached); reading every
+ * trajectory's patches once (they are copied on first read); and, in the same
  * run on the same tasks and seeds, a naive rollout without a KV cache across
  * turns: every turn starts a session on the whole prefix of each live
  * trajectory (prompt, earlier turns, observations), i.e. recomputes it.
@@ -419,6 +420,18 @@ async function measure<T extends Task>(ctx: BenchContext, settings: Settings<T>,
     ms: coldPromptMs,
     rme: 0,
     note: `once per task (then cached by the world): ${(coldPromptMs * settings.tasks.length).toFixed(0)} ms for this rollout's ${settings.tasks.length} tasks, not in the phases above`,
+  });
+  // The flat patches are copied from the segments on first read (not in the phases): what reading them costs.
+  const read = performance.now();
+  let floats = 0;
+  for (const t of engineTrajs) floats += t.patches.length;
+  const readMs = performance.now() - read;
+  rows.push({
+    name: `${name} trajectory.patches, first read`,
+    impl: 'rollout() (KV cache)',
+    ms: readMs,
+    rme: 0,
+    note: `the flat patches of the ${B} trajectories of one rollout (${((floats * 4) / 2 ** 20).toFixed(1)} MiB), copied on first read; not in the phases above (packTrajectories pays it for the trajectories it packs); one sample`,
   });
   rows.push({
     name: `${name} orchestration`,
