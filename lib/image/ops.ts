@@ -117,7 +117,9 @@ export function cropShared(image: RgbImage, box: readonly number[]): RgbImage {
   const [l, t, r, b] = cropBox(box);
   if (l !== 0 || r !== image.width || t < 0 || b > image.height) return crop(image, box);
   const row = image.width * 3;
-  return { width: r - l, height: b - t, data: image.data.subarray(t * row, b * row) };
+  // A plain Uint8Array view whatever the source's class (a Buffer's subarray is a Buffer).
+  const { data } = image;
+  return { width: r - l, height: b - t, data: new Uint8Array(data.buffer, data.byteOffset + t * row, (b - t) * row) };
 }
 
 /**

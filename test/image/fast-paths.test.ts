@@ -43,6 +43,11 @@ test('cropShared equals crop: a view of the source for whole rows inside the ima
     if (inside) views++;
   }
   expect(views).toBeGreaterThanOrEqual(4);
+  // A Buffer-backed image still gives a plain Uint8Array view.
+  const buffered = { width: 13, height: 9, data: Buffer.from(img.data) };
+  const view = cropShared(buffered, [0, 2, 13, 5]);
+  expect([view.data.constructor, view.data.buffer === buffered.data.buffer]).toEqual([Uint8Array, true]);
+  expect(firstDifference(view.data, crop(img, [0, 2, 13, 5]).data)).toBe('none');
   expect(() => cropShared(img, [3, 0, 2, 9])).toThrow(/right/);
 });
 
