@@ -164,6 +164,12 @@ inline double Dot(const float* a, const float* b, size_t D) {
   return dot;
 }
 
+// Elements of 8 bytes between the starts of two threads' scratch regions of n
+// elements each: n rounded up to 128 bytes, plus 128 bytes, so that no cache
+// line (nor the pair the adjacent-line prefetcher fetches together) holds
+// scratch of two threads, whatever the alignment of the buffer.
+inline size_t ScratchStride(size_t n) { return (n + 15) / 16 * 16 + 16; }
+
 // A contiguous run of frames of one video: [begin, end) in global frame numbers.
 struct Segment {
   size_t video;
@@ -294,12 +300,12 @@ ScoreFlags ScoreAll(float* relevance, double* norms, const FrameBatch& batch, bo
   const std::vector<size_t> runs = MakeRuns(segments, PieceFrames(batch, CpuThreads()));
   const long count = static_cast<long>(runs.size() - 1);
   const int threads = TeamFor(runs.size() - 1);
-  std::vector<double> qd_all(static_cast<size_t>(threads) * batch.dim);
+  std::vector<double> qd_all(static_cast<size_t>(threads) * ScratchStride(batch.dim));
   size_t nonfinite = kNone, overflow = kNone;
 #pragma omp parallel num_threads(threads) reduction(min : nonfinite, overflow)
   {
     const int t = TeamThreadIndex();
-    double* qd = qd_all.data() + static_cast<size_t>(t) * batch.dim;
+    double* qd = qd_all.data() + static_cast<size_t>(t) * ScratchStride(batch.dim);
 #pragma omp for schedule(dynamic, 1)
     for (long w = 0; w < count; ++w) {
       for (size_t s = runs[w]; s < runs[w + 1]; ++s) {
@@ -408,15 +414,15 @@ class CpuFrameKernels final : public FrameKernels {
       first[b] = s;
     }
     std::vector<uint64_t> keys(slot[S]);
-    std::vector<double> qd_all(static_cast<size_t>(threads) * batch.dim);
-    std::vector<uint64_t> heaps(static_cast<size_t>(threads) * heap_size);
+    std::vector<double> qd_all(static_cast<size_t>(threads) * ScratchStride(batch.dim));
+    std::vector<uint64_t> heaps(static_cast<size_t>(threads) * ScratchStride(heap_size));
     size_t nonfinite = kNone, overflow = kNone;
     const long count = static_cast<long>(runs.size() - 1);
 #pragma omp parallel num_threads(threads) reduction(min : nonfinite, overflow)
     {
       const int t = TeamThreadIndex();
-      double* qd = qd_all.data() + static_cast<size_t>(t) * batch.dim;
-      uint64_t* heap = heaps.data() + static_cast<size_t>(t) * heap_size;
+      double* qd = qd_all.data() + static_cast<size_t>(t) * ScratchStride(batch.dim);
+      uint64_t* heap = heaps.data() + static_cast<size_t>(t) * ScratchStride(heap_size);
 #pragma omp for schedule(dynamic, 1)
       for (long w = 0; w < count; ++w) {
         for (size_t s = runs[w]; s < runs[w + 1]; ++s) {
@@ -558,12 +564,12 @@ class CpuFrameKernels final : public FrameKernels {
     const std::vector<Segment> segments = MakeSegments(batch, threads);
     const std::vector<size_t> runs = MakeRuns(segments, PieceFrames(batch, threads));
     const int team = TeamFor(runs.size() - 1);
-    std::vector<double> pick_all(static_cast<size_t>(team) * D);
+    std::vector<double> pick_all(static_cast<size_t>(team) * ScratchStride(D));
     const long count = static_cast<long>(runs.size() - 1);
 #pragma omp parallel num_threads(team)
     {
       const int t = TeamThreadIndex();
-      double* pick = pick_all.data() + static_cast<size_t>(t) * D;
+      double* pick = pick_all.data() + static_cast<size_t>(t) * ScratchStride(D);
 #pragma omp for schedule(dynamic, 1)
       for (long w = 0; w < count; ++w) {
         for (size_t s = runs[w]; s < runs[w + 1]; ++s) {
