@@ -1,9 +1,9 @@
-// Scratch: top-k frame selection (k = 16) on the CPU backend called from C++
+// Scratch: top-k frame selection (k = 16 unless given) on the CPU backend called from C++
 // against a plain parallel read (AVX-512 sum, all CPU threads) of the same
 // embeddings, interleaved in one process, best of R rounds of each.
 //   g++ -O3 -march=native -fopenmp -ffp-contract=off -fno-trapping-math -fno-math-errno -std=c++17 -Inative \
 //       dev/frames_topk_vs_read.cc native/core/*.cc native/cpu/*.cc -o /tmp/frames_topk_vs_read
-//   /tmp/frames_topk_vs_read N D video_length R      e.g. 1000000 512 200 8
+//   /tmp/frames_topk_vs_read N D video_length R [k=16]   e.g. 1000000 512 200 8
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,7 +34,7 @@ __attribute__((noinline)) float PlainSum(const float* p, size_t n, int threads) 
 int main(int argc, char** argv) {
   const size_t N = argc > 1 ? strtoul(argv[1], 0, 10) : 1000000, D = argc > 2 ? strtoul(argv[2], 0, 10) : 512;
   const size_t len = argc > 3 ? strtoul(argv[3], 0, 10) : N;
-  const int R = argc > 4 ? atoi(argv[4]) : 5;
+  const int R = argc > 4 ? atoi(argv[4]) : 5; const int K = argc > 5 ? atoi(argv[5]) : 16;
   const int threads = pv::CpuThreads();
   std::vector<float> emb(N * D);
   uint32_t x = 1;
@@ -46,11 +46,11 @@ int main(int argc, char** argv) {
   for (float& v : q) { x = x * 1664525u + 1013904223u; v = (float)(x / 4294967296.0 - 0.5); }
   pv::FrameBatch batch; batch.embeddings = emb.data(); batch.frame_offsets = off.data(); batch.queries = q.data();
   batch.videos = B; batch.frames = N; batch.dim = D;
-  pv::FrameOptions o; o.budget = 16; o.mode = pv::FrameMode::kTopk;
+  pv::FrameOptions o; o.budget = K; o.mode = pv::FrameMode::kTopk;
   std::vector<int32_t> idx(B * 16); std::vector<float> sc(B * 16);
   double best_k = 1e9, best_s = 1e9; float sink = 0;
   for (int r = 0; r < R; ++r) {
-    auto t0 = Clock::now(); pv::CpuFrames().SelectFrames(idx.data(), sc.data(), batch, o, 16); best_k = std::min(best_k, Sec(t0));
+    auto t0 = Clock::now(); pv::CpuFrames().SelectFrames(idx.data(), sc.data(), batch, o, K); best_k = std::min(best_k, Sec(t0));
     t0 = Clock::now(); sink += PlainSum(emb.data(), emb.size(), threads); best_s = std::min(best_s, Sec(t0));
   }
   uint64_t h = 0; for (size_t i = 0; i < idx.size(); ++i) { uint32_t b; memcpy(&b, &sc[i], 4); h = h * 31 + idx[i] * 7 + b; }
