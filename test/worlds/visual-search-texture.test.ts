@@ -1,10 +1,12 @@
 /**
  * The visual-search world's procedural background: renderTexture (bands of rows share their
- * horizontal interpolations, the generator stepped inline) against renderTexturePlain, byte for
+ * horizontal interpolations, the generator stepped inline) against the plain per-pixel reference
+ * (test/reference/visual_search_texture.ts), byte for
  * byte, on canvas sizes that are and are not multiples of the 32-pixel cell, every tone, and
  * seeds at the ends of the 32-bit range.
  */
-import { renderTexture, renderTexturePlain } from '../../lib/worlds/visual-search/scene.js';
+import { renderTexture } from '../../lib/worlds/visual-search/scene.js';
+import { renderTexturePlain } from '../reference/visual_search_texture.js';
 
 test('renderTexture equals renderTexturePlain byte for byte', () => {
   const cases: [number, number, number, number][] = [

@@ -49,7 +49,7 @@ export interface Scene {
 }
 
 /** Muted tones of the procedural background (far from every object colour). */
-const TONES: readonly (readonly [number, number, number])[] = [
+export const TONES: readonly (readonly [number, number, number])[] = [
   [118, 110, 100],
   [104, 112, 92],
   [96, 104, 116],
@@ -92,45 +92,9 @@ export function insideObject(o: SceneObject, px: number, py: number): boolean {
 }
 
 /**
- * The procedural background, plainly: value noise on a grid of 32-pixel cells (bilinear between
- * the 4 nodes around each pixel) in a muted tone, plus a per-pixel grain. The reference that
- * renderTexture reproduces byte for byte (test/worlds/visual-search-texture.test.ts).
- */
-export function renderTexturePlain(width: number, height: number, seed: number, tone: number): RgbImage {
-  const r = random(seed);
-  const cell = 32;
-  const gw = Math.ceil(width / cell) + 2;
-  const gh = Math.ceil(height / cell) + 2;
-  const raw = new Float64Array(gw * gh * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = r() * 2 - 1;
-  // Channel c of a grid node: 0.6 of its own value and 0.4 of the node's first channel (mostly grey variation).
-  const grid = new Float64Array(gw * gh * 3);
-  for (let i = 0; i < gw * gh; i++) for (let c = 0; c < 3; c++) grid[i * 3 + c] = raw[i * 3 + c] * 0.6 + raw[i * 3] * 0.4;
-  const base = TONES[tone % TONES.length];
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const y0 = Math.floor(y / cell);
-    const fy = y / cell - y0;
-    for (let x = 0; x < width; x++) {
-      const x0 = Math.floor(x / cell);
-      const fx = x / cell - x0;
-      const grain = (r() - 0.5) * 12;
-      const n00 = (y0 * gw + x0) * 3;
-      const n01 = n00 + 3;
-      const n10 = n00 + gw * 3;
-      const n11 = n10 + 3;
-      for (let c = 0; c < 3; c++) {
-        const v = (1 - fy) * ((1 - fx) * grid[n00 + c] + fx * grid[n01 + c]) + fy * ((1 - fx) * grid[n10 + c] + fx * grid[n11 + c]);
-        const value = Math.round(base[c] + 26 * v + grain);
-        data[(y * width + x) * 3 + c] = value < 0 ? 0 : value > 255 ? 255 : value;
-      }
-    }
-  }
-  return { width, height, data };
-}
-
-/**
- * renderTexturePlain, byte for byte, faster: the horizontal interpolations of a band of rows (the
+ * The procedural background: value noise on a grid of 32-pixel cells (bilinear between the 4
+ * nodes around each pixel) in a muted tone, plus a per-pixel grain. Byte for byte the plain
+ * per-pixel version in test/reference/visual_search_texture.ts, faster: the horizontal interpolations of a band of rows (the
  * rows between two grid lines share them) are computed once per band instead of once per pixel;
  * every value is the same IEEE expression evaluated in the same order, and the generator is drawn
  * in the same order (the grid, then one grain per pixel, row-major).
