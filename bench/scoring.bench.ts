@@ -118,42 +118,52 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
   // The same batch with its trajectories in random order (groups scattered,
   // as after length balancing or pooling across generation rounds).
-  const perm = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [perm[i], perm[j]] = [perm[j], perm[i]];
-  }
-  const permute = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => a.map((_, i) => a[perm[i]]) as T;
-  const shuffled = {
-    rewards: permute(rewards),
-    groups: permute(groups),
-    endReasons: permute(endReasons),
-    toolImages: permute(toolImages),
-    lengths: permute(lengths),
+  const shuffle = () => {
+    const perm = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [perm[i], perm[j]] = [perm[j], perm[i]];
+    }
+    const permute = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => a.map((_, i) => a[perm[i]]) as T;
+    return {
+      rewards: permute(rewards),
+      groups: permute(groups),
+      endReasons: permute(endReasons),
+      toolImages: permute(toolImages),
+      lengths: permute(lengths),
+    };
   };
-  add(`groupAdvantages ${k} shuffled`, 'native cpu', await timeAsync(() => groupAdvantages(shuffled.rewards, shuffled.groups, { backend: 'cpu' })), n, n * 20);
-  add(`selectRollouts ${k} shuffled`, 'native cpu', await timeAsync(() => selectRollouts(shuffled, { target, maxLength, backend: 'cpu' })), n, n * 17);
+  // Two orders of the batch, used in turn: selectRollouts reuses the group
+  // index that groupAdvantages built for the same ids, and each timed call
+  // here must find none left by the previous sample (a trainer's next step
+  // brings new ids).
+  const shuffledPair = [shuffle(), shuffle()];
+  const shuffled = shuffledPair[0];
+  const inTurn = (batches: (typeof shuffled)[], call: (batch: typeof shuffled) => Promise<unknown>) => {
+    let i = 0;
+    return () => call(batches[i++ % batches.length]);
+  };
+  const pair = async (batch: typeof shuffled) => {
+    await groupAdvantages(batch.rewards, batch.groups, { backend: 'cpu' });
+    await selectRollouts(batch, { target, maxLength, backend: 'cpu' });
+  };
+  add(`groupAdvantages ${k} shuffled`, 'native cpu', await timeAsync(inTurn(shuffledPair, (b) => groupAdvantages(b.rewards, b.groups, { backend: 'cpu' }))), n, n * 20);
+  add(`selectRollouts ${k} shuffled`, 'native cpu', await timeAsync(inTurn(shuffledPair, (b) => selectRollouts(b, { target, maxLength, backend: 'cpu' }))), n, n * 17);
   add(
     `groupAdvantages + selectRollouts ${k} shuffled`,
     'native cpu',
-    await timeAsync(async () => {
-      await groupAdvantages(shuffled.rewards, shuffled.groups, { backend: 'cpu' });
-      await selectRollouts(shuffled, { target, maxLength, backend: 'cpu' });
-    }),
+    await timeAsync(inTurn(shuffledPair, pair)),
     n,
     n * 37,
     'target >= 5x numpy, within 2x of the adjacent layout',
   );
-  // The same shuffled batch with ids 0..G-1 (prompt numbers): a range of at
+  // The same shuffled batches with ids 0..G-1 (prompt numbers): a range of at
   // most N ids takes the direct-addressing path instead of the hash.
-  const denseIds = { ...shuffled, groups: shuffled.groups.map((g) => g / 7919) };
+  const denseIds = shuffledPair.map((b) => ({ ...b, groups: b.groups.map((g) => g / 7919) }));
   add(
     `groupAdvantages + selectRollouts ${k} shuffled, ids 0..G-1`,
     'native cpu',
-    await timeAsync(async () => {
-      await groupAdvantages(denseIds.rewards, denseIds.groups, { backend: 'cpu' });
-      await selectRollouts(denseIds, { target, maxLength, backend: 'cpu' });
-    }),
+    await timeAsync(inTurn(denseIds, pair)),
     n,
     n * 37,
     'ids within a range of N values: direct addressing',

@@ -105,6 +105,10 @@ struct GroupIndex {
   std::vector<IdTable> tables;     // [T] scratch
   std::vector<std::vector<int32_t>> chunk_keys;  // [T] the distinct ids of each chunk, by local id
   std::vector<std::vector<uint32_t>> remap;      // [T] local id -> dense id (chunks after the first)
+  bool reusable = false;           // the index was built from `ids`, for the rewards `ids_rewards`
+  uint64_t version = 0;            // changes with the ids or the rewards (0: never built)
+  std::vector<int32_t> ids;        // [N] copy of the ids of the last build
+  std::vector<float> ids_rewards;  // [N] copy of the rewards of the last call
 };
 
 // The index and statistics buffers of the calling (compute) thread, shared by
@@ -206,7 +210,9 @@ void DenseGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
   }
 }
 
-void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
+// Builds the index of `groups`; returns false for ids that never decrease
+// (then the index is one scan, cheaper than comparing with a cached copy).
+bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
   x.gathered = false;
   size_t runs = n > 0 ? 1 : 0;
   uint32_t increasing = 1;
@@ -220,12 +226,12 @@ void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
   if (increasing) {
     RunStarts(x.begin, groups, n, runs);
     x.groups = runs;
-    return;
+    return false;
   }
   const size_t range = static_cast<size_t>(static_cast<int64_t>(hi) - static_cast<int64_t>(lo)) + 1;
   if (range <= n) {
     DenseGroups(x, rewards, groups, n, runs, lo, range);
-    return;
+    return true;
   }
 
   const int threads = ThreadsFor(n);
@@ -275,7 +281,7 @@ void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
   if (G == runs) {
     // Every group is one run (adjacent, ids not sorted): dense ids are in run order.
     RunStarts(x.begin, groups, n, runs);
-    return;
+    return true;
   }
   x.gathered = true;
   x.cursor.assign(T * G, 0);
@@ -318,6 +324,37 @@ void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
 #pragma omp for schedule(static)
     for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
   }
+  return true;
+}
+
+// The index of `groups` in `x`, reusing the previous call's when the ids are
+// the same (groupAdvantages then selectRollouts on one batch): the index is a
+// function of the ids alone, and the gathered rewards of the ids and the
+// rewards, so a reused index is bit for bit the one a new build gives. The
+// comparison with the kept copies costs two sequential reads, the build of a
+// shuffled batch several random accesses per trajectory.
+void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
+  if (x.reusable && x.ids.size() == n && n > 0 && std::memcmp(groups, x.ids.data(), n * sizeof(int32_t)) == 0) {
+    if (std::memcmp(rewards, x.ids_rewards.data(), n * sizeof(float)) != 0) {
+      ++x.version;  // statistics of the old rewards are stale
+      std::memcpy(x.ids_rewards.data(), rewards, n * sizeof(float));
+      if (x.gathered) {
+        const uint32_t* slot = x.slot.data();
+        float* gathered = x.rewards.data();
+#pragma omp parallel for num_threads(ThreadsFor(n)) schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
+      }
+    }
+    return;
+  }
+  ++x.version;
+  x.reusable = false;  // not reusable while half built (an allocation may throw)
+  const bool reusable = BuildGroupIndex(x, rewards, groups, n);
+  if (reusable) {
+    x.ids.assign(groups, groups + n);
+    x.ids_rewards.assign(rewards, rewards + n);
+  }
+  x.reusable = reusable;
 }
 
 // The 64-bit variant of ExactGroupMoments' second pass (core/scoring_stats.h):
@@ -385,6 +422,7 @@ struct GroupStats {
   std::vector<double> mean;   // [G]
   std::vector<double> std;    // [G] unbiased; 0 for singletons
   std::vector<float> lo, hi;  // [G] min and max reward
+  uint64_t version = 0;       // the reusable index version they were computed for (0: none)
 };
 
 GroupStats& StatsScratch() {
@@ -392,7 +430,11 @@ GroupStats& StatsScratch() {
   return stats;
 }
 
+// The statistics of `index` into `s`, unless `s` already holds them (computed
+// by groupAdvantages for the same ids and rewards: the same bits).
 void ComputeGroupStats(GroupStats& s, const GroupIndex& index, const float* rewards, size_t n) {
+  if (index.reusable && s.version == index.version) return;
+  s.version = 0;
   const size_t G = index.groups;
   s.mean.resize(G);
   s.std.resize(G);
@@ -412,6 +454,32 @@ void ComputeGroupStats(GroupStats& s, const GroupIndex& index, const float* rewa
     for (size_t g = 0; g < G; ++g)
       GroupMoments(base + begin[g], begin[g + 1] - begin[g], &mean_out[g], &std_out[g], &lo_out[g], &hi_out[g], sorted);
   }
+  if (index.reusable) s.version = index.version;
+}
+
+// Where groupAdvantages leaves the statistics it computes, for a
+// selectRollouts on the same batch (only for a reusable index).
+struct StatsSink {
+  double *mean = nullptr, *stdev = nullptr;
+  float *lo = nullptr, *hi = nullptr;
+  void Put(size_t g, double m, double s, float l, float h) const {
+    if (mean == nullptr) return;
+    mean[g] = m;
+    stdev[g] = s;
+    lo[g] = l;
+    hi[g] = h;
+  }
+};
+
+StatsSink OpenStatsSink(GroupStats& s, const GroupIndex& index) {
+  s.version = 0;
+  if (!index.reusable) return {};
+  const size_t G = index.groups;
+  s.mean.resize(G);
+  s.std.resize(G);
+  s.lo.resize(G);
+  s.hi.resize(G);
+  return StatsSink{s.mean.data(), s.std.data(), s.lo.data(), s.hi.data()};
 }
 
 uint64_t DoubleBits(double v) {
@@ -449,6 +517,8 @@ class CpuScoringKernels final : public ScoringKernels {
     };
     const size_t G = index.groups;
     const uint32_t* begin = index.begin.data();
+    GroupStats& stats = StatsScratch();
+    const StatsSink sink = OpenStatsSink(stats, index);
     if (!index.gathered) {
       // Every group one contiguous span of the input: statistics and outputs
       // in one parallel visit of each group, which is still in cache.
@@ -461,10 +531,12 @@ class CpuScoringKernels final : public ScoringKernels {
           double mean, stdev;
           float lo, hi;
           GroupMoments(rewards + b, e - b, &mean, &stdev, &lo, &hi, sorted);
+          sink.Put(g, mean, stdev, lo, hi);
           const float mean_f = static_cast<float>(mean), std_f = static_cast<float>(stdev);
           for (size_t i = b; i < e; ++i) write(i, mean, stdev, e - b == 1, mean_f, std_f);
         }
       }
+      if (index.reusable) stats.version = index.version;
       return;
     }
     // Gathered: the statistics of each group into one 16-byte record (the
@@ -489,9 +561,11 @@ class CpuScoringKernels final : public ScoringKernels {
         double mean, stdev;
         float lo, hi;
         GroupMoments(gathered + b, e - b, &mean, &stdev, &lo, &hi, sorted);
+        sink.Put(g, mean, stdev, lo, hi);
         records[g] = GroupRecord{mean, e - b == 1 ? -0.0 : stdev};
       }
     }
+    if (index.reusable) stats.version = index.version;
     const uint32_t* group_of = index.group_of.data();
 #pragma omp parallel for num_threads(ThreadsFor(n)) schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; ++i) {

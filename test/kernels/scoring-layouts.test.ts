@@ -8,6 +8,7 @@
  * past the direct-addressing bound. Small batches run on one thread, batches
  * above 65536 trajectories (about 87000 here) on every CPU thread.
  */
+import { createHash } from 'node:crypto';
 import { groupAdvantages, selectRollouts, type GroupAdvantages } from '../../lib/index.js';
 import { selectRef } from '../reference/scoring.js';
 import { ints, rng } from '../helpers.js';
@@ -135,5 +136,73 @@ describe.each([
       expect({ name, dropped: got.dropped }).toEqual({ name, dropped: ref.dropped });
       expect({ name, indices: Array.from(got.indices) }).toEqual({ name, indices: ref.indices });
     }
+  });
+});
+
+// groupAdvantages then selectRollouts on one batch reuse the group index of
+// the first call (native/cpu/scoring.cc, IndexGroups): every call must give
+// the bits of the same call made with no index to reuse, when the rewards
+// change under the same ids, when the ids are a new array with the same
+// values, and when the ids are changed in place.
+describe.each([
+  ['one thread', 2000],
+  ['every thread', 14_000],
+])('the group index reused across calls (%s)', (_name, groupCount) => {
+  const { group, rewards, n } = canonical(groupCount + 7, groupCount);
+  const random = rng(groupCount + 8);
+  const order = shuffled(random, n);
+  const other = new Float32Array(n).map(() => Math.floor(random() * 5) * 0.5);
+  const cpu = { backend: 'cpu' as const };
+  // Short, exact summaries of large outputs (a failure's diff stays readable).
+  const digest = (a: Float32Array | Uint32Array | Int32Array) =>
+    createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16) + `/${a.length}`;
+  // A sorted batch in between leaves no index to reuse.
+  const fresh = async <T>(call: () => Promise<T>): Promise<T> => {
+    await groupAdvantages(Float32Array.of(1, 2), Int32Array.of(0, 0), cpu);
+    return call();
+  };
+  const advantages = (r: Float32Array, ids: Int32Array) => async () => {
+    const out = await groupAdvantages(r, ids, { scale: 'group-std', eps: 1e-6, ...cpu });
+    return [digest(out.advantages), digest(out.groupMean), digest(out.groupStd)];
+  };
+  const selection = (r: Float32Array, ids: Int32Array) => async () => {
+    const extra = rng(3);
+    const input = {
+      rewards: r,
+      groups: ids,
+      endReasons: new Uint8Array(n).map(() => (extra() < 0.8 ? 0 : 3)),
+      toolImages: ints(extra, n, 0, 2),
+    };
+    const out = await selectRollouts(input, { target: Math.floor(n / 4), ...cpu });
+    return { indices: digest(out.indices), dropped: out.dropped };
+  };
+
+  test.each([
+    ['sparse ids', (g: number) => g * 7919 + 3],
+    ['dense ids', (g: number) => g],
+  ])('%s', async (_ids, label) => {
+    const ids = Int32Array.from(order, (i) => label(group[i]));
+    const r1 = Float32Array.from(order, (i) => rewards[i]);
+    const r2 = Float32Array.from(order, (i) => other[i]);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['first call', advantages(r1, ids)],
+      ['new rewards, same ids', advantages(r2, ids)],
+      ['same rewards, a copy of the ids', advantages(r2, ids.slice())],
+      ['selectRollouts after groupAdvantages', selection(r2, ids)],
+      ['back to the first rewards', selection(r1, ids)],
+    ];
+    for (const [name, call] of steps) {
+      const reused = await call();
+      expect({ name, out: reused }).toEqual({ name, out: await fresh(call) });
+      // Leave the index of this batch for the next step to reuse.
+      await call();
+    }
+    // One trajectory moved to another group, in place: the index must not be reused.
+    await advantages(r1, ids)();
+    const moved = order.findIndex((i) => group[i] !== group[order[0]]);
+    ids[moved] = ids[0];
+    const got = await advantages(r1, ids)();
+    expect(got).toEqual(await fresh(advantages(r1, ids)));
+    expect(got).not.toEqual(await fresh(advantages(r1, Int32Array.from(order, (i) => label(group[i])))));
   });
 });
