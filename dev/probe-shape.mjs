@@ -9,9 +9,11 @@
  *   shape   one object, "what shape is it ?"  (4 shapes: uniform loss 1.386)
  *   locate  six objects of six colours, "where is the COLOUR object ?", answer the left edge of
  *           the 64-pixel column holding its centre (0, 64, 128, 192: uniform 1.386)
+ *   place   one object, "where is it ?", the same answer (nothing to match: only where)
  * After npm run build:
  *   node dev/probe-shape.mjs MODE [steps=400]   env: PATCH (view patch, default 16),
- *   SMIN / SMAX (object side in canvas pixels, default 24 / 36: the world's large objects)
+ *   SMIN / SMAX (object side in canvas pixels, default 24 / 36: the world's large objects),
+ *   LR (default 2e-3), BETA2 (Adam's second beta, default 0.999)
  */
 import { VisualSearchWorld } from '../dist/lib/worlds/visual-search/world.js';
 import { COLOR_NAMES, SHAPES, renderScene } from '../dist/lib/worlds/visual-search/scene.js';
@@ -21,10 +23,12 @@ import { mulberry32 } from '../dist/lib/util/random.js';
 import { packAnswerBatch } from './probe-batch.mjs';
 
 const mode = process.argv[2] ?? 'shape';
-if (!['colour', 'shape', 'locate'].includes(mode)) throw new Error(`mode must be colour, shape or locate, not ${mode}`);
+if (!['colour', 'shape', 'locate', 'place'].includes(mode)) throw new Error(`mode must be colour, shape, locate or place, not ${mode}`);
 const steps = Number(process.argv[3] ?? 400);
 const sizeMin = Number(process.env.SMIN ?? 24);
 const sizeMax = Number(process.env.SMAX ?? 36);
+const lr = Number(process.env.LR ?? 2e-3);
+const beta2 = Number(process.env.BETA2 ?? 0.999);
 const world = new VisualSearchWorld({ patch: Number(process.env.PATCH ?? 16) });
 const tk = world.tokenizer;
 const np = world.patchesPerImage;
@@ -43,7 +47,7 @@ function sample() {
   }
   const image = renderScene({ width: 256, height: 256, background: { kind: 'texture', seed: int(0, 1e9), tone: int(0, 3) }, objects });
   const target = objects[int(0, objects.length - 1)];
-  const question = mode === 'colour' ? 'what color is it ?' : mode === 'shape' ? 'what shape is it ?' : `where is the ${target.color} object ?`;
+  const question = mode === 'colour' ? 'what color is it ?' : mode === 'shape' ? 'what shape is it ?' : mode === 'place' ? 'where is it ?' : `where is the ${target.color} object ?`;
   const answer = mode === 'colour' ? target.color : mode === 'shape' ? target.shape : String(Math.floor((target.x + target.size / 2) / 64) * 64);
   const tokens = [tk.id('<bos>'), tk.id('<q>'), ...tk.encode(question), tk.id('</q>'), tk.id('<img>'), ...Array(np).fill(-1), tk.id('</img>'), tk.id('<answer>'), tk.encode(answer)[0]];
   return { tokens: Int32Array.from(tokens), patches: viewPatches(image, world.settings.view) };
@@ -60,8 +64,8 @@ for (let step = 0; step <= steps; step++) {
     const { logp } = await policy.logprobs(held.batch);
     let nll = 0;
     for (let i = 0; i < logp.length; i++) if (held.mask[i]) nll -= logp[i];
-    console.log(`${mode} patch ${world.settings.view.patch} size ${sizeMin}-${sizeMax} step ${step}: held-out answer loss ${(nll / 256).toFixed(3)} (uniform ${uniform}), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    console.log(`${mode} patch ${world.settings.view.patch} size ${sizeMin}-${sizeMax} lr ${lr} step ${step}: held-out answer loss ${(nll / 256).toFixed(3)} (uniform ${uniform}), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   const b = pack(Array.from({ length: 32 }, sample));
-  await policy.trainStep(b.batch, { kind: 'sft', mask: b.mask }, { lr: 2e-3 });
+  await policy.trainStep(b.batch, { kind: 'sft', mask: b.mask }, { lr, betas: [0.9, beta2] });
 }
