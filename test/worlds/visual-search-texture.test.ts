@@ -13,6 +13,8 @@ test('renderTexture equals renderTexturePlain byte for byte', () => {
     [256, 256, 0, 0], [256, 256, 0xffffffff, 1], [256, 256, 123456789, 2], [256, 256, 42, 3], [256, 256, 7, 5],
     [64, 64, 1, 0], [100, 77, 2, 1], [33, 31, 3, 2], [1, 1, 4, 3], [257, 129, 5, 0], [640, 512, 2 ** 31, 2],
   ];
+  // And 150 seeds spread over the 32-bit range (the fast path rounds by floor(v + 0.5)).
+  for (let i = 0, seed = 12345; i < 150; i++, seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) cases.push([128, 96, seed, i % 4]);
   for (const [w, h, seed, tone] of cases) {
     const want = renderTexturePlain(w, h, seed, tone);
     const got = renderTexture(w, h, seed, tone);

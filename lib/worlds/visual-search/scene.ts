@@ -126,8 +126,10 @@ export function renderTexture(width: number, height: number, seed: number, tone:
   const bottom = new Float64Array(width * 3);
   let band = -1;
   let at = 0;
-  // The generator's state after the grid, in a local that no closure captures (the loop's hot path).
-  let state = a;
+  // The generator's state after the grid, in a local that no closure captures (the loop's hot path),
+  // held as an int32: the same bits modulo 2^32 as the uint32 of random(), and every use below reads
+  // it through ^, >>> or Math.imul, which see only those bits.
+  let state = a | 0;
   for (let y = 0; y < height; y++) {
     const y0 = Math.floor(y / cell);
     const fy = y / cell - y0;
@@ -149,14 +151,18 @@ export function renderTexture(width: number, height: number, seed: number, tone:
     const gy = 1 - fy;
     for (let x = 0, k = 0; x < width; x++, k += 3) {
       // r(), inlined: mulberry32's step on its state (util/random.ts).
-      state = (state + 0x6d2b79f5) >>> 0;
+      state = (state + 0x6d2b79f5) | 0;
       let t = state;
       t = Math.imul(t ^ (t >>> 15), t | 1);
       t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
       const grain = (((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5) * 12;
-      const v0 = Math.round(b0 + 26 * (gy * top[k] + fy * bottom[k]) + grain);
-      const v1 = Math.round(b1 + 26 * (gy * top[k + 1] + fy * bottom[k + 1]) + grain);
-      const v2 = Math.round(b2 + 26 * (gy * top[k + 2] + fy * bottom[k + 2]) + grain);
+      // Math.round(v) as Math.floor(v + 0.5), several times faster here and the same integer for
+      // every v >= 0.5 (v + 0.5 is exact within v's binade, and a sum rounded into the next binade
+      // stays at or above the integer that begins it) and for every v <= -0.5; v lies in
+      // [60, 156] (tones 92-124, +-26 of texture, +-6 of grain), far from (-0.5, 0.5).
+      const v0 = Math.floor(b0 + 26 * (gy * top[k] + fy * bottom[k]) + grain + 0.5);
+      const v1 = Math.floor(b1 + 26 * (gy * top[k + 1] + fy * bottom[k + 1]) + grain + 0.5);
+      const v2 = Math.floor(b2 + 26 * (gy * top[k + 2] + fy * bottom[k + 2]) + grain + 0.5);
       data[at++] = v0 < 0 ? 0 : v0 > 255 ? 255 : v0;
       data[at++] = v1 < 0 ? 0 : v1 > 255 ? 255 : v1;
       data[at++] = v2 < 0 ? 0 : v2 > 255 ? 255 : v2;
