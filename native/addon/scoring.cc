@@ -1,7 +1,7 @@
 // Bindings of the trajectory scoring kernels. Each takes one options object
 // (a Baton) from lib/kernels/scoring.ts (typed in lib/native/addon.ts), which
 // has validated every value; here only types, lengths and enum names are
-// checked, offsets are copied (GetSnapshot), outputs are allocated on the
+// checked, offsets and group ids are copied (GetSnapshot), outputs are allocated on the
 // JavaScript thread, and the kernel runs on the compute thread.
 #include <memory>
 
@@ -40,7 +40,10 @@ Napi::Value GroupAdvantages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Baton b(info[0], "groupAdvantages options");
     const Array<float> rewards = b.GetArray<float>("rewards");
-    const Array<int32_t> groups = b.GetArray<int32_t>("groups", rewards.length);
+    // A copy: the group index reads the ids in several passes and sizes its
+    // tables from the first, so ids changed while the call is in flight must
+    // not reach it.
+    const Array<int32_t> groups = b.GetSnapshot<int32_t>("groups", rewards.length);
     const AdvantageScale scale = static_cast<AdvantageScale>(b.Enum("scale", kAdvantageScaleNames));
     const float eps = static_cast<float>(b.Number("eps"));
     ScoringKernels& kernels = Scoring(b.Backend());
@@ -72,7 +75,7 @@ Napi::Value SelectRollouts(const Napi::CallbackInfo& info) {
     const Baton b(info[0], "selectRollouts options");
     const Array<float> rewards = b.GetArray<float>("rewards");
     const size_t n = rewards.length;
-    const Array<int32_t> groups = b.GetArray<int32_t>("groups", n);
+    const Array<int32_t> groups = b.GetSnapshot<int32_t>("groups", n);  // a copy, as in groupAdvantages
     const Array<uint8_t> end_reasons = b.GetArray<uint8_t>("endReasons", n);
     const Array<int32_t> tool_images = b.GetArray<int32_t>("toolImages", n);
     const Array<int32_t> lengths = b.GetOptionalArray<int32_t>("lengths", n);

@@ -92,6 +92,39 @@ report({ lossSame, framesSame });
   expect(result).toEqual({ lossSame: true, framesSame: true });
 });
 
+test('group ids changed while groupAdvantages and selectRollouts are in flight do not change what the calls read', () => {
+  const result = run(`
+// Shuffled ids 0..G-1 (the direct-addressing path, whose tables are sized by a first pass) and
+// sorted ids (runs counted by a first pass): out-of-range ids written after the call would
+// overflow those tables if the kernels read them.
+const n = 1 << 18;
+const order = Int32Array.from({ length: n }, (_, i) => i);
+for (let i = n - 1, s = 7; i > 0; i--) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; const j = s % (i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+const rewards = new Float32Array(n).map((_, i) => (i * 37) % 11);
+const layouts = { shuffled: () => Int32Array.from(order, (i) => i >> 3), sorted: () => Int32Array.from({ length: n }, (_, i) => i >> 3) };
+const hostile = (ids) => { for (let i = 0; i < ids.length; i++) ids[i] = i & 1 ? 0x7fffffff : -0x80000000 + i; };
+const same = {};
+for (const [name, ids] of Object.entries(layouts)) {
+  const wantA = await pv.groupAdvantages(rewards, ids(), { scale: 'group-std', backend: 'cpu' });
+  const sel = (groups) => pv.selectRollouts({ rewards, groups, endReasons: new Uint8Array(n), toolImages: new Int32Array(n).fill(1) }, { target: n / 4, backend: 'cpu' });
+  const wantS = await sel(ids());
+  let ok = true;
+  for (let round = 0; round < 10; round++) {
+    const g1 = ids(), g2 = ids();
+    const pa = pv.groupAdvantages(rewards, g1, { scale: 'group-std', backend: 'cpu' });
+    const ps = sel(g2);
+    hostile(g1);
+    hostile(g2);
+    const [a, s] = await Promise.all([pa, ps]);
+    ok &&= a.advantages.every((x, i) => Object.is(x, wantA.advantages[i])) && s.indices.every((x, i) => x === wantS.indices[i]);
+  }
+  same[name] = ok;
+}
+report(same);
+`);
+  expect(result).toEqual({ shuffled: true, sorted: true });
+});
+
 test('arrays on a SharedArrayBuffer are E_DTYPE, in lib/ and at the native boundary', () => {
   const result = run(`
 const { native } = await import(libDir + '/native/addon.js');
