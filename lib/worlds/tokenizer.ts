@@ -70,6 +70,27 @@ const NO_SPACE_AFTER = new Set(['(', '[', '{', '.', NEWLINE]);
 const OPENERS = new Set(['(', '[']);
 const QUOTES = new Set(["'", '"']);
 
+// Per-token flags of decode's spacing rules.
+const F_PAD = 1; // '<pad>': not written
+const F_PIECE = 2; // '##x': glued to the previous token
+const F_QUOTE = 4;
+const F_NO_SPACE_BEFORE = 8;
+const F_NO_SPACE_AFTER = 16;
+const F_OPENER = 32; // '(' or '['
+const F_CALLEE = 64; // a name, a number, a '##' piece, ')' or ']': no space before a following opener
+
+function decodeFlags(t: string): number {
+  let f = 0;
+  if (t === '<pad>') f |= F_PAD;
+  if (t.startsWith('##')) f |= F_PIECE;
+  if (QUOTES.has(t)) f |= F_QUOTE;
+  if (NO_SPACE_BEFORE.has(t)) f |= F_NO_SPACE_BEFORE;
+  if (NO_SPACE_AFTER.has(t)) f |= F_NO_SPACE_AFTER;
+  if (OPENERS.has(t)) f |= F_OPENER;
+  if (NAME.test(t) || /^\d/.test(t) || t.startsWith('##') || t === ')' || t === ']') f |= F_CALLEE;
+  return f;
+}
+
 export class WordTokenizer implements Tokenizer {
   readonly size: number;
   readonly maxNumber: number;
@@ -77,6 +98,7 @@ export class WordTokenizer implements Tokenizer {
   private readonly ids: Map<string, number>;
   private readonly operators: string[];
   private readonly unk: number;
+  private readonly flags: Uint8Array;
 
   /**
    * @param words the world's tokens besides SPECIAL_TOKENS, the subset's tokens and the numbers
@@ -105,6 +127,7 @@ export class WordTokenizer implements Tokenizer {
       this.tokens.push(t);
     }
     this.size = this.tokens.length;
+    this.flags = Uint8Array.from(this.tokens, decodeFlags);
     this.unk = this.ids.get('<unk>') as number;
     this.operators = PYTHON_OPERATOR_TOKENS.slice().sort((a, b) => b.length - a.length);
   }
@@ -200,40 +223,46 @@ export class WordTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
+    // The spacing rules of the header, read from per-id flags (decodeFlags) rather than from the
+    // token strings: the same text as test/reference/tokenizer_decode.ts's string-by-string rules.
+    const flags = this.flags;
+    const tokens = this.tokens;
+    const size = this.size;
     let out = '';
-    let prev: string | null = null;
-    let inQuote: string | null = null;
+    let prev = -1; // flags of the previous token written, -1 before the first
+    let inQuote = -1; // id of the open quote, -1 outside quotes
     let prevOpenedQuote = false;
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k];
       if (id === -1) continue;
-      const t = this.token(id);
-      if (t === '<pad>') continue;
-      if (t.startsWith('##')) {
-        out += t.slice(2);
-        prev = t;
+      if (!(id >= 0 && id < size && Number.isInteger(id))) this.token(id); // throws E_ARG
+      const f = flags[id];
+      if ((f & F_PAD) !== 0) continue;
+      if ((f & F_PIECE) !== 0) {
+        out += tokens[id].slice(2);
+        prev = f;
         prevOpenedQuote = false;
         continue;
       }
-      let space = prev !== null;
-      const isQuote = QUOTES.has(t) && (inQuote === null || inQuote === t);
-      if (prev === null) space = false;
-      else if (isQuote && inQuote !== null) space = false; // closing quote
+      const isQuote = (f & F_QUOTE) !== 0 && (inQuote === -1 || tokens[inQuote] === tokens[id]);
+      let space = prev !== -1;
+      if (prev === -1) space = false;
+      else if (isQuote && inQuote !== -1) space = false; // closing quote
       else if (prevOpenedQuote) space = false; // right after an opening quote
-      else if (NO_SPACE_BEFORE.has(t) || NO_SPACE_AFTER.has(prev)) space = false;
-      else if (OPENERS.has(t) && (NAME.test(prev) || /^\d/.test(prev) || prev.startsWith('##') || prev === ')' || prev === ']' || (QUOTES.has(prev) && inQuote === null))) space = false;
+      else if ((f & F_NO_SPACE_BEFORE) !== 0 || (prev & F_NO_SPACE_AFTER) !== 0) space = false;
+      else if ((f & F_OPENER) !== 0 && ((prev & F_CALLEE) !== 0 || ((prev & F_QUOTE) !== 0 && inQuote === -1))) space = false;
       if (space) out += ' ';
-      out += t;
+      out += tokens[id];
       prevOpenedQuote = false;
       if (isQuote) {
-        if (inQuote === null) {
-          inQuote = t;
+        if (inQuote === -1) {
+          inQuote = id;
           prevOpenedQuote = true;
         } else {
-          inQuote = null;
+          inQuote = -1;
         }
       }
-      prev = t;
+      prev = f;
     }
     return out;
   }

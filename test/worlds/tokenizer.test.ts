@@ -1,5 +1,6 @@
 /** WordTokenizer: dense ids, numbers as whole tokens and '##' pieces, code that decodes to the same program, errors naming the argument. */
 import { PyVisionError, SPECIAL_TOKENS, VisualSearchWorld, WordTokenizer } from '../../lib/index.js';
+import { decodePlain } from '../reference/tokenizer_decode.js';
 
 const tk = new WordTokenizer(['x', 'y', 'a', 'b', 'img', 'crop', 'show', 'image_clue_0', 'size', 'red', 'what', 'color'], { maxNumber: 256 });
 const round = (text: string) => tk.decode(tk.encode(text));
@@ -67,4 +68,26 @@ test('the visual-search vocabulary is small and grows with the canvas', () => {
   expect(small).toBeLessThan(700);
   expect(big - small).toBe(1024 - 256);
   expect(big).toBeLessThan(1400);
+});
+
+test('decode equals the string-by-string reference on random and program-shaped id sequences', () => {
+  const tk = new VisualSearchWorld().tokenizer;
+  const vocab = tk.vocabulary();
+  // Weighted towards the tokens whose spacing rules interact: quotes, openers, closers, pieces.
+  const tricky = ["'", '"', '(', ')', '[', ']', '{', '.', ',', ':', '\n', '##5', '##.', '##e', 'x', '12', '<pad>'].map((t) => tk.id(t));
+  let s = 2024;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  for (let round = 0; round < 5000; round++) {
+    const n = Math.floor(next() * 24);
+    const ids = Array.from({ length: n }, () => (next() < 0.5 ? tricky[Math.floor(next() * tricky.length)] : next() < 0.05 ? -1 : Math.floor(next() * vocab.length)));
+    const got = tk.decode(ids);
+    const want = decodePlain(tk, ids);
+    if (got !== want) expect({ ids, got }).toEqual({ ids, got: want });
+  }
+  for (const program of ["x = image_clue_0.crop((0, 64, 128.5, 1e+16))\nshow(x)", "print('a b', [1, 2][0], \"q\")", 'print(min(3, 4) ** 2 // 1)']) {
+    const ids = tk.encode(program);
+    expect(tk.decode(ids)).toBe(decodePlain(tk, ids));
+  }
+  expect(() => tk.decode([1.5])).toThrow(PyVisionError);
+  expect(() => tk.decode([vocab.length])).toThrow(PyVisionError);
 });
