@@ -244,8 +244,8 @@ export class WordTokenizer implements Tokenizer {
         prevOpenedQuote = false;
         continue;
       }
-      const isQuote = (f & F_QUOTE) !== 0 && (inQuote === -1 || tokens[inQuote] === tokens[id]);
-      let space = prev !== -1;
+      const isQuote = (f & F_QUOTE) !== 0 && (inQuote === -1 || inQuote === id); // ids are unique per token
+      let space = true;
       if (prev === -1) space = false;
       else if (isQuote && inQuote !== -1) space = false; // closing quote
       else if (prevOpenedQuote) space = false; // right after an opening quote
