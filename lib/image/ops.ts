@@ -26,7 +26,7 @@
  */
 import { PyVisionError, describe } from '../util/errors.js';
 import type { RgbImage } from '../util/rgb.js';
-import { MAX_IMAGE_SIDE, checkImage, checkSide } from './image.js';
+import { CropView, MAX_IMAGE_SIDE, checkImage, checkSide } from './image.js';
 
 /** Python's round(x) for a finite double: nearest integer, ties to even. */
 export function roundHalfEven(x: number): number {
@@ -107,19 +107,19 @@ export function crop(image: RgbImage, box: readonly number[]): RgbImage {
 }
 
 /**
- * crop() for callers that never write into images (the sandbox's Image objects): a box of whole
- * rows inside the image (left 0, right the width, top >= 0, bottom <= the height) returns a view
- * of the source's pixels instead of a copy (a fresh copy of a 256 x 256 canvas costs its page
- * faults every time); any other box is crop(). The same pixels either way.
+ * crop() for callers that never write into images (the sandbox's Image objects): the same pixels
+ * without copying them where it can. A box inside the image is a CropView: read in place by resize,
+ * the view and the view cache, its `data` made on first read (a view of the source's bytes for
+ * whole rows, a copy otherwise); a crop of a CropView is one of its source. A box reaching outside
+ * the image is crop().
  */
 export function cropShared(image: RgbImage, box: readonly number[]): RgbImage {
   checkImage(image);
   const [l, t, r, b] = cropBox(box);
-  if (l !== 0 || r !== image.width || t < 0 || b > image.height) return crop(image, box);
-  const row = image.width * 3;
-  // A plain Uint8Array view whatever the source's class (a Buffer's subarray is a Buffer).
-  const { data } = image;
-  return { width: r - l, height: b - t, data: new Uint8Array(data.buffer, data.byteOffset + t * row, (b - t) * row) };
+  if (l < 0 || t < 0 || r > image.width || b > image.height) return crop(image, box);
+  const region = image instanceof CropView ? image.region() : undefined;
+  if (region !== undefined) return new CropView(region.source, region.left + l, region.top + t, r - l, b - t);
+  return new CropView(image, l, t, r - l, b - t);
 }
 
 /**
@@ -202,20 +202,23 @@ export function resize(image: RgbImage, width: number, height: number): RgbImage
 export function resizeInto(image: RgbImage, width: number, height: number, out: Uint8Array, offset: number, stride: number): void {
   const W = image.width;
   const H = image.height;
-  const src = image.data;
+  // Source pixel (x, y) at src[base + y * srcRow + 3 x]: a CropView not yet copied is read in its source.
+  const region = image instanceof CropView ? image.region() : undefined;
+  const src = region !== undefined ? region.source.data : image.data;
+  const srcRow = region !== undefined ? region.source.width * 3 : W * 3;
+  const base = region !== undefined ? region.top * srcRow + region.left * 3 : 0;
   const rowBytes = width * 3;
   if (W === width && H === height) {
-    for (let y = 0; y < H; y++) out.set(src.subarray(y * rowBytes, (y + 1) * rowBytes), offset + y * stride);
+    for (let y = 0; y < H; y++) out.set(src.subarray(base + y * srcRow, base + y * srcRow + rowBytes), offset + y * stride);
     return;
   }
   if (W % width === 0 && H % height === 0 && (W / width) * (H / height) <= 65536) {
     const kx = W / width;
     const ky = H / height;
     const q = quotients(kx * ky);
-    const srcRow = W * 3;
     for (let j = 0; j < height; j++) {
       const o = offset + j * stride;
-      const top = j * ky * srcRow;
+      const top = base + j * ky * srcRow;
       for (let i = 0; i < width; i++) {
         let r = 0;
         let g = 0;
@@ -241,7 +244,7 @@ export function resizeInto(image: RgbImage, width: number, height: number, out: 
     const ky = height / H;
     for (let j = 0; j < height; j++) {
       const o = offset + j * stride;
-      let s = Math.floor(j / ky) * W * 3;
+      let s = base + Math.floor(j / ky) * srcRow;
       for (let x = 0; x < W; x++, s += 3) {
         const r = src[s];
         const g = src[s + 1];
@@ -263,7 +266,7 @@ export function resizeInto(image: RgbImage, width: number, height: number, out: 
   const xw = cx.weights;
   const xTaps = cx.maxTaps;
   for (let y = 0; y < H; y++) {
-    const line = y * W * 3;
+    const line = base + y * srcRow;
     let o = y * rowBytes;
     for (let i = 0; i < width; i++, o += 3) {
       const n = cx.taps[i];

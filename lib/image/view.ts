@@ -11,7 +11,7 @@
 import { PyVisionError } from '../util/errors.js';
 import { isTypedArray, number } from '../util/validate.js';
 import type { RgbImage } from '../util/rgb.js';
-import { blankImage, checkImage, checkSide } from './image.js';
+import { CropView, blankImage, checkImage, checkSide } from './image.js';
 import { resizeInto } from './ops.js';
 
 export interface ViewShape {
@@ -146,10 +146,26 @@ export interface ViewPatchCacheOptions {
 interface CachedView {
   width: number;
   height: number;
-  /** A copy of the image's pixels (what a hit is compared with, byte for byte). */
-  data: Uint8Array;
+  /** A copy of the image's pixels (what a hit is compared with, byte for byte); null for a crop's region. */
+  data: Uint8Array | null;
+  /** For a CropView whose pixels were not copied: its source and place (what a hit is compared with). */
+  source: RgbImage | null;
+  left: number;
+  top: number;
   patches: Float32Array;
   bytes: number;
+}
+
+/** Numbers for the sources of CropViews (the key of a region is a hash of its source's number and its box). */
+const SOURCE_IDS = new WeakMap<RgbImage, number>();
+let sourceCount = 0;
+
+function regionHash(source: RgbImage, left: number, top: number, width: number, height: number): number {
+  let id = SOURCE_IDS.get(source);
+  if (id === undefined) SOURCE_IDS.set(source, (id = ++sourceCount));
+  let h = 0x811c9dc5;
+  for (const v of [id, left, top, width, height]) h = Math.imul(h ^ v, 0x01000193);
+  return h >>> 0;
 }
 
 /**
@@ -157,7 +173,10 @@ interface CachedView {
  * task often show the same crop): an image with the same size and the same bytes as a cached one
  * gets the cached patches, the same floats viewPatches computes. A hit is a full byte comparison
  * (the key is only a hash of the size and of a sample of the bytes), so a hit is never wrong;
- * least recently used entries leave first. The patches it returns are shared: read them only.
+ * least recently used entries leave first. A CropView whose pixels were not copied is known by
+ * its source and its box instead (the source's pixels never change, see CropView): the entry
+ * holds the source, not a copy, and its bytes count the patches only. The patches it returns are
+ * shared: read them only.
  */
 export class ViewPatchCache {
   readonly view: ViewShape;
@@ -184,11 +203,17 @@ export class ViewPatchCache {
   /** viewPatches(image, this.view), cached: the returned array is shared, read it only. */
   patches(image: RgbImage): Float32Array {
     checkImage(image);
-    const key = sampleHash(image);
+    const region = image instanceof CropView ? image.region() : undefined;
+    const key = region !== undefined ? regionHash(region.source, region.left, region.top, image.width, image.height) : sampleHash(image);
     const list = this.#entries.get(key);
     if (list !== undefined) {
       for (const e of list) {
-        if (e.width === image.width && e.height === image.height && Buffer.compare(e.data, image.data) === 0) {
+        if (e.width !== image.width || e.height !== image.height) continue;
+        const same =
+          region !== undefined
+            ? e.source === region.source && e.left === region.left && e.top === region.top
+            : e.data !== null && Buffer.compare(e.data, image.data) === 0;
+        if (same) {
           this.#hits++;
           this.#entries.delete(key);
           this.#entries.set(key, list);
@@ -203,10 +228,16 @@ export class ViewPatchCache {
   }
 
   /** Adds an image whose viewPatches the caller already has (they must be viewPatches(image, this.view)). */
-  put(image: RgbImage, patches: Float32Array, key = sampleHash(image)): void {
-    const bytes = image.data.length + patches.byteLength;
+  put(image: RgbImage, patches: Float32Array, key?: number): void {
+    const region = image instanceof CropView ? image.region() : undefined;
+    const bytes = (region !== undefined ? 0 : image.data.length) + patches.byteLength;
     if (bytes > this.maxBytes) return;
-    const entry: CachedView = { width: image.width, height: image.height, data: image.data.slice(), patches, bytes };
+    const { width, height } = image;
+    key ??= region !== undefined ? regionHash(region.source, region.left, region.top, width, height) : sampleHash(image);
+    const entry: CachedView =
+      region !== undefined
+        ? { width, height, data: null, source: region.source, left: region.left, top: region.top, patches, bytes }
+        : { width, height, data: image.data.slice(), source: null, left: 0, top: 0, patches, bytes };
     const list = this.#entries.get(key) ?? [];
     this.#entries.delete(key);
     list.push(entry);

@@ -32,3 +32,13 @@ test('groupSeeds, trajectorySeed and the reference agree on seeded and extreme i
     }
   }
 });
+
+test('the 32-bit hash equals the BigInt reference on 3,000 random ids, seeds and samples', () => {
+  const r = mulberry32(5);
+  for (let k = 0; k < 3000; k++) {
+    const id = String.fromCharCode(...Array.from({ length: Math.floor(r() * 24) }, () => Math.floor(r() * (r() < 0.5 ? 128 : 65536))));
+    const seed = r() < 0.3 ? Math.floor(r() * 2 ** 32) : Math.floor(r() * Number.MAX_SAFE_INTEGER);
+    const sample = r() < 0.5 ? Math.floor(r() * 64) : Math.floor(r() * Number.MAX_SAFE_INTEGER);
+    expect([k, trajectorySeed(seed, id, sample)]).toEqual([k, reference(seed, id, sample)]);
+  }
+});
