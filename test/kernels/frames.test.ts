@@ -169,6 +169,27 @@ describe('selectFrames against the reference', () => {
     else expect(row).toEqual([0, 1, 2, -1, -1]);
   });
 
+  test('topk over streams in rising, falling and alternating order (every frame a new best, none, half)', async () => {
+    // D = 1, query 1: relevance is the embedding, so the order of the stream is chosen. Rising
+    // order makes every frame enter the kept set (the CPU buffer is cut back again and again);
+    // lengths around the 200-frame pieces and k from 1 to just below the length.
+    for (const n of [17, 199, 200, 201, 1000, 5003]) {
+      const orders: [string, (i: number) => number][] = [
+        ['rising', (i) => i],
+        ['falling', (i) => n - i],
+        ['alternating', (i) => (i % 2 === 0 ? i : -i)],
+        ['sawtooth', (i) => i % 37],
+      ];
+      for (const [name, value] of orders) {
+        const embeddings = Float32Array.from({ length: n }, (_, i) => value(i));
+        const batch: FrameBatch = { embeddings, frameOffsets: Int32Array.of(0, n), queries: Float32Array.of(1), dim: 1 };
+        for (const k of [1, 2, 16, 33, n - 1]) {
+          await expectMatchesReference(batch, { mode: 'topk', k }, `topk ${name} n=${n} k=${k}`);
+        }
+      }
+    }
+  });
+
   test.each(MODES)('%s: one huge video and many tiny ones in one batch', async (mode) => {
     const lengths = [100_003, ...Array.from({ length: 300 }, (_, b) => b % 4)];
     const batch = randomBatch(77, lengths, 24);
