@@ -1,7 +1,8 @@
 // Scratch: the CPU groupAdvantages and selectRollouts kernels alone (no
 // JavaScript, no output allocation per call) on the bench's batch: 1M
 // trajectories in groups of 8 with ids (i / 8) * 7919, adjacent and shuffled;
-// wall time (median and min of REPS calls) and a hash of the outputs, so that
+// wall time (median and min of REPS calls; the shuffled calls alternate between two orders of
+// the batch, so that none reuses the group index of the call before) and a hash of the outputs, so that
 // two builds of scoring.cc can be compared for speed and for identical bits.
 //   g++ -O3 -march=native -fopenmp -ffp-contract=off -fno-trapping-math -fno-math-errno -std=c++17 -Inative
 //       dev/scoring_phases.cc native/cpu/scoring.cc native/core/scoring.cc native/core/device.cc -o /tmp/scoring_phases
@@ -66,19 +67,26 @@ int main(int argc, char** argv) {
     std::vector<int32_t> g, im, len;
     std::vector<uint8_t> e;
   };
-  Layout layouts[2] = {{"adjacent", rewards, groups, images, lengths, ends},
-                       {"shuffled", permute(rewards), permute(groups), permute(images), permute(lengths), permute(ends)}};
+  Layout layouts[3] = {{"adjacent", rewards, groups, images, lengths, ends},
+                       {"shuffled", permute(rewards), permute(groups), permute(images), permute(lengths), permute(ends)},
+                       {}};
+  // A second order of the same batch: the timed calls alternate between the two orders, so that
+  // no call finds the group index of the call before (as the bench, and a trainer's next step).
+  for (size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[static_cast<size_t>(rand() * (i + 1))]);
+  layouts[2] = {"shuffled", permute(rewards), permute(groups), permute(images), permute(lengths), permute(ends)};
   pv::ScoringKernels& k = pv::CpuScoring();
   pv::SelectOptions opt;
   opt.target = n / 4;
   opt.max_length = 3500;
   std::vector<float> adv(n), mean(n), sd(n);
   std::printf("threads %d, ids %s\n", pv::CpuThreads(), ids.c_str());
-  for (Layout& L : layouts) {
-    if (only != "both" && only != L.name) continue;
+  for (int which = 0; which < 2; ++which) {
+    Layout& first = layouts[which];
+    if (only != "both" && only != first.name) continue;
     std::vector<double> ga, sr, gcpu, scpu;
     uint64_t h = 0;
     for (int rep = 0; rep < reps; ++rep) {
+      Layout& L = which == 1 && rep % 2 == 1 ? layouts[2] : first;
       double c0 = CpuSeconds();
       auto t0 = Clock::now();
       k.GroupAdvantages(adv.data(), mean.data(), sd.data(), L.r.data(), L.g.data(), n, pv::AdvantageScale::kNone, 1e-6f);
@@ -106,7 +114,7 @@ int main(int argc, char** argv) {
     };
     auto mn = [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); };
     std::printf("%-9s groupAdvantages %6.2f ms (min %6.2f, cpu %6.2f)  selectRollouts %6.2f ms (min %6.2f, cpu %6.2f)  hash %016llx\n",
-                L.name, med(ga), mn(ga), med(gcpu), med(sr), mn(sr), med(scpu), static_cast<unsigned long long>(h));
+                first.name, med(ga), mn(ga), med(gcpu), med(sr), mn(sr), med(scpu), static_cast<unsigned long long>(h));
   }
   return 0;
 }
