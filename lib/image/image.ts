@@ -50,7 +50,7 @@ export class CropView implements RgbImage {
   readonly width: number;
   readonly height: number;
   declare readonly data: Uint8Array;
-  /** The image the pixels are read from (never itself a CropView). */
+  /** The image the pixels are read from (a CropView only if its pixels had been read: then a crop of its copy). */
   readonly #source: RgbImage;
   readonly #left: number;
   readonly #top: number;

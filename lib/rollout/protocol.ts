@@ -56,8 +56,8 @@ export function parseTurn(turn: ArrayLike<number>, ids: ProtocolIds, tokenizer: 
   return { kind: 'code', code: decoded };
 }
 
-// 64-bit arithmetic on (hi, lo) pairs of uint32 (BigInt allocates on every operation: the
-// seeds of a 256-trajectory rollout cost about 0.7 ms that way). The reference in
+// 64-bit arithmetic on (hi, lo) pairs of uint32 (BigInt allocates on every operation, which
+// made the seeds a visible part of a rollout's orchestration: docs/agent.md). The reference in
 // test/rollout/seeds.test.ts is the same hash written with BigInt.
 const TWO32 = 4294967296;
 

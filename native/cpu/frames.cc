@@ -328,19 +328,19 @@ ScoreFlags ScoreAll(float* relevance, double* norms, const FrameBatch& batch, bo
 // at or above the threshold (the cap-th best of the last compaction, 0 before
 // the first) is stored without a branch; a full buffer is cut back to its best
 // cap by nth_element. A binary heap costs a sift per key that enters, with
-// branches that do not predict, which stalled the memory stream (topk at
-// k = 16 over 200-frame videos: 88-93% of a plain read, against 106% at k = 1).
+// branches that do not predict, during which the memory stream waits
+// (docs/frames.md has the measurements).
 // Kept: the best cap keys, in no particular order (the caller sorts them).
 class BestKeys {
  public:
-  static size_t Room(size_t cap) { return 2 * cap + 32 + 1; }  // +1: the slot a dropped key is written to
-  BestKeys(uint64_t* buffer, size_t cap) : buf_(buffer), cap_(cap), full_(Room(cap) - 1) {}
+  static size_t Room(size_t cap) { return 2 * cap + 32; }
+  BestKeys(uint64_t* buffer, size_t cap) : buf_(buffer), cap_(cap), full_(Room(cap)) {}
   void Add(uint64_t key) {
-    buf_[n_] = key;
+    buf_[n_] = key;  // n_ < full_ here: a full buffer is cut back at once
     n_ += key >= threshold_ ? 1 : 0;
     if (n_ == full_) Compact();
   }
-  // The best min(cap, seen) keys: buffer()[0 .. size()).
+  // How many keys the buffer's first slots hold: the best min(cap, seen).
   size_t Finish() {
     if (n_ > cap_) Compact();
     return n_;

@@ -241,8 +241,8 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
   // Chunks of the hashing pass: one per thread when a group's members mostly sit together (a
   // chunk's table then holds about its own share of the ids), one for a batch whose ids change
   // at most positions (shuffled groups: every chunk meets nearly every id, so T threads would
-  // each build a table of all of them and then merge; on the 2-core VM that took 27-33 ms for
-  // 1M trajectories in 131K groups, against 16.5 ms on one thread).
+  // each build a table of all of them and then merge them, slower than one thread building one;
+  // the README's Benchmarks section has the measurements).
   const size_t TH = runs * 2 > n ? 1 : T;
   auto hash_begin = [n, TH](size_t t) { return n * t / TH; };
   x.group_of.resize(n);
