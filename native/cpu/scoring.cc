@@ -22,8 +22,14 @@ constexpr uint64_t kEmptySlot = ~uint64_t(0);  // dense id UINT32_MAX: never ass
 // not collide), grown to keep the load at most 1/2.
 class IdTable {
  public:
-  void Reset() {
-    bits_ = 10;
+  // Empties the table for at most `max_keys` keys, at the size the previous use ended with
+  // (a trainer's batches are alike: growing from 1024 slots again cost a rehash per doubling,
+  // during which the lookups' prefetches point at the old slots), but no larger than
+  // max_keys needs. The size changes no dense id: they follow the order of first appearance.
+  void Reset(size_t max_keys) {
+    int need = 10;
+    while (need < 31 && (size_t(1) << need) < 2 * max_keys) ++need;
+    bits_ = std::min(std::max(bits_, 10), need);
     slots_.assign(size_t(1) << bits_, kEmptySlot);
     count_ = 0;
   }
@@ -257,9 +263,9 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
   for (size_t t = 0; t < TH; ++t) {
     IdTable& table = tables[t];
     std::vector<int32_t>& keys = chunk_keys[t];
-    table.Reset();
-    keys.clear();
     const size_t end = hash_begin(t + 1);
+    table.Reset(end - hash_begin(t));
+    keys.clear();
     for (size_t i = hash_begin(t); i < end; ++i) {
       const int32_t key = groups[i];
       if (i + kAhead < end) __builtin_prefetch(table.Home(groups[i + kAhead]));
