@@ -48,21 +48,25 @@ export function experimentCommand(io: CliIo): Command {
           throw error;
         }
       }
-      const { writeExperimentPlots, writeReport, writeVideoTradeoffPlot } = await import('../report/index.js');
+      const { experimentSection, writeExperimentPage, writeExperimentPlots, writeReport, writeVideoTradeoff } = await import('../report/index.js');
       if (name === 'video') {
         // on-demand against uniform-k context: its own table (accuracy against visual tokens) and verdict
         const video = await runVideoExperiment({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
-        const plot = await writeVideoTradeoffPlot(video);
-        const overlay = await writeReport(video.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
+        const plot = await writeVideoTradeoff(video);
+        const plots = [{ key: 'video-acc-tokens', svg: plot.svg }];
+        const page = writeExperimentPage(outDir, 'video', video.markdown, plots);
+        const sections = [{ title: 'Experiment: video (on demand against uniform frames)', html: experimentSection(video.markdown, plots) }];
+        const overlay = await writeReport(video.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2, sections });
         io.stdout(
           `\n${video.markdown}\n\n${video.runs.length} runs in ${(video.seconds / 60).toFixed(1)} min\n` +
-            `table: ${join(outDir, 'table.md')}\nplot: ${plot}\nruns overlaid: ${overlay}\n`,
+            `table: ${join(outDir, 'table.md')}\nplot: ${plot.path} (and with the table: ${page})\nruns overlaid: ${overlay}\n`,
         );
         return;
       }
       const report = await EXPERIMENTS[name]({ seeds: options.seeds, outDir, quick: Boolean(options.quick), log, base });
       const plots = await writeExperimentPlots(report);
-      const overlay = await writeReport(report.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2 });
+      const sections = [{ title: `Experiment: ${name}`, html: plots.section }];
+      const overlay = await writeReport(report.runs.map((r) => r.dir), { out: join(outDir, 'report.html'), maxSampleSets: 2, sections });
       io.stdout(
         `\n${report.markdown}\n\n` +
           `${report.runs.length} runs in ${(report.seconds / 60).toFixed(1)} min\n` +

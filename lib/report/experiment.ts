@@ -50,7 +50,7 @@ function escapeHtml(text: string): string {
 }
 
 /** A markdown table (| a | b |) as an HTML table. */
-function markdownTable(markdown: string): string {
+export function markdownTable(markdown: string): string {
   const rows = markdown
     .split('\n')
     .filter((l) => l.trim().startsWith('|') && !/^\|\s*-/.test(l.trim()))
@@ -67,15 +67,47 @@ export function plotFileName(metric: string): string {
   return `${metric.replace(/[^A-Za-z0-9]+/g, '_')}.svg`;
 }
 
+/** An experiment's table and plots as one HTML block (for experiment.html and report.html). */
+export function experimentSection(markdown: string, plots: ReadonlyArray<{ key: string; svg: string }>): string {
+  const inline = plots.map((p) => `<div class="plot" data-metric="${escapeHtml(p.key)}">${p.svg}</div>`);
+  return `${markdownTable(markdown)}\n<div class="plots">${inline.join('\n')}</div>`;
+}
+
+/**
+ * Writes `experiment.html` into `outDir`: the experiment's table and plots (the SVG texts) in one
+ * self-contained page, atomically; returns its path.
+ */
+export function writeExperimentPage(outDir: string, name: string, markdown: string, plots: ReadonlyArray<{ key: string; svg: string }>): string {
+  const html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>pyvision-rl experiment: ${escapeHtml(name)}</title>
+<style>body { font-family: system-ui, sans-serif; margin: 16px 24px; } table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th:first-child, td:first-child { text-align: left; }
+.plots { display: flex; flex-wrap: wrap; gap: 8px; } .plot { border: 1px solid #eee; padding: 4px; }</style></head>
+<body><h1>Experiment: ${escapeHtml(name)}</h1>
+<p>Mean (min-max) over seeds. Each run is an ordinary run folder in ${escapeHtml(outDir)}; report.html there overlays them.</p>
+${experimentSection(markdown, plots)}
+</body></html>
+`;
+  const htmlPath = join(outDir, 'experiment.html');
+  try {
+    writeFileSync(`${htmlPath}.tmp`, html);
+    renameSync(`${htmlPath}.tmp`, htmlPath);
+  } catch (error) {
+    throw new PyVisionError('E_IO', `cannot write ${htmlPath}: ${(error as Error).message}`);
+  }
+  return htmlPath;
+}
+
 /**
  * Writes `plots/<metric>.svg` for every series and `experiment.html` (the table
- * and the plots) into the experiment's folder; returns the paths written.
+ * and the plots) into the experiment's folder; returns the paths written and the
+ * HTML block of the table and plots (for report.html).
  */
-export async function writeExperimentPlots(experiment: ExperimentSeries): Promise<{ html: string; svgs: string[] }> {
+export async function writeExperimentPlots(experiment: ExperimentSeries): Promise<{ html: string; svgs: string[]; section: string }> {
   const metrics = [...new Set(Object.values(experiment.series).flatMap((m) => Object.keys(m)))];
   const plotsDir = join(experiment.outDir, 'plots');
   const svgs: string[] = [];
-  const inline: string[] = [];
+  const plots: Array<{ key: string; svg: string }> = [];
   try {
     mkdirSync(plotsDir, { recursive: true });
     for (const metric of metrics) {
@@ -83,25 +115,12 @@ export async function writeExperimentPlots(experiment: ExperimentSeries): Promis
       const path = join(plotsDir, plotFileName(metric));
       writeFileSync(path, svg);
       svgs.push(path);
-      inline.push(`<div class="plot" data-metric="${escapeHtml(metric)}">${svg}</div>`);
+      plots.push({ key: metric, svg });
     }
-    const html = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>pyvision-rl experiment: ${escapeHtml(experiment.name)}</title>
-<style>body { font-family: system-ui, sans-serif; margin: 16px 24px; } table { border-collapse: collapse; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th:first-child, td:first-child { text-align: left; }
-.plots { display: flex; flex-wrap: wrap; gap: 8px; } .plot { border: 1px solid #eee; padding: 4px; }</style></head>
-<body><h1>Experiment: ${escapeHtml(experiment.name)}</h1>
-<p>Mean (min-max) over seeds. Each run is an ordinary run folder in ${escapeHtml(experiment.outDir)}; report.html there overlays them.</p>
-${markdownTable(experiment.markdown)}
-<div class="plots">${inline.join('\n')}</div>
-</body></html>
-`;
-    const htmlPath = join(experiment.outDir, 'experiment.html');
-    writeFileSync(`${htmlPath}.tmp`, html);
-    renameSync(`${htmlPath}.tmp`, htmlPath);
-    return { html: htmlPath, svgs };
   } catch (error) {
     if (error instanceof PyVisionError) throw error;
     throw new PyVisionError('E_IO', `cannot write the experiment's plots to ${experiment.outDir}: ${(error as Error).message}`);
   }
+  const html = writeExperimentPage(experiment.outDir, experiment.name, experiment.markdown, plots);
+  return { html, svgs, section: experimentSection(experiment.markdown, plots) };
 }

@@ -41,6 +41,11 @@ export interface ReportOptions {
   maxSampleSets?: number;
   /** Page title. */
   title?: string;
+  /**
+   * Sections shown after the summary, each a heading and an HTML block inserted as it is (the
+   * package's own, e.g. an experiment's table and plots: experimentSection); not for untrusted text.
+   */
+  sections?: ReadonlyArray<{ title: string; html: string }>;
 }
 
 /** Reads a run folder: metrics.jsonl, config.json and samples/ (each optional, but not all absent). */
@@ -232,6 +237,7 @@ export async function renderReport(runs: readonly RunData[], options: ReportOpti
 <p class="note">Written ${escapeHtml(new Date().toISOString())} from ${runs.map((r) => escapeHtml(r.dir)).join(', ')}. Everything is in this file; it opens offline.</p>
 <h2>Summary</h2>
 ${summaryTable(runs)}
+${(options.sections ?? []).map((x) => `<h2>${escapeHtml(x.title)}</h2>\n<section class="experiment">\n${x.html}\n</section>`).join('\n')}
 <h2>Metrics over steps</h2>
 <section id="plots">
 ${plotsHtml}

@@ -55,9 +55,15 @@ export function videoTradeoffSpec(r: VideoTradeoff): TopLevelSpec {
 
 /** Writes OUT/plots/video-acc-tokens.svg; returns its path. */
 export async function writeVideoTradeoffPlot(r: VideoTradeoff): Promise<string> {
+  return (await writeVideoTradeoff(r)).path;
+}
+
+/** Writes OUT/plots/video-acc-tokens.svg; returns its path and its SVG text. */
+export async function writeVideoTradeoff(r: VideoTradeoff): Promise<{ path: string; svg: string }> {
   const dir = join(r.outDir, 'plots');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'video-acc-tokens.svg');
-  writeFileSync(path, await renderSvg(videoTradeoffSpec(r)));
-  return path;
+  const svg = await renderSvg(videoTradeoffSpec(r));
+  writeFileSync(path, svg);
+  return { path, svg };
 }

@@ -109,6 +109,9 @@ test('experiment ablations --quick: every run, the table, plots/*.svg, experimen
   const files = readdirSync(out);
   for (const f of ['table.md', 'results.json', 'plots', 'experiment.html', 'report.html']) expect(files).toContain(f);
   expect(readdirSync(join(out, 'plots'))).toContain('agent_tool_call_mean.svg');
+  const report = readFileSync(join(out, 'report.html'), 'utf8');
+  expect(report).toContain('<h2>Experiment: ablations</h2>');
+  expect(report).toContain('data-metric="agent/tool_call_mean"><svg');
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, JSON.stringify({ groupSize: 1 }));
   const refused = await cli('experiment', 'collapse', '--quick', '--config', bad, '--out', join(dir, 'never'));
@@ -127,5 +130,14 @@ test('experiment video --quick: on-demand and the uniform-k arms, the table with
     expect(existsSync(join(out, `${arm}-s0`, 'metrics.jsonl'))).toBe(true);
   }
   expect(r.out).toMatch(/^Claim: /m);
-  for (const f of ['table.md', 'results.json', 'report.html']) expect(readdirSync(out)).toContain(f);
+  for (const f of ['table.md', 'results.json', 'experiment.html', 'report.html']) expect(readdirSync(out)).toContain(f);
+  expect(readdirSync(join(out, 'plots'))).toContain('video-acc-tokens.svg');
+  // The table and the accuracy-against-tokens plot in experiment.html and in the overlaid report.
+  for (const page of ['experiment.html', 'report.html']) {
+    const html = readFileSync(join(out, page), 'utf8');
+    expect(html).toMatch(/<td>on-demand<\/td><td>1<\/td>/);
+    expect(html).toContain('data-metric="video-acc-tokens"><svg');
+    expect(html).toContain('accuracy against visual tokens');
+  }
+  expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<h2>Experiment: video (on demand against uniform frames)</h2>');
 });

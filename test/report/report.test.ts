@@ -14,6 +14,9 @@ import type { MetricsRow } from '../../lib/metrics/jsonl.js';
 import { plotLayout } from '../../lib/report/plots.js';
 import { STEP_METRIC_KEYS, VAL_METRIC_KEYS } from '../../lib/train/step-metrics.js';
 import { readRun, writeReport } from '../../lib/report/report.js';
+import { experimentSection } from '../../lib/report/experiment.js';
+import { renderSvg } from '../../lib/report/plots.js';
+import { videoTradeoffSpec } from '../../lib/report/video.js';
 import { writeSyntheticRun } from './fixture.js';
 
 let dir: string;
@@ -77,7 +80,22 @@ const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`report browser test skipped: ${CHROMIUM} is absent (apt-get install -y chromium)`);
 
 (hasChromium ? test : test.skip)('in headless chromium: no console errors, the plots render, the viewer steps through samples', async () => {
-  const out = await writeReport([runA, runB], { out: join(dir, 'overlay.html') });
+  // An experiment's section too (the video experiment's table and its accuracy-against-tokens plot).
+  const tradeoff = {
+    outDir: dir,
+    arms: [
+      { arm: 'on-demand', acc: { mean: 0.6, min: 0.5, max: 0.7 }, visualTokens: { mean: 28, min: 27, max: 29 } },
+      { arm: 'uniform-8', acc: { mean: 0.4, min: 0.35, max: 0.45 }, visualTokens: { mean: 128, min: 128, max: 128 } },
+    ],
+    calibration: [
+      { name: 'random answer', acc: 0.4, visualTokens: 0 },
+      { name: 'uniform-8 oracle (best answer its frames allow)', acc: 0.5, visualTokens: 128 },
+    ],
+  };
+  const svg = await renderSvg(videoTradeoffSpec(tradeoff));
+  const table = '| arm | seeds | test acc |\n|---|---|---|\n| on-demand | 3 | 0.600 |\n| uniform-8 | 3 | 0.400 |';
+  const sections = [{ title: 'Experiment: video', html: experimentSection(table, [{ key: 'video-acc-tokens', svg }]) }];
+  const out = await writeReport([runA, runB], { out: join(dir, 'overlay.html'), sections });
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'pyvision-chromium-'));
   // a persistent context on a fresh profile folder: chromium's --user-data-dir
@@ -103,6 +121,13 @@ if (!hasChromium) console.log(`report browser test skipped: ${CHROMIUM} is absen
     });
     await page.goto(pathToFileURL(out).href);
     await page.waitForSelector('#viewer[data-ready="true"]');
+
+    // the experiment's section: its table and its plot, drawn
+    expect(await page.$$eval('section.experiment tbody tr', (rows) => rows.map((r) => r.textContent))).toEqual(['on-demand30.600', 'uniform-830.400']);
+    const experimentPlot = await page.$eval('section.experiment .plot[data-metric="video-acc-tokens"] svg', (s) => ({ w: s.getBoundingClientRect().width, marks: s.querySelectorAll('path').length, text: s.textContent ?? '' }));
+    expect(experimentPlot.w).toBeGreaterThan(200);
+    expect(experimentPlot.marks).toBeGreaterThan(0);
+    expect(experimentPlot.text).toContain('on-demand');
 
     // plots: inline SVGs with drawn lines, two runs in the legend
     const plots = await page.$$eval('#plots .plot svg', (svgs) => svgs.map((s) => ({ w: s.getBoundingClientRect().width, paths: s.querySelectorAll('path').length })));
