@@ -5,11 +5,12 @@
  * mean over seeds) and a band from the seeds' min to max. Written as SVG
  * files (for docs/) and as one self-contained experiment.html with the table.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 
 import { PyVisionError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
 import { renderSvg } from './plots.js';
 
 /** What the plots need of an experiment's result (lib/train's ExperimentReport has it). */
@@ -89,12 +90,7 @@ ${experimentSection(markdown, plots)}
 </body></html>
 `;
   const htmlPath = join(outDir, 'experiment.html');
-  try {
-    writeFileSync(`${htmlPath}.tmp`, html);
-    renameSync(`${htmlPath}.tmp`, htmlPath);
-  } catch (error) {
-    throw new PyVisionError('E_IO', `cannot write ${htmlPath}: ${(error as Error).message}`);
-  }
+  writeFileAtomic(htmlPath, html);
   return htmlPath;
 }
 

@@ -5,7 +5,7 @@
  * plots, images (PNG data URLs) and the viewer's script are inline, nothing is
  * fetched, so it opens offline from disk.
  */
-import { existsSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import { METRICS_FILE } from '../metrics/logger.js';
@@ -13,6 +13,7 @@ import { readMetricsJsonl, type MetricsRow } from '../metrics/jsonl.js';
 import { encodePng } from '../metrics/png.js';
 import { readSamples, type SampleRecord, type SampleSet } from '../metrics/samples.js';
 import { PyVisionError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
 import type { RgbImage } from '../util/rgb.js';
 import { renderPlots } from './plots.js';
 import { VIEWER_SCRIPT } from './viewer.js';
@@ -276,11 +277,6 @@ export async function writeReport(dirs: readonly string[], options: ReportOption
   });
   const html = await renderReport(runs, options);
   const out = options.out ?? join(dirs[0], 'report.html');
-  try {
-    writeFileSync(`${out}.tmp`, html);
-    renameSync(`${out}.tmp`, out);
-  } catch (error) {
-    throw new PyVisionError('E_IO', `cannot write ${out}: ${(error as Error).message}`);
-  }
+  writeFileAtomic(out, html);
   return out;
 }
