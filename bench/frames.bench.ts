@@ -2,8 +2,8 @@
  * Frame selection: frames per second for 1e4, 1e5 and 1e6 frames at D = 512
  * and 1024 (float32), as one long video and as many short videos (200 frames
  * each, one query per video), for topk and mmr (k = 16); the machine's read
- * bandwidth over the same bytes (a "read" row per size, measured just before
- * and just after the rows it scales) and every row's fraction of it; and, in the
+ * bandwidth over the same bytes (a "read" row per size, its rounds interleaved
+ * with the native topk calls it scales) and every row's fraction of it; and, in the
  * same run and on the same data (written to a temporary file), numpy
  * (matrix-vector product + argpartition) and faiss-cpu IndexFlatIP when they
  * can be imported. With a CUDA device the native rows are repeated on the card
@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 
 import { backendInfo, selectFrames } from '../lib/index.js';
 import type { FrameBatch, FrameMode } from '../lib/index.js';
-import { addSpeedups, runPython, timeAsync, type BenchContext, type BenchRow } from './harness.js';
+import { addSpeedups, runPython, timeAsync, type BenchContext, type BenchRow, type Timing } from './harness.js';
 
 const K = 16;
 const SHORT_VIDEO = 200;
@@ -103,41 +103,77 @@ else:
  * The machine's read bandwidth with every core reading as many bytes as the
  * rows it scales (the embeddings' size, at most 1 GiB): a SharedArrayBuffer of
  * that size, one worker thread per core scanning its share with Buffer.indexOf
- * of a byte it does not hold (memchr, a vectorised read-only loop); the best
- * round of at least 5, and of as many as `seconds` allow. Embeddings that fit
- * in the cache are then compared with a read from the cache, as the kernel
- * reads them. The harness's own figure (ctx.readBandwidthGBs) is one
- * JavaScript thread summing doubles, which is compute-bound well below what 2
- * native threads read.
+ * of a byte it does not hold (memchr, a vectorised read-only loop). `round()`
+ * reads it once and returns the rate in GB/s. The rounds are interleaved with
+ * the native topk calls they scale (see timeWithReads), so that the two are
+ * sampled over the same moments of a shared machine. Embeddings that fit in
+ * the cache are then compared with a read from the cache, as the kernel reads
+ * them. The harness's own figure (ctx.readBandwidthGBs) is one JavaScript
+ * thread summing doubles, which is compute-bound well below what 2 native
+ * threads read.
  */
-async function parallelReadBandwidth(size: number, seconds: number): Promise<number> {
-  const threads = availableParallelism();
-  const bytes = Math.min(size, 1 << 30);
-  const shared = new SharedArrayBuffer(bytes);
-  new Uint8Array(shared).fill(1);
-  const code = `const { parentPort, workerData } = require('node:worker_threads');
+class ReadProbe {
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly bytes: number,
+  ) {}
+
+  static async open(size: number): Promise<ReadProbe> {
+    const threads = availableParallelism();
+    const bytes = Math.min(size, 1 << 30);
+    const shared = new SharedArrayBuffer(bytes);
+    new Uint8Array(shared).fill(1);
+    const code = `const { parentPort, workerData } = require('node:worker_threads');
 const view = Buffer.from(workerData.shared, workerData.begin, workerData.length);
 parentPort.on('message', () => parentPort.postMessage(view.indexOf(7)));`;
-  const share = Math.floor(bytes / threads);
-  const workers = Array.from(
-    { length: threads },
-    (_, t) => new Worker(code, { eval: true, workerData: { shared, begin: t * share, length: share } }),
-  );
-  const round = () =>
-    Promise.all(workers.map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(0); })));
-  try {
-    await round();
-    let best = 0;
-    const start = performance.now();
-    for (let r = 0; r < 5 || performance.now() - start < seconds * 1e3; r++) {
-      const t0 = performance.now();
-      await round();
-      best = Math.max(best, (share * threads) / ((performance.now() - t0) / 1e3) / 1e9);
-    }
-    return best;
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    const share = Math.floor(bytes / threads);
+    const workers = Array.from(
+      { length: threads },
+      (_, t) => new Worker(code, { eval: true, workerData: { shared, begin: t * share, length: share } }),
+    );
+    const probe = new ReadProbe(workers, share * threads);
+    await probe.round(); // warm-up: workers started, pages touched
+    return probe;
   }
+
+  async round(): Promise<number> {
+    const t0 = performance.now();
+    await Promise.all(this.workers.map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(0); })));
+    return this.bytes / ((performance.now() - t0) / 1e3) / 1e9;
+  }
+
+  close(): Promise<number[]> {
+    return Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Times `fn` as timeAsync does (one warm-up call, then at least `minSamples`
+ * calls and as many as `maxTime` seconds allow), with one round of `probe`
+ * before each call; returns the timing of the calls and the best read round.
+ */
+async function timeWithReads(
+  fn: () => Promise<unknown>,
+  probe: ReadProbe,
+  opts: { minSamples: number; maxTime: number },
+): Promise<Timing & { readGBs: number }> {
+  await fn();
+  const samples: number[] = [];
+  let readGBs = 0;
+  const start = performance.now();
+  while (samples.length < opts.minSamples || performance.now() - start < opts.maxTime * 1e3) {
+    readGBs = Math.max(readGBs, await probe.round());
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  const sorted = [...samples].sort((x, y) => x - y);
+  const n = sorted.length;
+  const mean = sorted.reduce((sum, x) => sum + x, 0) / n;
+  const sd = Math.sqrt(sorted.reduce((sum, x) => sum + (x - mean) ** 2, 0) / Math.max(1, n - 1));
+  const median = n % 2 ? sorted[n >> 1] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  // rme as benchmark.js reports it: the 95% margin of the mean, in percent (normal quantile).
+  return { ms: mean, medianMs: median, minMs: sorted[0], rme: ((1.96 * sd) / Math.sqrt(n) / mean) * 100, readGBs };
 }
 
 /** A python that imports `module`: the harness's first, then the system one. */
@@ -165,60 +201,78 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       for (const frames of sizes) {
         const embeddings = new Float32Array(frames * dim);
         fill(embeddings, frames + dim);
-        // Measured just before and just after the rows it scales (the machine
-        // may be shared); the better of the two, as every row is a best-of.
-        // Each measurement reads for half the time a native row is sampled
-        // (benchmark.js's maxTime below), so the read row, best of about as
-        // long as a native row, is sampled no less than the rows it scales.
+        // The read row's rounds alternate with the native topk calls it scales
+        // (one round before each call), so that a shared machine's slow and
+        // quick moments fall on both alike; the best round, as every row is a
+        // best-of.
         const sampleSeconds = frames >= 1e6 ? 3 : 1.5;
-        const readBefore = await parallelReadBandwidth(embeddings.byteLength, sampleSeconds / 2);
+        const probe = await ReadProbe.open(embeddings.byteLength);
+        let readGBs = 0;
+        let readRounds = 0;
         const groupStart = rows.length;
-        const embPath = join(dir, 'embeddings.f32');
-        if (numpyPython || faissPython) writeFloats(embPath, embeddings);
-        for (const [layout, videoLength] of [['one video', frames], [`${SHORT_VIDEO}-frame videos`, SHORT_VIDEO]] as const) {
-          const frameOffsets = offsets(frames, videoLength);
-          const videos = frameOffsets.length - 1;
-          const queries = new Float32Array(videos * dim);
-          fill(queries, 7 * videos + dim);
-          const batch: FrameBatch = { embeddings, frameOffsets, queries, dim };
-          const bytes = embeddings.byteLength;
-          const base = `D=${dim} N=${frames.toExponential(0)} ${layout}`;
-          for (const mode of ['topk', 'mmr'] as FrameMode[]) {
-            for (const backend of backends) {
-              const opts = { mode, k: K, backend };
-              const timing = await timeAsync(() => selectFrames(batch, opts), { minSamples: frames >= 1e6 ? 3 : 5, maxTime: sampleSeconds });
-              // Best of the samples, the statistic the numpy and faiss peers report.
-              const t = { ms: timing.minMs, rme: timing.rme };
-              rows.push({
-                name: `${mode} ${base}`,
-                impl: `native ${backend}`,
-                ms: t.ms,
-                rme: t.rme,
-                throughput: frames / (t.ms / 1e3),
-                unit: 'frames',
-                note:
-                  backend === 'cuda'
-                    ? 'end to end, including the host-to-device copy of the embeddings'
-                    : `best of ${frames >= 1e6 ? '3+' : '5+'} calls, as the peers; k=${K}; embeddings read at ${(bytes / (t.ms / 1e3) / 1e9).toFixed(1)} GB/s` +
-                      `${mode === 'topk' && dim === 512 ? '; target >= 90% of the read row (large sizes) and >= numpy' : ''}`,
-              });
+        try {
+          const embPath = join(dir, 'embeddings.f32');
+          if (numpyPython || faissPython) writeFloats(embPath, embeddings);
+          for (const [layout, videoLength] of [['one video', frames], [`${SHORT_VIDEO}-frame videos`, SHORT_VIDEO]] as const) {
+            const frameOffsets = offsets(frames, videoLength);
+            const videos = frameOffsets.length - 1;
+            const queries = new Float32Array(videos * dim);
+            fill(queries, 7 * videos + dim);
+            const batch: FrameBatch = { embeddings, frameOffsets, queries, dim };
+            const bytes = embeddings.byteLength;
+            const base = `D=${dim} N=${frames.toExponential(0)} ${layout}`;
+            for (const mode of ['topk', 'mmr'] as FrameMode[]) {
+              for (const backend of backends) {
+                const opts = { mode, k: K, backend };
+                const call = () => selectFrames(batch, opts);
+                const sampling = { minSamples: frames >= 1e6 ? 3 : 5, maxTime: sampleSeconds };
+                let timing: Timing;
+                let pairedGBs = 0;  // the best read round among those interleaved with this row's calls
+                if (mode === 'topk' && backend === 'cpu') {
+                  // Each call after a read round; the row's fraction is of these rounds.
+                  const measured = await timeWithReads(call, probe, sampling);
+                  pairedGBs = measured.readGBs;
+                  readGBs = Math.max(readGBs, pairedGBs);
+                  readRounds += 1;
+                  timing = measured;
+                } else {
+                  timing = await timeAsync(call, sampling);
+                }
+                // Best of the samples, the statistic the numpy and faiss peers report.
+                const t = { ms: timing.minMs, rme: timing.rme };
+                rows.push({
+                  name: `${mode} ${base}`,
+                  impl: `native ${backend}`,
+                  ms: t.ms,
+                  rme: t.rme,
+                  throughput: frames / (t.ms / 1e3),
+                  unit: 'frames',
+                  note:
+                    backend === 'cuda'
+                      ? 'end to end, including the host-to-device copy of the embeddings'
+                      : `best of ${frames >= 1e6 ? '3+' : '5+'} calls, as the peers; k=${K}; embeddings read at ${(bytes / (t.ms / 1e3) / 1e9).toFixed(1)} GB/s` +
+                        (pairedGBs > 0 ? `; fraction of the best of the read rounds between its calls (${pairedGBs.toFixed(1)} GB/s)` : '') +
+                        `${mode === 'topk' && dim === 512 ? '; target >= 90% of the read bandwidth (large sizes) and >= numpy' : ''}`,
+                  ...(pairedGBs > 0 ? { bandwidthFraction: bytes / (t.ms / 1e3) / 1e9 / pairedGBs } : {}),
+                });
+              }
             }
+            const qPath = join(dir, 'queries.f32');
+            writeFloats(qPath, queries);
+            const label = `topk ${base}`;
+            const args = [embPath, qPath, String(frames), String(dim), String(videoLength), label];
+            if (numpyPython) rows.push(...runPython({ ...ctx, python: numpyPython }, PEERS, [...args, 'numpy']));
+            if (faissPython) rows.push(...runPython({ ...ctx, python: faissPython }, PEERS, [...args, 'faiss']));
           }
-          const qPath = join(dir, 'queries.f32');
-          writeFloats(qPath, queries);
-          const label = `topk ${base}`;
-          const args = [embPath, qPath, String(frames), String(dim), String(videoLength), label];
-          if (numpyPython) rows.push(...runPython({ ...ctx, python: numpyPython }, PEERS, [...args, 'numpy']));
-          if (faissPython) rows.push(...runPython({ ...ctx, python: faissPython }, PEERS, [...args, 'faiss']));
+        } finally {
+          await probe.close();
         }
-        const readAfter = await parallelReadBandwidth(embeddings.byteLength, sampleSeconds / 2);
-        const readGBs = Math.max(readBefore, readAfter);
         const bytes = embeddings.byteLength;
-        // Every CPU topk row of this size (native and peers read the embeddings
-        // once per call): its fraction of the read bandwidth just measured.
-        // (mmr reads them twice; its rows carry no fraction.)
+        // Every peer's topk row of this size (they read the embeddings once per call, as the
+        // native rows, which carry the fraction of their own read rounds): its fraction of the
+        // read row. (mmr reads them twice; its rows carry no fraction.)
         for (const row of rows.slice(groupStart)) {
-          if (row.impl !== 'native cuda' && row.name.startsWith('topk')) row.bandwidthFraction = bytes / (row.ms / 1e3) / 1e9 / readGBs;
+          if (!row.impl.startsWith('native') && row.name.startsWith('topk')) row.bandwidthFraction = bytes / (row.ms / 1e3) / 1e9 / readGBs;
         }
         rows.push({
           name: `read D=${dim} N=${frames.toExponential(0)}`,
@@ -229,7 +283,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
           unit: 'B',
           bandwidthFraction: 1,
           note: `${bytes <= 2 ** 30 ? 'as many bytes as' : '1 GiB of the'} ${(bytes / 1e6).toFixed(0)} MB of embeddings of the rows above, ` +
-            `best round of 5+ (${sampleSeconds / 2} s or more) each, measured before (${readBefore.toFixed(1)} GB/s) and after (${readAfter.toFixed(1)} GB/s) them; ms: time to read all the embeddings at that rate`,
+            `best read round, one round before each call of the native topk rows above (${readRounds} rows, each scaled by the rounds between its own calls), so that read and kernel are sampled over the same moments; the peers are scaled by this row; ms: time to read all the embeddings at that rate`,
         });
       }
     }
