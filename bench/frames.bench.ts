@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 
 import { backendInfo, selectFrames } from '../lib/index.js';
 import type { FrameBatch, FrameMode } from '../lib/index.js';
-import { addSpeedups, runPython, timeAsync, type BenchContext, type BenchRow, type Timing } from './harness.js';
+import { addSpeedups, runPython, timeAsync, timeInTurn, type BenchContext, type BenchRow, type Timing } from './harness.js';
 
 const K = 16;
 const SHORT_VIDEO = 200;
@@ -104,8 +104,8 @@ else:
  * rows it scales (the embeddings' size, at most 1 GiB): a SharedArrayBuffer of
  * that size, one worker thread per core scanning its share with Buffer.indexOf
  * of a byte it does not hold (memchr, a vectorised read-only loop). `round()`
- * reads it once and returns the rate in GB/s. The rounds are interleaved with
- * the native topk calls they scale (see timeWithReads), so that the two are
+ * reads it once. The rounds are timed in turn with the native topk calls they
+ * scale (timeInTurn), so that the two are
  * sampled over the same moments of a shared machine. Embeddings that fit in
  * the cache are then compared with a read from the cache, as the kernel reads
  * them. The harness's own figure (ctx.readBandwidthGBs) is one JavaScript
@@ -136,44 +136,19 @@ parentPort.on('message', () => parentPort.postMessage(view.indexOf(7)));`;
     return probe;
   }
 
-  async round(): Promise<number> {
-    const t0 = performance.now();
+  /** One read of the buffer by every worker. */
+  async round(): Promise<void> {
     await Promise.all(this.workers.map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(0); })));
-    return this.bytes / ((performance.now() - t0) / 1e3) / 1e9;
+  }
+
+  /** The rate of a round that took `ms` milliseconds, GB/s. */
+  rate(ms: number): number {
+    return this.bytes / (ms / 1e3) / 1e9;
   }
 
   close(): Promise<number[]> {
     return Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-/**
- * Times `fn` as timeAsync does (one warm-up call, then at least `minSamples`
- * calls and as many as `maxTime` seconds allow), with one round of `probe`
- * before each call; returns the timing of the calls and the best read round.
- */
-async function timeWithReads(
-  fn: () => Promise<unknown>,
-  probe: ReadProbe,
-  opts: { minSamples: number; maxTime: number },
-): Promise<Timing & { readGBs: number }> {
-  await fn();
-  const samples: number[] = [];
-  let readGBs = 0;
-  const start = performance.now();
-  while (samples.length < opts.minSamples || performance.now() - start < opts.maxTime * 1e3) {
-    readGBs = Math.max(readGBs, await probe.round());
-    const t0 = performance.now();
-    await fn();
-    samples.push(performance.now() - t0);
-  }
-  const sorted = [...samples].sort((x, y) => x - y);
-  const n = sorted.length;
-  const mean = sorted.reduce((sum, x) => sum + x, 0) / n;
-  const sd = Math.sqrt(sorted.reduce((sum, x) => sum + (x - mean) ** 2, 0) / Math.max(1, n - 1));
-  const median = n % 2 ? sorted[n >> 1] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  // rme as benchmark.js reports it: the 95% margin of the mean, in percent (normal quantile).
-  return { ms: mean, medianMs: median, minMs: sorted[0], rme: ((1.96 * sd) / Math.sqrt(n) / mean) * 100, readGBs };
 }
 
 /** A python that imports `module`: the harness's first, then the system one. */
@@ -230,8 +205,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
                 let pairedGBs = 0;  // the best read round among those interleaved with this row's calls
                 if (mode === 'topk' && backend === 'cpu') {
                   // Each call after a read round; the row's fraction is of these rounds.
-                  const measured = await timeWithReads(call, probe, sampling);
-                  pairedGBs = measured.readGBs;
+                  const [read, measured] = await timeInTurn([() => probe.round(), call], sampling);
+                  pairedGBs = probe.rate(read.minMs);
                   readGBs = Math.max(readGBs, pairedGBs);
                   readRounds += 1;
                   timing = measured;

@@ -92,6 +92,35 @@ export function timeAsync(fn: () => Promise<unknown>, opts: { minSamples?: numbe
   });
 }
 
+/**
+ * Times several async functions in turn (one warm-up call of each, then
+ * rounds of one call of each, in order, until every one has `minSamples`
+ * calls and `maxTime` seconds have passed), so that a shared machine's quick
+ * and slow moments fall on all of them alike: for rows that are compared by
+ * their ratio. Returns one timing per function; rme is the 95% margin of the
+ * mean in percent (normal quantile), as benchmark.js reports it.
+ */
+export async function timeInTurn(fns: (() => Promise<unknown>)[], opts: { minSamples?: number; maxTime?: number } = {}): Promise<Timing[]> {
+  const minSamples = opts.minSamples ?? 5;
+  const maxTime = opts.maxTime ?? 2;
+  for (const fn of fns) await fn();
+  const samples: number[][] = fns.map(() => []);
+  const start = performance.now();
+  while (samples[0].length < minSamples || performance.now() - start < maxTime * 1e3) {
+    for (let f = 0; f < fns.length; f++) {
+      const t0 = performance.now();
+      await fns[f]();
+      samples[f].push((performance.now() - t0) / 1e3);
+    }
+  }
+  return samples.map((sample) => {
+    const n = sample.length;
+    const mean = sample.reduce((sum, x) => sum + x, 0) / n;
+    const sd = Math.sqrt(sample.reduce((sum, x) => sum + (x - mean) ** 2, 0) / Math.max(1, n - 1));
+    return timingOf({ mean, rme: ((1.96 * sd) / Math.sqrt(n) / mean) * 100, sample });
+  });
+}
+
 /** Times a synchronous function with benchmark.js. */
 export function timeSync(fn: () => unknown, opts: { minSamples?: number; maxTime?: number } = {}): Timing {
   const bench = new Benchmark('b', { fn, minSamples: opts.minSamples ?? 5, maxTime: opts.maxTime ?? 2 });
