@@ -4,6 +4,8 @@
   # when the toolkit is present; both compile the same sources. The test-only
   # per-op addon (native/ops_addon, pyvision_rl_ops.node) is a CMake target only
   # (`npm run build:ops`); it is not part of this build nor of the production addon.
+  # PYVISION_RL_NATIVE_ARCH=off (as for the CMake build) leaves out -march=native: the
+  # compiler's baseline instruction set, which CI uses to test the paths without AVX-512.
   "targets": [
     {
       "target_name": "pyvision_rl",
@@ -17,8 +19,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-std=gnu++17"],
-      "cflags": ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "-march=native"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "-march=native"],
+      "cflags": ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "<!@(node -p \"process.env.PYVISION_RL_NATIVE_ARCH === 'off' ? '' : '-march=native'\")"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "<!@(node -p \"process.env.PYVISION_RL_NATIVE_ARCH === 'off' ? '' : '-march=native'\")"],
       "ldflags": ["-fopenmp"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

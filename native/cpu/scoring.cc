@@ -6,6 +6,10 @@
 #include <limits>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "core/device.h"
 #include "core/loss_math.h"
 #include "core/scoring.h"
@@ -17,9 +21,12 @@ namespace {
 constexpr uint64_t kEmptySlot = ~uint64_t(0);  // dense id UINT32_MAX: never assigned
 
 // An open-addressing table from group id to dense id: key and dense id packed
-// in one 64-bit slot (one cache line per probe), the slot chosen by the high
-// bits of a multiplicative hash (ids that are multiples of a power of two do
-// not collide), grown to keep the load at most 1/2.
+// in one 64-bit slot, eight slots to a bucket of one cache line, the bucket
+// chosen by the high bits of a multiplicative hash (ids that are multiples of
+// a power of two do not collide) and searched at once (AVX-512: one compare of
+// the eight keys, one of the eight slots against empty), the next bucket only
+// when this one is full, grown to keep the load at most 1/2 (so a search
+// nearly always ends in its first bucket, without a data-dependent branch).
 class IdTable {
  public:
   // Empties the table for at most `max_keys` keys, at the size the previous use ended with
@@ -27,50 +34,99 @@ class IdTable {
   // during which the lookups' prefetches point at the old slots), but no larger than
   // max_keys needs. The size changes no dense id: they follow the order of first appearance.
   void Reset(size_t max_keys) {
-    int need = 10;
+    int need = kMinBits;
     while (need < 31 && (size_t(1) << need) < 2 * max_keys) ++need;
-    bits_ = std::min(std::max(bits_, 10), need);
-    slots_.assign(size_t(1) << bits_, kEmptySlot);
+    bits_ = std::min(std::max(bits_, kMinBits), need);
+    base_ = Allocate(storage_, bits_);
     count_ = 0;
   }
-  // The slot `key` hashes to, for prefetching.
-  const uint64_t* Home(int32_t key) const { return slots_.data() + SlotOf(key, bits_); }
+  // The bucket `key` hashes to, for prefetching.
+  const uint64_t* Home(int32_t key) const { return base_ + BucketOf(key, bits_) * kBucket; }
   // The dense id of `key`, inserting it with `next_id` when absent (then *inserted = true).
   uint32_t Find(int32_t key, uint32_t next_id, bool* inserted) {
-    const size_t mask = slots_.size() - 1;
-    uint64_t* slots = slots_.data();
-    size_t j = SlotOf(key, bits_);
-    while (slots[j] != kEmptySlot && KeyOf(slots[j]) != key) j = (j + 1) & mask;
-    if (slots[j] != kEmptySlot) {
-      *inserted = false;
-      return static_cast<uint32_t>(slots[j]);
+    const size_t mask = (size_t(1) << (bits_ - kBucketBits)) - 1;
+    size_t b = BucketOf(key, bits_);
+    for (;;) {
+      uint64_t* bucket = base_ + b * kBucket;
+      uint32_t match, empty;
+      Probe(bucket, key, &match, &empty);
+      if (match != 0) {
+        *inserted = false;
+        return static_cast<uint32_t>(bucket[__builtin_ctz(match)]);
+      }
+      if (empty != 0) {  // no deletions: a key is never stored past an empty slot of its bucket chain
+        bucket[__builtin_ctz(empty)] = (static_cast<uint64_t>(static_cast<uint32_t>(key)) << 32) | next_id;
+        *inserted = true;
+        if (++count_ * 2 > (size_t(1) << bits_)) Grow();
+        return next_id;
+      }
+      b = (b + 1) & mask;
     }
-    slots[j] = (static_cast<uint64_t>(static_cast<uint32_t>(key)) << 32) | next_id;
-    *inserted = true;
-    if (++count_ * 2 > slots_.size()) Grow();
-    return next_id;
   }
 
  private:
-  static size_t SlotOf(int32_t key, int b) {
-    return static_cast<size_t>((static_cast<uint64_t>(static_cast<uint32_t>(key)) * 0x9E3779B97F4A7C15ull) >> (64 - b));
+  static constexpr int kBucketBits = 3;
+  static constexpr size_t kBucket = size_t(1) << kBucketBits;  // slots per bucket: 64 bytes
+  static constexpr int kMinBits = 10;
+  static size_t BucketOf(int32_t key, int bits) {
+    return static_cast<size_t>((static_cast<uint64_t>(static_cast<uint32_t>(key)) * 0x9E3779B97F4A7C15ull) >>
+                               (64 - (bits - kBucketBits)));
   }
-  static int32_t KeyOf(uint64_t entry) { return static_cast<int32_t>(static_cast<uint32_t>(entry >> 32)); }
-  void Grow() {
-    std::vector<uint64_t>& bigger = spare_;  // keeps its capacity across calls: no fresh pages
-    bigger.assign(size_t(1) << (bits_ + 1), kEmptySlot);
-    const size_t mask = bigger.size() - 1;
-    for (uint64_t entry : slots_) {
-      if (entry == kEmptySlot) continue;
-      size_t j = SlotOf(KeyOf(entry), bits_ + 1);
-      while (bigger[j] != kEmptySlot) j = (j + 1) & mask;
-      bigger[j] = entry;
+  // Bit j of *match: slot j holds `key`; of *empty: slot j is empty.
+  static void Probe(const uint64_t* bucket, int32_t key, uint32_t* match, uint32_t* empty) {
+#if defined(__AVX512F__)
+    const __m512i v = _mm512_load_si512(bucket);
+    const __mmask8 e = _mm512_cmpeq_epi64_mask(v, _mm512_set1_epi64(-1));
+    const __m512i key_bits = _mm512_and_si512(v, _mm512_set1_epi64(static_cast<int64_t>(0xFFFFFFFF00000000ull)));
+    const __mmask8 m = _mm512_cmpeq_epi64_mask(
+        key_bits, _mm512_set1_epi64(static_cast<int64_t>(static_cast<uint64_t>(static_cast<uint32_t>(key)) << 32)));
+    *match = static_cast<uint32_t>(m & ~e);  // an empty slot's key bits read as id -1
+    *empty = static_cast<uint32_t>(e);
+#else
+    uint32_t m = 0, e = 0;
+    for (size_t j = 0; j < kBucket; ++j) {
+      const uint32_t is_empty = bucket[j] == kEmptySlot ? 1u : 0u;
+      e |= is_empty << j;
+      const uint32_t same = static_cast<int32_t>(static_cast<uint32_t>(bucket[j] >> 32)) == key ? 1u : 0u;
+      m |= ((is_empty ^ 1u) & same) << j;
     }
-    slots_.swap(bigger);
+    *match = m;
+    *empty = e;
+#endif
+  }
+  // `storage` sized for 2^bits empty slots, and its first cache-line-aligned slot.
+  static uint64_t* Allocate(std::vector<uint64_t>& storage, int bits) {
+    storage.assign((size_t(1) << bits) + kBucket, kEmptySlot);
+    uint64_t* p = storage.data();
+    while (reinterpret_cast<uintptr_t>(p) % (kBucket * sizeof(uint64_t)) != 0) ++p;
+    return p;
+  }
+  void Grow() {
+    const size_t old_slots = size_t(1) << bits_;
+    uint64_t* bigger = Allocate(spare_, bits_ + 1);  // spare_ keeps its capacity across calls: no fresh pages
+    const size_t mask = (size_t(1) << (bits_ + 1 - kBucketBits)) - 1;
+    for (size_t j = 0; j < old_slots; ++j) {
+      const uint64_t entry = base_[j];
+      if (entry == kEmptySlot) continue;
+      size_t b = BucketOf(static_cast<int32_t>(static_cast<uint32_t>(entry >> 32)), bits_ + 1);
+      for (;;) {
+        uint64_t* bucket = bigger + b * kBucket;
+        size_t k = 0;
+        while (k < kBucket && bucket[k] != kEmptySlot) ++k;
+        if (k < kBucket) {
+          bucket[k] = entry;
+          break;
+        }
+        b = (b + 1) & mask;
+      }
+    }
+    storage_.swap(spare_);
+    base_ = bigger;
     ++bits_;
   }
-  std::vector<uint64_t> slots_, spare_;
-  int bits_ = 10;
+  std::vector<uint64_t> storage_, spare_;
+  uint64_t* base_ = nullptr;
+  int bits_ = kMinBits;
   size_t count_ = 0;
 };
 
@@ -110,7 +166,8 @@ struct GroupIndex {
   std::vector<uint32_t> cursor;    // [T][G] scratch: per chunk, member counts, then next slots ([T][range] for dense ids)
   std::vector<uint32_t> dense;     // [range] scratch (dense ids): the group of each id value
   std::vector<IdTable> tables;     // [T] scratch
-  std::vector<std::vector<int32_t>> chunk_keys;  // [T] the distinct ids of each chunk, by local id
+  std::vector<std::vector<int32_t>> chunk_keys;  // [T] the distinct ids of each chunk, by local id (first key_count[t])
+  std::vector<size_t> key_count;                 // [T] distinct ids of each chunk
   std::vector<std::vector<uint32_t>> remap;      // [T] local id -> dense id (chunks after the first)
   bool reusable = false;           // the index was built from `ids`, for the rewards `ids_rewards`
   uint64_t version = 0;            // changes with the ids or the rewards (0: never built)
@@ -255,36 +312,49 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
   x.tables.resize(TH);
   x.chunk_keys.resize(TH);
   x.remap.resize(TH);
+  x.key_count.resize(TH);
   uint32_t* group_of = x.group_of.data();
   IdTable* tables = x.tables.data();
   std::vector<int32_t>* chunk_keys = x.chunk_keys.data();
   constexpr size_t kAhead = 32;
+  size_t* key_count = x.key_count.data();
+  for (size_t t = 0; t < TH; ++t) {  // sized here, outside the parallel region
+    const size_t keys = hash_begin(t + 1) - hash_begin(t);
+    tables[t].Reset(keys);
+    if (chunk_keys[t].size() < keys) chunk_keys[t].resize(keys);  // only grows: no refill per call
+  }
 #pragma omp parallel for num_threads(static_cast<int>(TH)) schedule(static, 1) if (TH > 1)
   for (size_t t = 0; t < TH; ++t) {
-    IdTable& table = tables[t];
-    std::vector<int32_t>& keys = chunk_keys[t];
-    const size_t end = hash_begin(t + 1);
-    table.Reset(end - hash_begin(t));
-    keys.clear();
-    for (size_t i = hash_begin(t); i < end; ++i) {
+    // The chunk's table and key list on this thread's stack while it works (moved, no copy):
+    // the objects of neighbouring chunks share cache lines, and an insert writes to them.
+    IdTable table = std::move(tables[t]);
+    std::vector<int32_t> keys = std::move(chunk_keys[t]);
+    const size_t begin = hash_begin(t), end = hash_begin(t + 1);
+    int32_t* out = keys.data();
+    size_t count = 0;
+    for (size_t i = begin; i < end; ++i) {
       const int32_t key = groups[i];
       if (i + kAhead < end) __builtin_prefetch(table.Home(groups[i + kAhead]));
-      if (i > hash_begin(t) && key == groups[i - 1]) {
+      if (i > begin && key == groups[i - 1]) {
         group_of[i] = group_of[i - 1];
         continue;
       }
       bool inserted;
-      group_of[i] = table.Find(key, static_cast<uint32_t>(keys.size()), &inserted);
-      if (inserted) keys.push_back(key);
+      group_of[i] = table.Find(key, static_cast<uint32_t>(count), &inserted);
+      out[count] = key;  // kept only when new: no branch on the unpredictable insert
+      count += inserted ? 1 : 0;
     }
+    key_count[t] = count;
+    tables[t] = std::move(table);
+    chunk_keys[t] = std::move(keys);
   }
   // Merge: chunk 0's local ids are dense ids; each later chunk's distinct ids
   // are looked up (or added) in chunk 0's table, in order.
   IdTable& merged = tables[0];
-  size_t G = chunk_keys[0].size();
+  size_t G = key_count[0];
   for (size_t t = 1; t < TH; ++t) {
     std::vector<uint32_t>& remap = x.remap[t];
-    remap.resize(chunk_keys[t].size());
+    remap.resize(key_count[t]);
     for (size_t l = 0; l < remap.size(); ++l) {
       bool inserted;
       remap[l] = merged.Find(chunk_keys[t][l], static_cast<uint32_t>(G), &inserted);
