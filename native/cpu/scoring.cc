@@ -29,6 +29,14 @@ constexpr uint64_t kEmptySlot = ~uint64_t(0);  // dense id UINT32_MAX: never ass
 // nearly always ends in its first bucket, without a data-dependent branch).
 class IdTable {
  public:
+  // Movable (the buffer, and base_ into it, move together), not copyable (a copy's base_ would
+  // point into the original's buffer).
+  IdTable() = default;
+  IdTable(const IdTable&) = delete;
+  IdTable& operator=(const IdTable&) = delete;
+  IdTable(IdTable&&) noexcept = default;
+  IdTable& operator=(IdTable&&) noexcept = default;
+
   // Empties the table for at most `max_keys` keys, at the size the previous use ended with
   // (a trainer's batches are alike: growing from 1024 slots again cost a rehash per doubling,
   // during which the lookups' prefetches point at the old slots), but no larger than
