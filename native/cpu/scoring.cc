@@ -194,6 +194,17 @@ GroupIndex& IndexScratch() {
 // Threads for a pass over n trajectories.
 inline int ThreadsFor(size_t n) { return n > 65536 ? CpuThreads() : 1; }
 
+// gathered[slot[i]] = rewards[i] for i in [begin, end): stores to random slots of the gathered
+// rewards, each slot's cache line fetched (for writing) kAhead trajectories before its store, so
+// that the misses overlap instead of filling the store buffer one after the other.
+inline void ScatterRewards(float* gathered, const uint32_t* slot, const float* rewards, size_t begin, size_t end) {
+  constexpr size_t kAhead = 64;
+  for (size_t i = begin; i < end; ++i) {
+    if (i + kAhead < end) __builtin_prefetch(gathered + slot[i + kAhead], 1);
+    gathered[slot[i]] = rewards[i];
+  }
+}
+
 // Run starts of a sequence of n ids with `runs` runs: begin[r] for r = 0..R.
 void RunStarts(std::vector<uint32_t>& begin, const int32_t* groups, size_t n, size_t runs) {
   begin.resize(runs + 1);
@@ -277,8 +288,8 @@ void DenseGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
         slot[i] = next[v]++;
       }
     }
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
+#pragma omp for schedule(static, 1)
+    for (size_t t = 0; t < T; ++t) ScatterRewards(gathered, slot, rewards, chunk_begin(t), chunk_begin(t + 1));
   }
 }
 
@@ -413,8 +424,8 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
       const size_t end = chunk_begin(t + 1);
       for (size_t i = chunk_begin(t); i < end; ++i) slot[i] = next[group_of[i]]++;
     }
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
+#pragma omp for schedule(static, 1)
+    for (size_t t = 0; t < T; ++t) ScatterRewards(gathered, slot, rewards, chunk_begin(t), chunk_begin(t + 1));
   }
   return true;
 }
@@ -433,8 +444,10 @@ void IndexGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
       if (x.gathered) {
         const uint32_t* slot = x.slot.data();
         float* gathered = x.rewards.data();
-#pragma omp parallel for num_threads(ThreadsFor(n)) schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; ++i) gathered[slot[i]] = rewards[i];
+        const int threads = ThreadsFor(n);
+        const size_t T = static_cast<size_t>(threads);
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+        for (size_t t = 0; t < T; ++t) ScatterRewards(gathered, slot, rewards, n * t / T, n * (t + 1) / T);
       }
     }
     return;
@@ -661,6 +674,7 @@ class CpuScoringKernels final : public ScoringKernels {
     const uint32_t* group_of = index.group_of.data();
 #pragma omp parallel for num_threads(ThreadsFor(n)) schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; ++i) {
+      if (i + 32 < n) __builtin_prefetch(records + group_of[i + 32]);  // the records are read at random
       const GroupRecord r = records[group_of[i]];
       const bool single = std::signbit(r.stdev);
       const double stdev = std::fabs(r.stdev);
