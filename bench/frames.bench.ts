@@ -105,8 +105,8 @@ else:
  * that size, one worker thread per core scanning its share with Buffer.indexOf
  * of a byte it does not hold (memchr, a vectorised read-only loop). `round()`
  * reads it once. The rounds are timed in turn with the native topk calls they
- * scale (timeInTurn), so that the two are
- * sampled over the same moments of a shared machine. Embeddings that fit in
+ * scale (timeInTurn), so that the two are sampled over the same moments of a
+ * shared machine. Embeddings that fit in
  * the cache are then compared with a read from the cache, as the kernel reads
  * them. The harness's own figure (ctx.readBandwidthGBs) is one JavaScript
  * thread summing doubles, which is compute-bound well below what 2 native

@@ -152,7 +152,7 @@ class IdTable {
 //     order, then the same in-place test and counting sort as below;
 //   * otherwise each of T consecutive chunks of trajectories is hashed on its
 //     own thread into its own IdTable (one chunk when the ids change at most
-//     positions, see BuildGroupIndex) (the slot of the trajectory 32 ahead
+//     positions, see BuildGroupIndex; the bucket of the trajectory 32 ahead
 //     prefetched: a shuffled batch makes every lookup a cache miss otherwise;
 //     a repeated id reuses the previous trajectory's answer), giving local ids
 //     in order of first appearance within the chunk; the chunks' distinct ids
