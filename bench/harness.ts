@@ -21,6 +21,9 @@ export interface BenchRow {
   ms: number;
   /** relative margin of error of the mean, in percent (0 when not sampled by benchmark) */
   rme: number;
+  /** median and best sample, milliseconds per call (rows whose ratio to another row is reported) */
+  medianMs?: number;
+  minMs?: number;
   /** items per second, with `unit` naming the item */
   throughput?: number;
   unit?: string;
