@@ -58,8 +58,9 @@ export function random(seed: number): () => number {
 /**
  * A timing: mean, median and minimum milliseconds per call over the samples,
  * and the relative margin of error of the mean (%). Compare a row with a peer
- * by the statistic the peer reports (numpy and faiss peers: best of N, i.e.
- * `minMs`; the PyTorch peer: median, i.e. `medianMs`).
+ * by the statistic the peer reports (the frame-selection numpy and faiss
+ * peers: best of N, i.e. `minMs`; the scoring numpy peer and the PyTorch
+ * peer: median, i.e. `medianMs`).
  */
 export interface Timing {
   ms: number;
@@ -158,10 +159,11 @@ export function runPython(ctx: BenchContext, script: string, args: string[] = []
 }
 
 /** Records, on each row of `impl`, its speed-up over the row of the same name from `baselineImpl`. */
-export function addSpeedups(rows: BenchRow[], impl: string, baselineImpl: string): void {
+export function addSpeedups(rows: BenchRow[], impl: string, baselineImpl: string, statistic: 'mean' | 'median' = 'mean'): void {
   for (const row of rows) {
     if (row.impl !== impl) continue;
     const base = rows.find((r) => r.name === row.name && r.impl === baselineImpl);
-    if (base) row.speedups = { ...row.speedups, [baselineImpl]: base.ms / row.ms };
+    const ms = statistic === 'median' ? (row.medianMs ?? row.ms) : row.ms;
+    if (base) row.speedups = { ...row.speedups, [baselineImpl]: base.ms / ms };
   }
 }
