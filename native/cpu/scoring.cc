@@ -119,10 +119,10 @@ class IdTable {
       size_t b = BucketOf(static_cast<int32_t>(static_cast<uint32_t>(entry >> 32)), bits_ + 1);
       for (;;) {
         uint64_t* bucket = bigger + b * kBucket;
-        size_t k = 0;
-        while (k < kBucket && bucket[k] != kEmptySlot) ++k;
-        if (k < kBucket) {
-          bucket[k] = entry;
+        uint32_t match, empty;
+        Probe(bucket, 0, &match, &empty);  // only `empty` is read: the first empty slot
+        if (empty != 0) {
+          bucket[__builtin_ctz(empty)] = entry;
           break;
         }
         b = (b + 1) & mask;
