@@ -456,8 +456,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const synthetic = new BenchWorld();
   const p1 = await taughtPolicy(synthetic, synthetic.tasks('train', 64, 0), 40, 3e-3);
   rows.push(...(await measure(ctx, { ...common, policy: p1, world: synthetic, tasks: synthetic.tasks('val', tasksN, 0) }, 'synthetic world')));
-  // The visual-search world with its sandboxed Python tool: the default configuration end to end.
-  const search = new VisualSearchWorld();
+  // The visual-search world with its sandboxed Python tool, V*-like (cue 'attribute', 16 patches
+  // of 768 floats: this series' world since its first run; the world's defaults are now cue 'region', patch 8).
+  const search = new VisualSearchWorld({ cue: 'attribute', patch: 16 });
   const p2 = await taughtPolicy(search, search.tasks('train', 32, 0), 80, 3e-3);
   rows.push(...(await measure(ctx, { ...common, maxTurnTokens: 48, maxObsTokens: 64, policy: p2, world: search, tasks: search.tasks('val', tasksN, 0) }, 'visual-search')));
   return rows;

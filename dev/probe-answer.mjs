@@ -9,7 +9,7 @@ import { replayExpert } from '../dist/lib/rollout/expert.js';
 import { packTrajectories } from '../dist/lib/rollout/pack.js';
 import { Policy } from '../dist/lib/policy/policy.js';
 const types = (process.env.TYPES ?? 'color').split(',');
-const world = new VisualSearchWorld({ questionTypes: types, ...JSON.parse(process.env.OPTS ?? '{}') });
+const world = new VisualSearchWorld({ cue: 'attribute', patch: 16, questionTypes: types, ...JSON.parse(process.env.OPTS ?? '{}') });
 const tk = world.tokenizer;
 const ans = tk.id('<answer>');
 const onlyAnswer = (trs) => trs.map((t) => { const m = new Uint8Array(t.mask.length); for (let i = 1; i < t.tokens.length; i++) if (t.tokens[i - 1] === ans && t.mask[i]) m[i] = 1; return { ...t, mask: m }; });

@@ -18,7 +18,7 @@ import { mulberry32 } from '../dist/lib/util/random.js';
 
 const [count, dir] = [Number(process.argv[2] ?? 16384), process.argv[3] ?? '/tmp/probe-caption'];
 const K = Number(process.env.K ?? 4);
-const world = new VisualSearchWorld({ patch: Number(process.env.PATCH ?? 16) });
+const world = new VisualSearchWorld({ cue: 'attribute', patch: Number(process.env.PATCH ?? 16) });
 const tk = world.tokenizer;
 const np = world.patchesPerImage;
 mkdirSync(dir, { recursive: true });

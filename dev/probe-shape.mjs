@@ -27,7 +27,7 @@ const sizeMin = Number(process.env.SMIN ?? 24);
 const sizeMax = Number(process.env.SMAX ?? 36);
 const lr = Number(process.env.LR ?? 2e-3);
 const beta2 = Number(process.env.BETA2 ?? 0.999);
-const world = new VisualSearchWorld({ patch: Number(process.env.PATCH ?? 16) });
+const world = new VisualSearchWorld({ cue: 'attribute', patch: Number(process.env.PATCH ?? 16) });
 const np = world.patchesPerImage;
 const sample = probeSampler(mode, world, 1, sizeMin, sizeMax);
 

@@ -11,7 +11,7 @@ import { Policy } from '../dist/lib/policy/policy.js';
 import { mulberry32 } from '../dist/lib/util/random.js';
 import { packAnswerBatch } from './probe-batch.mjs';
 const mode = process.argv[2] ?? 'solid';
-const world = new VisualSearchWorld({});
+const world = new VisualSearchWorld({ cue: 'attribute', patch: 16 });
 const tk = world.tokenizer;
 const view = world.settings.view;
 const np = world.patchesPerImage;

@@ -26,7 +26,7 @@ const bytesOf = (path) => {
 
 if (command === 'dump') {
   const [mode, count, dir] = [args[0], Number(args[1]), args[2]];
-  const world = new VisualSearchWorld({ patch: Number(process.env.PATCH ?? 8) });
+  const world = new VisualSearchWorld({ cue: 'attribute', patch: Number(process.env.PATCH ?? 8) });
   mkdirSync(dir, { recursive: true });
   const seed0 = Number(process.env.SEED ?? 1);
   for (const [name, n, seed] of [['train', count, seed0], ['held', 512, seed0 + 1]]) {

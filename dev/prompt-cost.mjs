@@ -5,7 +5,7 @@
 import { VisualSearchWorld } from '../dist/lib/worlds/visual-search/world.js';
 import { renderTexture } from '../dist/lib/worlds/visual-search/scene.js';
 
-const world = new VisualSearchWorld({});
+const world = new VisualSearchWorld({ cue: 'attribute', patch: 16 });
 const tasks = world.tasks('train', 320);
 const mean = (label, from, to, run) => {
   const t0 = performance.now();

@@ -97,6 +97,6 @@ async function profile(label, settings) {
 const synthetic = new BenchWorld();
 const p1 = await taughtPolicy(synthetic, synthetic.tasks('train', 64, 0), 40, 3e-3);
 await profile('synthetic', { ...common, policy: p1, world: synthetic, tasks: synthetic.tasks('val', 32, 0) });
-const search = new VisualSearchWorld();
+const search = new VisualSearchWorld({ cue: 'attribute', patch: 16 });
 const p2 = await taughtPolicy(search, search.tasks('train', 32, 0), 80, 3e-3);
 await profile('visual-search', { ...common, maxTurnTokens: 48, maxObsTokens: 64, policy: p2, world: search, tasks: search.tasks('val', 32, 0) });

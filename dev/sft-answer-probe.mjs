@@ -7,7 +7,7 @@ import { VisualSearchWorld } from '../dist/lib/worlds/visual-search/world.js';
 import { replayExpert } from '../dist/lib/rollout/expert.js';
 import { Policy } from '../dist/lib/policy/policy.js';
 import { packTrajectories as packSequences } from '../dist/lib/rollout/pack.js';
-const world = new VisualSearchWorld({});
+const world = new VisualSearchWorld({ cue: 'attribute', patch: 16 });
 const ans = world.tokenizer.id('<answer>');
 const onlyAnswer = (trs) => trs.map((t) => { const m = new Uint8Array(t.mask.length); for (let i = 1; i < t.tokens.length; i++) if (t.tokens[i - 1] === ans && t.mask[i]) m[i] = 1; return { ...t, mask: m }; });
 const train = onlyAnswer(await replayExpert({ world, tasks: world.tasks('train', 1024, 0), seed: 1 }));

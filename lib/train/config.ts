@@ -181,11 +181,11 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   maxSeqLen: 0,
   initCheckpoint: null,
 
-  sftSteps: 150,
+  sftSteps: 1500,
   sftBatch: 16,
   sftLr: 2e-3,
   sftWarmup: 10,
-  sftValEvery: 50,
+  sftValEvery: 250,
 
   groupSize: 8,
   trainBatchPrompts: 4,

@@ -9,6 +9,9 @@
  *     (a region elsewhere), then the correct zoom: imperfect but recovering, and still correct;
  *   - then <answer> the answer </answer>.
  * Every box is integers inside the canvas (numbers the vocabulary has as whole tokens).
+ * A task that names its region (the world's cue 'region') is zoomed on that region exactly (no
+ * jitter); its two-step zoom crops the quarter of the canvas holding the region first, and its
+ * imperfect crop is the region mirrored through the canvas centre.
  */
 import type { ExpertTurn } from '../world.js';
 import { hash32, random } from './scene.js';
@@ -31,6 +34,8 @@ interface ExpertTask {
   answer: string;
   difficulty: string;
   targetBox: readonly [number, number, number, number];
+  /** The region the question names, when it names one: the zoom is that region. */
+  region?: readonly [number, number, number, number];
 }
 
 interface ExpertSettings {
@@ -76,6 +81,7 @@ export function expertTurns(task: ExpertTask, seed: number, settings: ExpertSett
   const zoomSide = () => Math.round(Math.min(S, Math.max(settings.view.width / 3, jitter(tSide * 5))));
   const turns: ExpertTurn[] = [];
   let clue = 0;
+  if (task.region) return [...regionZoom(r, task.region, S, e), answer];
   if (r() < e.imperfectShare) {
     // A crop of similar size elsewhere: the far side of the canvas from the target.
     const side = zoomSide();
@@ -94,5 +100,28 @@ export function expertTurns(task: ExpertTask, seed: number, settings: ExpertSett
     turns.push({ kind: 'code', code: cropCode(0, boxAround(r, t, zoomSide(), S, S)) });
   }
   turns.push(answer);
+  return turns;
+}
+
+/** The zoom onto a named region: the region itself, possibly after a miss or a first wider crop. */
+function regionZoom(r: () => number, region: readonly [number, number, number, number], S: number, e: ExpertOptions): ExpertTurn[] {
+  const [l, t, rt, b] = region;
+  const turns: ExpertTurn[] = [];
+  let clue = 0;
+  if (r() < e.imperfectShare) {
+    turns.push({ kind: 'code', code: cropCode(0, [S - rt, S - b, S - l, S - t]) });
+    clue++;
+  }
+  if (r() < e.twoStepShare && S >= 128) {
+    // The quarter of the canvas the region lies in (the grid's middle edge splits no cell).
+    const mid = Math.round(S / 2);
+    const wx = l < mid ? 0 : mid;
+    const wy = t < mid ? 0 : mid;
+    turns.push({ kind: 'code', code: cropCode(0, [wx, wy, wx === 0 ? mid : S, wy === 0 ? mid : S]) });
+    clue++;
+    turns.push({ kind: 'code', code: cropCode(clue, [l - wx, t - wy, rt - wx, b - wy]) });
+  } else {
+    turns.push({ kind: 'code', code: cropCode(0, [l, t, rt, b]) });
+  }
   return turns;
 }

@@ -118,6 +118,9 @@ interface QuestionLike {
   type: string;
   question: string;
   options: readonly string[];
+  /** The region a question of cue 'region' names, in canvas pixels, and the canvas it is of. */
+  region?: readonly number[];
+  scene?: { width: number };
 }
 
 function direction(dx: number, dy: number): string {
@@ -138,6 +141,15 @@ export function firstViewAnswer(task: QuestionLike, view: RgbImage, options: Fir
   // Tiny specks (one pixel of blending) are noise unless nothing else is there.
   const regions = viewRegions(view, options);
   const largest = (rs: ViewRegion[]) => rs.reduce<ViewRegion | null>((a, b) => (a === null || b.pixels > a.pixels ? b : a), null);
+
+  if (task.region && task.scene) {
+    // The named region at the view's scale: the largest region whose centre lies in it is the target.
+    const k = view.width / task.scene.width;
+    const [l, t, rt, b] = task.region.map((x) => x * k);
+    const inside = largest(regions.filter((g) => g.cx >= l && g.cx < rt && g.cy >= t && g.cy < b));
+    const read = inside && (task.type === 'color' ? inside.color : inside.shape);
+    return read && task.options.includes(read) ? read : guess(task.options);
+  }
 
   if (task.type === 'color') {
     const shape = shapes[0];

@@ -15,7 +15,16 @@
  * other shapes; the relation's decoys share the target's colour (other shapes) and lie in
  * other directions from the reference; the count's decoys share the colour (other shapes)
  * and sit in the same cluster. Telling them apart needs the object's shape, which a small
- * object does not show at the view size.
+ * object does not show at the view size. These are the types of cue 'attribute' (the question
+ * names its target by an attribute, so the agent must find it).
+ *
+ * Cue 'region' (the world's default; color and shape questions) names the target by a cell of
+ * the REGION_GRID x REGION_GRID grid of the canvas instead:
+ *   color     what color is the object of the region <l> <t> <r> <b> ?
+ *   shape     what shape is the object of the region <l> <t> <r> <b> ?
+ * The target lies inside that cell and nothing else touches it; the decoys (one object of each
+ * other option's colour or shape) and the distractors lie elsewhere. The agent is told where to
+ * look: what a crop adds is resolution, not search.
  */
 import { COLOR_NAMES, SHAPES, objectBox, type ColorName, type SceneObject, type ShapeName } from './scene.js';
 
@@ -23,6 +32,13 @@ export const QUESTION_TYPES = ['color', 'shape', 'relation', 'count'] as const;
 export type QuestionType = (typeof QUESTION_TYPES)[number];
 export type Difficulty = 'first-view' | 'zoom';
 export const DIRECTIONS = ['left', 'right', 'above', 'below'] as const;
+/** How a question names its target: by an attribute (its shape or colour; the agent must find it) or by a region of the canvas. */
+export const TARGET_CUES = ['attribute', 'region'] as const;
+export type TargetCue = (typeof TARGET_CUES)[number];
+/** The question types a 'region' cue applies to. */
+export const REGION_QUESTION_TYPES: readonly QuestionType[] = ['color', 'shape'];
+/** Cells per side of the grid whose cells 'region' questions name. */
+export const REGION_GRID = 8;
 
 export interface GenerationParams {
   canvas: number;
@@ -30,6 +46,7 @@ export interface GenerationParams {
   largeSize: readonly [number, number];
   distractors: number;
   options: number;
+  cue: TargetCue;
 }
 
 export interface GeneratedTask {
@@ -43,6 +60,8 @@ export interface GeneratedTask {
   focus: number[];
   /** The region an agent must see closely: the target's box, or the counted group's and its decoys' box. */
   targetBox: [number, number, number, number];
+  /** The grid cell a 'region' question names (canvas pixels [left, top, right, bottom]); absent otherwise. */
+  region?: [number, number, number, number];
 }
 
 type Rng = () => number;
@@ -69,10 +88,18 @@ function overlaps(a: SceneObject, b: SceneObject, gap: number): boolean {
 
 class Layout {
   readonly objects: SceneObject[] = [];
+  /** A box no object placed from now on may touch (a 'region' question's cell, once its target is in). */
+  private reserved: [number, number, number, number] | null = null;
   constructor(readonly canvas: number, private readonly r: Rng) {}
+
+  reserve(box: [number, number, number, number]): void {
+    this.reserved = box;
+  }
 
   fits(o: SceneObject): boolean {
     if (o.x < 1 || o.y < 1 || o.x + o.size > this.canvas - 1 || o.y + o.size > this.canvas - 1) return false;
+    const q = this.reserved;
+    if (q && o.x < q[2] && q[0] < o.x + o.size && o.y < q[3] && q[1] < o.y + o.size) return false;
     return this.objects.every((p) => !overlaps(o, p, Math.max(3, Math.round(0.25 * Math.max(o.size, p.size)))));
   }
 
@@ -112,8 +139,45 @@ function addDistractors(r: Rng, layout: Layout, p: GenerationParams, n: number, 
   }
 }
 
+/** The cell (column, row) of the REGION_GRID grid of a canvas, in canvas pixels. */
+export function regionCell(canvas: number, column: number, row: number): [number, number, number, number] {
+  const edge = (k: number) => Math.round((k * canvas) / REGION_GRID);
+  return [edge(column), edge(row), edge(column + 1), edge(row + 1)];
+}
+
+/**
+ * A 'region' question: the target (small for 'zoom', large for 'first-view') inside a random grid cell that nothing else
+ * touches, the decoys (`decoys`: one object per other option) and distractors outside it.
+ */
+function regionTask(r: Rng, type: QuestionType, difficulty: Difficulty, p: GenerationParams): GeneratedTask | null {
+  const small = () => int(r, p.smallSize[0], p.smallSize[1]);
+  const size = difficulty === 'zoom' ? small() : int(r, p.largeSize[0], p.largeSize[1]);
+  const layout = new Layout(p.canvas, r);
+  const cell = regionCell(p.canvas, int(r, 0, REGION_GRID - 1), int(r, 0, REGION_GRID - 1));
+  const margin = 2;
+  const shape = pick(r, SHAPES);
+  const color = pick(r, COLOR_NAMES);
+  if (cell[2] - cell[0] < size + 2 * margin || cell[3] - cell[1] < size + 2 * margin) return null;
+  const t = layout.place(shape, color, size, [cell[0] + margin, cell[1] + margin, cell[2] - margin - size, cell[3] - margin - size]);
+  if (t < 0) return null;
+  layout.reserve(cell);
+  let options: string[];
+  if (type === 'color') {
+    options = optionsWith(r, color, COLOR_NAMES, p.options);
+    options.filter((o) => o !== color).forEach((c) => layout.place(pick(r, SHAPES), c as ColorName, small()));
+  } else {
+    options = optionsWith(r, shape, SHAPES, Math.min(p.options, SHAPES.length));
+    options.filter((o) => o !== shape).forEach((s) => layout.place(s as ShapeName, pick(r, COLOR_NAMES), small()));
+  }
+  addDistractors(r, layout, p, p.distractors, () => true);
+  const answer = type === 'color' ? color : shape;
+  const question = `what ${type} is the object of the region ${cell.join(' ')} ?`;
+  return { type, difficulty, question, options, answer, focus: [t], objects: layout.objects, targetBox: objectBox(layout.objects[t]), region: cell };
+}
+
 /** One task of the given type and difficulty, or null when the layout failed (the caller redraws). */
 export function generateTask(r: Rng, type: QuestionType, difficulty: Difficulty, p: GenerationParams): GeneratedTask | null {
+  if (p.cue === 'region') return regionTask(r, type, difficulty, p);
   const layout = new Layout(p.canvas, r);
   const small = () => int(r, p.smallSize[0], p.smallSize[1]);
   const large = () => int(r, p.largeSize[0], p.largeSize[1]);

@@ -19,7 +19,7 @@ import type {
 } from '../world.js';
 import { DEFAULT_EXPERT_OPTIONS, expertTurns, type ExpertOptions } from './expert.js';
 import { hash32, random, renderScene, type Background, type Scene } from './scene.js';
-import { QUESTION_TYPES, generateTask, type Difficulty, type QuestionType } from './tasks.js';
+import { QUESTION_TYPES, REGION_GRID, REGION_QUESTION_TYPES, TARGET_CUES, generateTask, type Difficulty, type QuestionType, type TargetCue } from './tasks.js';
 import { ERROR_WORDS, IMAGE_TOOL_WORDS, QUESTION_WORDS, imageClueWords } from './vocabulary.js';
 
 export interface VisualSearchTask extends Task {
@@ -31,6 +31,8 @@ export interface VisualSearchTask extends Task {
   readonly targetBox: [number, number, number, number];
   /** Indices in scene.objects of the objects the question is about (target first). */
   readonly focus: readonly number[];
+  /** The grid cell a question of cue 'region' names, canvas pixels [left, top, right, bottom]; absent otherwise. */
+  readonly region?: [number, number, number, number];
 }
 
 export interface VisualSearchOptions {
@@ -38,11 +40,11 @@ export interface VisualSearchOptions {
   canvas?: number;
   /** Side of the view (the first observation and every shown image) in pixels. Default 64. */
   view?: number;
-  /** Patch side in pixels (view must be a multiple). Default 16: 16 patches per image, patchDim 768. */
+  /** Patch side in pixels (view must be a multiple). Default 8: 64 patches per image, patchDim 192. */
   patch?: number;
-  /** [min, max] side of small objects (targets of 'zoom' questions, decoys) in canvas pixels. Default [6, 10]. */
+  /** [min, max] side of small objects (targets of 'zoom' questions, decoys) in canvas pixels. Default [2, 4] (cue 'attribute': [6, 10]). */
   targetSize?: [number, number];
-  /** [min, max] side of large objects (targets of 'first-view' questions, references). Default 6..9 view pixels' worth. */
+  /** [min, max] side of large objects (targets of 'first-view' questions, references). Default 5..7 view pixels' worth, what fits a region cell (cue 'attribute': 6..9). */
   largeSize?: [number, number];
   /** Random objects besides the target and its decoys. Default 6. */
   distractors?: number;
@@ -50,8 +52,15 @@ export interface VisualSearchOptions {
   firstViewShare?: number;
   /** Options per question, 2..4. Default 4. */
   options?: number;
-  /** Question types drawn (uniformly). Default all: color, shape, relation, count. */
+  /** Question types drawn (uniformly). Default color (cue 'attribute': all of color, shape, relation, count); cue 'region' takes color and shape. */
   questionTypes?: QuestionType[];
+  /**
+   * How a question names its target. 'region' (default): by a cell of an 8 x 8 grid of the canvas
+   * that holds the target alone ("what color is the object of the region 64 128 96 160 ?"; color
+   * and shape questions), so what a crop adds is resolution, not search. 'attribute': by its shape
+   * or colour, V*-like, so the agent must also find it.
+   */
+  cue?: TargetCue;
   /** Chance that a tool call fails (RuntimeError, program not run), per call, in [0, 1). Default 0. */
   toolFailureRate?: number;
   /** Decoded photos for backgrounds (VisualSearchWorld.create also takes file paths). Default: procedural texture. */
@@ -85,6 +94,7 @@ export interface VisualSearchSettings {
   firstViewShare: number;
   options: number;
   questionTypes: QuestionType[];
+  cue: TargetCue;
   toolFailureRate: number;
   photoShare: number;
   maxSeqLen: number;
@@ -107,27 +117,38 @@ function sizeRange(value: unknown, name: string, fallback: [number, number], max
 
 export function resolveVisualSearchOptions(options: VisualSearchOptions | undefined): VisualSearchSettings {
   const o = v.optionalObject(options, 'options');
-  const known = new Set(['canvas', 'view', 'patch', 'targetSize', 'largeSize', 'distractors', 'firstViewShare', 'options', 'questionTypes', 'toolFailureRate', 'backgrounds', 'photoShare', 'maxSeqLen', 'expert', 'limits', 'maxPixels', 'seed']);
+  const known = new Set(['canvas', 'view', 'patch', 'targetSize', 'largeSize', 'distractors', 'firstViewShare', 'options', 'questionTypes', 'cue', 'toolFailureRate', 'backgrounds', 'photoShare', 'maxSeqLen', 'expert', 'limits', 'maxPixels', 'seed']);
   for (const key of Object.keys(o)) {
     if (!known.has(key)) throw new PyVisionError('E_ARG', `options.${key} is not a visual-search option (known: ${[...known].join(', ')})`);
   }
   const canvas = v.optionalNumber(o.canvas, 'options.canvas', 256, { integer: true, min: 64, max: 1024 });
   const viewSide = v.optionalNumber(o.view, 'options.view', 64, { integer: true, min: 8, max: canvas });
-  const patch = v.optionalNumber(o.patch, 'options.patch', 16, { integer: true, min: 2, max: viewSide });
+  const patch = v.optionalNumber(o.patch, 'options.patch', 8, { integer: true, min: 2, max: viewSide });
   const view = checkViewShape({ width: viewSide, height: viewSide, patch }, 'options.view');
   const scale = canvas / viewSide;
-  const largeDefault: [number, number] = [Math.ceil(6 * scale), Math.ceil(9 * scale)];
-  const targetSize = sizeRange(o.targetSize, 'options.targetSize', [6, 10], Math.floor(canvas / 4));
+  const cue = v.oneOf(o.cue, 'options.cue', TARGET_CUES, 'region');
+  // A 'region' question's large target fits its cell with a 2-pixel margin.
+  const cellSide = Math.floor(canvas / REGION_GRID);
+  const largeDefault: [number, number] =
+    cue === 'region' ? [Math.min(Math.ceil(5 * scale), cellSide - 4), Math.min(Math.ceil(9 * scale), cellSide - 4)] : [Math.ceil(6 * scale), Math.ceil(9 * scale)];
+  const targetSize = sizeRange(o.targetSize, 'options.targetSize', cue === 'region' ? [2, 4] : [6, 10], Math.floor(canvas / 4));
   const largeSize = sizeRange(o.largeSize, 'options.largeSize', largeDefault, Math.floor(canvas / 4));
   const distractors = v.optionalNumber(o.distractors, 'options.distractors', 6, { integer: true, min: 0, max: 40 });
   const firstViewShare = v.optionalNumber(o.firstViewShare, 'options.firstViewShare', 0.55, { min: 0, max: 1 });
   const optionCount = v.optionalNumber(o.options, 'options.options', 4, { integer: true, min: 2, max: 4 });
-  let questionTypes: QuestionType[] = [...QUESTION_TYPES];
+  let questionTypes: QuestionType[] = cue === 'region' ? ['color'] : [...QUESTION_TYPES];
   if (o.questionTypes !== undefined) {
     if (!Array.isArray(o.questionTypes) || o.questionTypes.length === 0) {
       throw new PyVisionError('E_ARG', `options.questionTypes must be a non-empty array of ${QUESTION_TYPES.join(', ')}; got ${describe(o.questionTypes)}`);
     }
     questionTypes = o.questionTypes.map((t, i) => v.oneOf(t, `options.questionTypes[${i}]`, QUESTION_TYPES, 'color'));
+  }
+  if (cue === 'region') {
+    const other = questionTypes.find((t) => !REGION_QUESTION_TYPES.includes(t));
+    if (other !== undefined) throw new PyVisionError('E_ARG', `options.questionTypes: cue 'region' names targets of ${REGION_QUESTION_TYPES.join(' and ')} questions only, got ${other}`);
+    if (largeSize[1] + 4 > cellSide || targetSize[1] + 4 > cellSide) {
+      throw new PyVisionError('E_ARG', `options.largeSize and options.targetSize must fit a region cell with a 2-pixel margin (side at most ${cellSide - 4} at canvas ${canvas}), got ${largeSize[1]} and ${targetSize[1]}`);
+    }
   }
   const toolFailureRate = v.optionalNumber(o.toolFailureRate, 'options.toolFailureRate', 0, { min: 0, below: 1 });
   const photoShare = v.optionalNumber(o.photoShare, 'options.photoShare', 1, { min: 0, max: 1 });
@@ -143,7 +164,7 @@ export function resolveVisualSearchOptions(options: VisualSearchOptions | undefi
   const maxImages = limits.maxImages === undefined ? 32 : v.number(limits.maxImages, 'options.limits.maxImages', { integer: true, min: 1, max: 1000 });
   const maxPixels = v.optionalNumber(o.maxPixels, 'options.maxPixels', 2048 * 2048, { integer: true, min: 1, max: 1 << 28 });
   const seed = v.optionalNumber(o.seed, 'options.seed', 0, { integer: true, min: 0, max: 0xffffffff });
-  return { canvas, view, targetSize, largeSize, distractors, firstViewShare, options: optionCount, questionTypes, toolFailureRate, photoShare, maxSeqLen, expert, limits: { maxImages, ...limits }, maxPixels, seed, maxImages };
+  return { canvas, view, targetSize, largeSize, distractors, firstViewShare, options: optionCount, questionTypes, cue, toolFailureRate, photoShare, maxSeqLen, expert, limits: { maxImages, ...limits }, maxPixels, seed, maxImages };
 }
 
 /** The question as the prompt shows it: the question, then its options. */
@@ -220,7 +241,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
         const r = random(hash32('visual-search', s.seed, seed, split, i, attempt));
         const type = s.questionTypes[Math.floor(r() * s.questionTypes.length)];
         const difficulty: Difficulty = r() < s.firstViewShare ? 'first-view' : 'zoom';
-        const generated = generateTask(r, type, difficulty, { canvas: s.canvas, smallSize: s.targetSize, largeSize: s.largeSize, distractors: s.distractors, options: s.options });
+        const generated = generateTask(r, type, difficulty, { canvas: s.canvas, smallSize: s.targetSize, largeSize: s.largeSize, distractors: s.distractors, options: s.options, cue: s.cue });
         if (!generated) continue;
         const background: Background =
           this.photos.length > 0 && r() < s.photoShare ? this.photoBackground(r) : { kind: 'texture', seed: Math.floor(r() * 0xffffffff), tone: Math.floor(r() * 4) };
@@ -239,6 +260,7 @@ export class VisualSearchWorld implements World<VisualSearchTask> {
           scene,
           targetBox: generated.targetBox,
           focus: generated.focus,
+          ...(generated.region ? { region: generated.region } : {}),
         });
         break;
       }
