@@ -12,7 +12,8 @@ import { mulberry32 } from '../../lib/util/random.js';
 import { VisualSearchWorld } from '../../lib/worlds/visual-search/world.js';
 import { COLORS, COLOR_NAMES } from '../../lib/worlds/visual-search/scene.js';
 
-const world = new VisualSearchWorld({});
+// 16 patches of 16 x 16 (the world's default until 2026-12-02; the sizes this test was tuned at).
+const world = new VisualSearchWorld({ patch: 16 });
 const tk = world.tokenizer;
 const np = world.patchesPerImage;
 
