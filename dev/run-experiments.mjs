@@ -5,9 +5,11 @@
  *
  *   node dev/run-experiments.mjs collapse|ablations OUT_DIR [--seeds N] [--quick] [--threads N] [--sft CHECKPOINT] [--set key=json ...]
  *
+ * and writes the plots (OUT_DIR/plots/*.svg, OUT_DIR/experiment.html).
  * (`npx pyvision-rl experiment ...` runs the same functions.)
  */
 import { runAblations, runCollapse } from '../dist/lib/train/experiments.js';
+import { writeExperimentPlots } from '../dist/lib/report/index.js';
 
 const [name, outDir, ...rest] = process.argv.slice(2);
 if (!['collapse', 'ablations'].includes(name) || !outDir) {
@@ -32,4 +34,7 @@ const log = (line) => console.log(`${new Date().toISOString()} ${line}`);
 const run = name === 'collapse' ? runCollapse : runAblations;
 const report = await run({ outDir, seeds, quick, base, log, sftCheckpoint });
 console.log(report.markdown);
+// OUT_DIR/plots/<metric>.svg and OUT_DIR/experiment.html, as the CLI writes them.
+const { svgs } = await writeExperimentPlots(report);
+console.log(`plots: ${svgs.join(', ')}`);
 console.log(`wall time ${(report.seconds / 60).toFixed(1)} min`);

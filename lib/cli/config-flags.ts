@@ -80,7 +80,7 @@ function parseNumber(flag: string) {
   };
 }
 
-function parseJsonObject(flag: string) {
+export function parseJsonObject(flag: string) {
   return (raw: string): Record<string, unknown> => {
     let value: unknown;
     try {

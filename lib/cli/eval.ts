@@ -13,6 +13,7 @@ import type { EvalResult } from '../train/evaluate.js';
 import { RunFolder } from '../train/run.js';
 import { Trainer } from '../train/trainer.js';
 import { PyVisionError } from '../util/errors.js';
+import { parseJsonObject } from './config-flags.js';
 import { UsageError, type CliIo } from './errors.js';
 
 function positiveInt(flag: string) {
@@ -39,8 +40,9 @@ export function evalCommand(io: CliIo): Command {
       if (!Number.isFinite(t) || t < 0) throw new InvalidArgumentError(`--temperature must be a number >= 0, got '${raw}'`);
       return t;
     })
+    .option('--world-options <json>', "the world's knobs, replacing the run's (e.g. '{\"firstViewShare\":0}' for the control world)", parseJsonObject('world-options'))
     .option('--json', 'print the result as JSON: { acc, tool_call_mean, turns_mean, visual_tokens_mean, end_reasons, n, per_type, ... }')
-    .action(async (options: { checkpoint: string; split: 'test' | 'val'; maxTurns: number; tasks?: number; tools: boolean; temperature?: number; json?: boolean }) => {
+    .action(async (options: { checkpoint: string; split: 'test' | 'val'; maxTurns: number; tasks?: number; tools: boolean; temperature?: number; worldOptions?: Record<string, unknown>; json?: boolean }) => {
       const { policyFile, config } = resolveCheckpoint(options.checkpoint);
       const n = options.tasks ?? (options.split === 'val' ? config.valTasks : config.testTasks) ?? 200;
       const trainer = await Trainer.create({
@@ -54,10 +56,13 @@ export function evalCommand(io: CliIo): Command {
         valTasks: 0,
         evalMaxTurns: options.maxTurns,
         ...(options.temperature !== undefined ? { evalTemperature: options.temperature } : {}),
+        ...(options.worldOptions !== undefined ? { worldOptions: options.worldOptions } : {}),
       });
       try {
         const result = await trainer.evaluate(options.split, { tasks: n, toolsDisabled: !options.tools });
         io.stdout(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, options.checkpoint, options.split));
+      } catch (error) {
+        throw options.worldOptions === undefined ? withOldDefaultWorldHint(error, config) : error;
       } finally {
         await trainer.close();
       }
@@ -65,6 +70,18 @@ export function evalCommand(io: CliIo): Command {
 }
 
 /** The policy file and the run's settings of a checkpoint folder or a run folder. */
+/**
+ * A run of the built-in visual-search world made before its defaults changed (2026-12-02: cue
+ * 'region', 8-pixel patches) records `worldOptions` without those knobs, so its checkpoint no longer
+ * fits the world they build: say how to evaluate it.
+ */
+function withOldDefaultWorldHint(error: unknown, config: TrainConfig): unknown {
+  const knobs = (config.worldOptions ?? {}) as Record<string, unknown>;
+  if (!(error instanceof PyVisionError) || !/patchDim/.test(error.message) || config.world !== 'visual-search' || 'patch' in knobs) return error;
+  const old = JSON.stringify({ cue: 'attribute', patch: 16, ...knobs });
+  return new PyVisionError(error.code, `${error.message}; a run made before 2026-12-02 with the visual-search world's defaults of then is evaluated with --world-options '${old}'`);
+}
+
 export function resolveCheckpoint(dir: string): { policyFile: string; config: TrainConfig } {
   if (!existsSync(dir)) throw new PyVisionError('E_IO', `--checkpoint ${dir} does not exist`);
   let checkpointDir = dir;

@@ -70,10 +70,14 @@ export const QUICK_SETTINGS: Readonly<Partial<TrainConfig>> = Object.freeze({
   samplesPerEval: 2,
 });
 
-/** The sizes of the real experiments (steps and budget; the policy and SFT are the default run's). */
+/**
+ * The sizes of the real experiments (steps and budget; the policy and SFT are the default run's):
+ * the collapse's budget is what 100 grpo steps sample (3,200 trajectories), the ablations run 100
+ * steps each.
+ */
 export const EXPERIMENT_SETTINGS: Readonly<Partial<TrainConfig>> = Object.freeze({
-  steps: 12,
-  valEvery: 3,
+  steps: 100,
+  valEvery: 10,
   valTasks: 48,
   testTasks: 128,
   checkpointEvery: 0,

@@ -5,16 +5,21 @@
  * The run folder is checked as agent.md section 7 lists it; `eval --json`
  * prints the evaluation's keys; `--resume` of a finished run changes nothing.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { runCli } from '../../lib/cli/program.js';
 import { readMetricsJsonl } from '../../lib/metrics/jsonl.js';
 import { registerWorld } from '../../lib/train/trainer.js';
-import { ToyWorld } from '../rollout/toy-world.js';
+import { ToyWorld, type ToyWorldOptions } from '../rollout/toy-world.js';
 
-registerWorld('cli-toy', () => new ToyWorld());
+/** The knobs the last cli-toy world was built with. */
+let lastWorldOptions: Record<string, unknown> | undefined;
+registerWorld('cli-toy', (options) => {
+  lastWorldOptions = options;
+  return new ToyWorld(options as ToyWorldOptions);
+});
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -66,6 +71,15 @@ test('train writes the run folder, prints progress lines and a summary; eval --j
   expect(text.code).toBe(0);
   expect(text.out).toMatch(/^pyvision-rl eval: .*, val split, 4 tasks\n {2}acc {16}: \d\.\d{3}/);
   expect(text.out).toContain('per question type');
+  // --world-options replaces the run's knobs for the evaluation
+  expect(lastWorldOptions).toEqual({});
+  const failing = await cli('eval', '--checkpoint', out, '--json', '--max-turns', '3', '--tasks', '5', '--world-options', '{"alwaysFail":true}');
+  expect(failing.code).toBe(0);
+  expect(lastWorldOptions).toEqual({ alwaysFail: true });
+  expect(JSON.parse(failing.out).tool_call_mean).toBe(0);
+  const badKnobs = await cli('eval', '--checkpoint', out, '--world-options', '[1]');
+  expect(badKnobs.code).toBe(2);
+  expect(badKnobs.err).toMatch(/--world-options must be a JSON object/);
 
   // a finished run resumed: nothing left to do, the metrics stay as they were
   const before = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
@@ -78,6 +92,28 @@ test('train writes the run folder, prints progress lines and a summary; eval --j
   expect(changed.code).toBe(1);
   expect(changed.err).toMatch(/^pyvision-rl: E_ARG: config\.seed is 4 but the run being resumed used 3\n$/);
   expect(existsSync(join(out, 'report.html'))).toBe(true);
+});
+
+test("eval of a visual-search run made with the world's defaults before 2026-12-02 says how to evaluate it", async () => {
+  const out = join(dir, 'old-default');
+  const old = { cue: 'attribute', patch: 16 };
+  const r = await cli('train', '--layers', '1', '--heads', '2', '--dim', '16', '--train-tasks', '8', '--val-tasks', '0', '--test-tasks', '0', '--sft-steps', '1', '--sft-batch', '2',
+    '--steps', '0', '--threads', '1', '--world-options', JSON.stringify(old), '--out', out, '--quiet', '--no-report');
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  // What such a run recorded: the defaults of then were no knobs at all.
+  const checkpoint = join(out, 'checkpoints', 'step-00000000');
+  const statePath = join(checkpoint, 'state.json');
+  const state = JSON.parse(readFileSync(statePath, 'utf8'));
+  state.config.worldOptions = {};
+  writeFileSync(statePath, JSON.stringify(state));
+  const e = await cli('eval', '--checkpoint', checkpoint, '--tasks', '2', '--max-turns', '2');
+  expect(e.code).toBe(1);
+  expect(e.err).toContain(`patchDim (192) must equal options.policy's patchDim (768); a run made before 2026-12-02 with the visual-search world's defaults of then is evaluated with --world-options '${JSON.stringify(old)}'`);
+  const fixed = await cli('eval', '--checkpoint', checkpoint, '--tasks', '2', '--max-turns', '2', '--json', '--world-options', JSON.stringify(old));
+  expect(fixed.err).toBe('');
+  expect(fixed.code).toBe(0);
+  expect(JSON.parse(fixed.out).n).toBe(2);
 });
 
 test('the grpo recipe and the ablation flags reach the run config', async () => {
@@ -94,7 +130,6 @@ test('the grpo recipe and the ablation flags reach the run config', async () => 
 });
 
 test('experiment ablations --quick: every run, the table, plots/*.svg, experiment.html and the overlaid report', async () => {
-  const { writeFileSync } = await import('node:fs');
   const settings = join(dir, 'tiny.json');
   writeFileSync(settings, JSON.stringify({ world: 'cli-toy', threads: 1, maxTurnTokens: 8, testTasks: 4, evalMaxTurns: 3 }));
   const out = join(dir, 'ablations');
