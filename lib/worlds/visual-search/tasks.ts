@@ -146,8 +146,9 @@ export function regionCell(canvas: number, column: number, row: number): [number
 }
 
 /**
- * A 'region' question: the target (small for 'zoom', large for 'first-view') inside a random grid cell that nothing else
- * touches, the decoys (`decoys`: one object per other option) and distractors outside it.
+ * A 'region' question: the target (small for 'zoom', large for 'first-view') inside a random
+ * grid cell that nothing else touches; one small decoy per other option and the distractors
+ * outside it. Null when something does not fit (the caller redraws).
  */
 function regionTask(r: Rng, type: QuestionType, difficulty: Difficulty, p: GenerationParams): GeneratedTask | null {
   const small = () => int(r, p.smallSize[0], p.smallSize[1]);
@@ -161,16 +162,14 @@ function regionTask(r: Rng, type: QuestionType, difficulty: Difficulty, p: Gener
   const t = layout.place(shape, color, size, [cell[0] + margin, cell[1] + margin, cell[2] - margin - size, cell[3] - margin - size]);
   if (t < 0) return null;
   layout.reserve(cell);
-  let options: string[];
-  if (type === 'color') {
-    options = optionsWith(r, color, COLOR_NAMES, p.options);
-    options.filter((o) => o !== color).forEach((c) => layout.place(pick(r, SHAPES), c as ColorName, small()));
-  } else {
-    options = optionsWith(r, shape, SHAPES, Math.min(p.options, SHAPES.length));
-    options.filter((o) => o !== shape).forEach((s) => layout.place(s as ShapeName, pick(r, COLOR_NAMES), small()));
+  const answer = type === 'color' ? color : shape;
+  const options = type === 'color' ? optionsWith(r, color, COLOR_NAMES, p.options) : optionsWith(r, shape, SHAPES, Math.min(p.options, SHAPES.length));
+  // Every other option is on the canvas, so the image as a whole does not give the answer away.
+  for (const o of options.filter((x) => x !== answer)) {
+    const placed = type === 'color' ? layout.place(pick(r, SHAPES), o as ColorName, small()) : layout.place(o as ShapeName, pick(r, COLOR_NAMES), small());
+    if (placed < 0) return null;
   }
   addDistractors(r, layout, p, p.distractors, () => true);
-  const answer = type === 'color' ? color : shape;
   const question = `what ${type} is the object of the region ${cell.join(' ')} ?`;
   return { type, difficulty, question, options, answer, focus: [t], objects: layout.objects, targetBox: objectBox(layout.objects[t]), region: cell };
 }
