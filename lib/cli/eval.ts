@@ -69,7 +69,6 @@ export function evalCommand(io: CliIo): Command {
     });
 }
 
-/** The policy file and the run's settings of a checkpoint folder or a run folder. */
 /**
  * A run of the built-in visual-search world made before its defaults changed (2026-12-02: cue
  * 'region', 8-pixel patches) records `worldOptions` without those knobs, so its checkpoint no longer
@@ -82,6 +81,7 @@ function withOldDefaultWorldHint(error: unknown, config: TrainConfig): unknown {
   return new PyVisionError(error.code, `${error.message}; a run made before 2026-12-02 with the visual-search world's defaults of then is evaluated with --world-options '${old}'`);
 }
 
+/** The policy file and the run's settings of a checkpoint folder or a run folder. */
 export function resolveCheckpoint(dir: string): { policyFile: string; config: TrainConfig } {
   if (!existsSync(dir)) throw new PyVisionError('E_IO', `--checkpoint ${dir} does not exist`);
   let checkpointDir = dir;

@@ -74,6 +74,7 @@ export function expertTurns(task: ExpertTask, seed: number, settings: ExpertSett
   const S = settings.canvas;
   const answer: ExpertTurn = { kind: 'answer', answer: task.answer };
   if (task.difficulty === 'first-view' && r() < e.directShare) return [answer];
+  if (task.region) return [...regionZoom(r, task.region, S, e), answer];
   const t = task.targetBox;
   const tSide = Math.max(t[2] - t[0], t[3] - t[1]);
   const jitter = (x: number) => x * (1 + e.jitter * (2 * r() - 1));
@@ -81,7 +82,6 @@ export function expertTurns(task: ExpertTask, seed: number, settings: ExpertSett
   const zoomSide = () => Math.round(Math.min(S, Math.max(settings.view.width / 3, jitter(tSide * 5))));
   const turns: ExpertTurn[] = [];
   let clue = 0;
-  if (task.region) return [...regionZoom(r, task.region, S, e), answer];
   if (r() < e.imperfectShare) {
     // A crop of similar size elsewhere: the far side of the canvas from the target.
     const side = zoomSide();
