@@ -150,19 +150,21 @@ class IdTable {
 //   * ids within a range of at most N values (prompt numbers, in any order):
 //     direct addressing by id - min (DenseGroups), dense ids in ascending id
 //     order, then the same in-place test and counting sort as below;
-//   * otherwise each of T consecutive chunks of trajectories is hashed on its
-//     own thread into its own IdTable (one chunk when the ids change at most
-//     positions, see BuildGroupIndex; the bucket of the trajectory 32 ahead
-//     prefetched: a shuffled batch makes every lookup a cache miss otherwise;
-//     a repeated id reuses the previous trajectory's answer), giving local ids
-//     in order of first appearance within the chunk; the chunks' distinct ids
-//     are then merged in chunk order, which gives exactly the dense ids of one
-//     sequential pass, whatever T. When every group turned out to be one run,
-//     the groups are read in place as above; else a counting sort by dense id
-//     gathers the rewards group after group (ascending index within a group):
-//     counts per chunk, each trajectory's slot, then the rewards moved to their
-//     slots (the slot and the store in separate passes: a store whose address
-//     depends on a just-incremented counter serialises the cache misses).
+//   * otherwise the ids are hashed (the bucket of the trajectory 32 ahead
+//     prefetched: a shuffled batch makes every lookup a cache miss otherwise):
+//     when a group's members mostly sit together, or on one thread, each of T
+//     consecutive chunks of trajectories on its own thread into its own
+//     IdTable, merged in chunk order (HashChunks: the dense ids of one
+//     sequential pass, whatever T; a repeated id reuses the previous
+//     trajectory's answer); when the ids change at most positions (shuffled
+//     groups) on T > 1 threads, each thread owns one partition of the ids and
+//     its own table (HashPartitions: no id looked up twice, no merge). When
+//     every group turned out to be one run, the groups are read in place as
+//     above; else a counting sort by dense id gathers the rewards group after
+//     group (ascending index within a group): counts per chunk, each
+//     trajectory's slot, then the rewards moved to their slots (the slot and
+//     the store in separate passes: a store whose address depends on a
+//     just-incremented counter serialises the cache misses).
 // No allocation per group; the buffers are reused across calls.
 struct GroupIndex {
   size_t groups = 0;               // G
@@ -177,6 +179,7 @@ struct GroupIndex {
   std::vector<std::vector<int32_t>> chunk_keys;  // [T] the distinct ids of each chunk, by local id (first key_count[t])
   std::vector<size_t> key_count;                 // [T] distinct ids of each chunk
   std::vector<std::vector<uint32_t>> remap;      // [T] local id -> dense id (chunks after the first)
+  std::vector<uint32_t> part_offset;             // [T] first dense id of each partition (HashPartitions)
   bool reusable = false;           // the index was built from `ids`, for the rewards `ids_rewards`
   uint64_t version = 0;            // changes with the ids or the rewards (0: never built)
   std::vector<int32_t> ids;        // [N] copy of the ids of the last build
@@ -293,57 +296,31 @@ void DenseGroups(GroupIndex& x, const float* rewards, const int32_t* groups, siz
   }
 }
 
-// Builds the index of `groups`; returns false for ids that never decrease
-// (then the index is one scan, cheaper than comparing with a cached copy).
-bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
-  x.gathered = false;
-  size_t runs = n > 0 ? 1 : 0;
-  uint32_t increasing = 1;
-  int32_t lo = n > 0 ? groups[0] : 0, hi = lo;
-  for (size_t i = 1; i < n; ++i) {
-    runs += groups[i] != groups[i - 1] ? 1 : 0;
-    increasing &= groups[i] >= groups[i - 1] ? 1u : 0u;
-    lo = groups[i] < lo ? groups[i] : lo;
-    hi = groups[i] > hi ? groups[i] : hi;
-  }
-  if (increasing) {
-    RunStarts(x.begin, groups, n, runs);
-    x.groups = runs;
-    return false;
-  }
-  const size_t range = static_cast<size_t>(static_cast<int64_t>(hi) - static_cast<int64_t>(lo)) + 1;
-  if (range <= n) {
-    DenseGroups(x, rewards, groups, n, runs, lo, range);
-    return true;
-  }
-
-  const int threads = ThreadsFor(n);
-  const size_t T = static_cast<size_t>(threads);
-  auto chunk_begin = [n, T](size_t t) { return n * t / T; };
-  // Chunks of the hashing pass: one per thread when a group's members mostly sit together (a
-  // chunk's table then holds about its own share of the ids), one for a batch whose ids change
-  // at most positions (shuffled groups: every chunk meets nearly every id, so T threads would
-  // each build a table of all of them and then merge them, slower than one thread building one;
-  // the README's Benchmarks section has the measurements).
-  const size_t TH = runs * 2 > n ? 1 : T;
-  auto hash_begin = [n, TH](size_t t) { return n * t / TH; };
-  x.group_of.resize(n);
-  x.tables.resize(TH);
-  x.chunk_keys.resize(TH);
-  x.remap.resize(TH);
-  x.key_count.resize(TH);
+// The hashing pass over T consecutive chunks of trajectories, each on its own
+// thread into its own IdTable (local ids in order of first appearance within
+// the chunk), then the chunks' distinct ids merged in chunk order, which gives
+// exactly the dense ids of one sequential pass, whatever T. For ids whose
+// groups mostly sit together (a chunk's table holds about its own share of the
+// ids), or one thread (T == 1). Writes x.group_of (local ids of chunks after the
+// first: x.remap maps them to dense ids) and returns G.
+size_t HashChunks(GroupIndex& x, const int32_t* groups, size_t n, size_t T) {
+  auto hash_begin = [n, T](size_t t) { return n * t / T; };
+  x.tables.resize(T);
+  x.chunk_keys.resize(T);
+  x.remap.resize(T);
+  x.key_count.resize(T);
   uint32_t* group_of = x.group_of.data();
   IdTable* tables = x.tables.data();
   std::vector<int32_t>* chunk_keys = x.chunk_keys.data();
   constexpr size_t kAhead = 32;
   size_t* key_count = x.key_count.data();
-  for (size_t t = 0; t < TH; ++t) {  // sized here, outside the parallel region
+  for (size_t t = 0; t < T; ++t) {  // sized here, outside the parallel region
     const size_t keys = hash_begin(t + 1) - hash_begin(t);
     tables[t].Reset(keys);
     if (chunk_keys[t].size() < keys) chunk_keys[t].resize(keys);  // only grows: no refill per call
   }
-#pragma omp parallel for num_threads(static_cast<int>(TH)) schedule(static, 1) if (TH > 1)
-  for (size_t t = 0; t < TH; ++t) {
+#pragma omp parallel for num_threads(static_cast<int>(T)) schedule(static, 1) if (T > 1)
+  for (size_t t = 0; t < T; ++t) {
     // The chunk's table and key list on this thread's stack while it works (moved, no copy):
     // the objects of neighbouring chunks share cache lines, and an insert writes to them.
     IdTable table = std::move(tables[t]);
@@ -371,7 +348,7 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
   // are looked up (or added) in chunk 0's table, in order.
   IdTable& merged = tables[0];
   size_t G = key_count[0];
-  for (size_t t = 1; t < TH; ++t) {
+  for (size_t t = 1; t < T; ++t) {
     std::vector<uint32_t>& remap = x.remap[t];
     remap.resize(key_count[t]);
     for (size_t l = 0; l < remap.size(); ++l) {
@@ -380,9 +357,141 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
       G += inserted ? 1 : 0;
     }
   }
+  return G;
+}
+
+// The partition of an id among P tables (HashPartitions): the high bits of a
+// 32-bit multiplicative hash, independent of the bits IdTable's buckets use,
+// scaled to [0, P): floor(h P / 2^32).
+inline uint32_t PartitionOf(int32_t key, uint32_t parts) {
+  const uint32_t h = static_cast<uint32_t>(key) * 0x85EBCA6Bu;
+  return static_cast<uint32_t>((static_cast<uint64_t>(h) * parts) >> 32);
+}
+
+// The trajectories i in [begin, end) whose id is in partition p of P, in
+// ascending order, into out (which has room for end - begin + 16); returns their
+// count. Partition p is the interval of hashes [lo, lo + width) with
+// lo = ceil(p 2^32 / P), the hashes that PartitionOf maps to p (it is
+// monotonic in the hash), so one unsigned compare picks them.
+size_t PickPartition(uint32_t* out, const int32_t* groups, size_t begin, size_t end, uint32_t p, uint32_t parts) {
+  const uint64_t lo64 = ((uint64_t(p) << 32) + parts - 1) / parts;
+  const uint64_t hi64 = ((uint64_t(p + 1) << 32) + parts - 1) / parts;
+  const uint32_t lo = static_cast<uint32_t>(lo64);
+  const uint32_t width = static_cast<uint32_t>(hi64 - lo64);  // < 2^32: parts > 1
+  size_t m = 0, i = begin;
+#if defined(__AVX512F__)
+  const __m512i mul = _mm512_set1_epi32(static_cast<int>(0x85EBCA6Bu));
+  const __m512i lo_v = _mm512_set1_epi32(static_cast<int>(lo));
+  const __m512i width_v = _mm512_set1_epi32(static_cast<int>(width));
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (; i + 16 <= end; i += 16) {
+    const __m512i h = _mm512_mullo_epi32(_mm512_loadu_si512(groups + i), mul);
+    const __mmask16 k = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(h, lo_v), width_v);
+    const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i)), iota);
+    // The register form of the compress, then a full store (the memory form is slow on some cores).
+    _mm512_storeu_si512(out + m, _mm512_maskz_compress_epi32(k, index));
+    m += static_cast<size_t>(__builtin_popcount(k));
+  }
+#endif
+  for (; i < end; ++i) {
+    out[m] = static_cast<uint32_t>(i);
+    m += static_cast<uint32_t>(groups[i]) * 0x85EBCA6Bu - lo < width ? 1 : 0;
+  }
+  return m;
+}
+
+// The hashing pass for ids that change at most positions (shuffled groups,
+// where every chunk of trajectories meets nearly every id), on P > 1 threads:
+// thread p owns the ids of partition p (PartitionOf), keeps them in its own
+// IdTable (1/P of the groups: a table that fits a core's cache where one table
+// of all would not) and numbers them in its own order of first appearance. It
+// reads every id, picks its own a block at a time without a branch, and looks
+// only those up (the bucket of the one kAhead later prefetched). Thread p scans
+// from trajectory p n / P and wraps around, so that the threads' stores to
+// group_of fall on different cache lines. Writes each trajectory's local id to
+// x.group_of and each partition's first dense id to x.part_offset (dense id =
+// part_offset[partition] + local id); returns G. The numbering differs from
+// HashChunks' and with P, which changes no result: the statistics are
+// functions of a group's reward multiset, and the ranking breaks ties by
+// trajectory index, not by group number.
+size_t HashPartitions(GroupIndex& x, const int32_t* groups, size_t n, size_t P) {
+  x.tables.resize(P);
+  x.key_count.resize(P);
+  x.part_offset.resize(P);
+  for (size_t p = 0; p < P; ++p) x.tables[p].Reset(n);  // keeps the size the last use ended with
+  uint32_t* group_of = x.group_of.data();
+  IdTable* tables = x.tables.data();
+  size_t* key_count = x.key_count.data();
+  const uint32_t parts = static_cast<uint32_t>(P);
+#pragma omp parallel for num_threads(static_cast<int>(P)) schedule(static, 1)
+  for (size_t p = 0; p < P; ++p) {
+    IdTable table = std::move(tables[p]);  // on this thread's stack while it works, as in HashChunks
+    constexpr size_t kBlock = 2048, kAhead = 32;
+    uint32_t mine[kBlock + 16];
+    uint32_t count = 0;
+    auto scan = [&](size_t from, size_t to) {
+      for (size_t b = from; b < to; b += kBlock) {
+        const size_t m = PickPartition(mine, groups, b, std::min(b + kBlock, to), static_cast<uint32_t>(p), parts);
+        for (size_t j = 0; j < m; ++j) {
+          if (j + kAhead < m) __builtin_prefetch(table.Home(groups[mine[j + kAhead]]));
+          const uint32_t i = mine[j];
+          bool inserted;
+          group_of[i] = table.Find(groups[i], count, &inserted);
+          count += inserted ? 1 : 0;
+        }
+      }
+    };
+    const size_t start = n * p / P;
+    scan(start, n);
+    scan(0, start);
+    key_count[p] = count;
+    tables[p] = std::move(table);
+  }
+  size_t G = 0;
+  for (size_t p = 0; p < P; ++p) {
+    x.part_offset[p] = static_cast<uint32_t>(G);
+    G += key_count[p];
+  }
+  return G;
+}
+
+// Builds the index of `groups`; returns false for ids that never decrease
+// (then the index is one scan, cheaper than comparing with a cached copy).
+bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups, size_t n) {
+  x.gathered = false;
+  size_t runs = n > 0 ? 1 : 0;
+  uint32_t increasing = 1;
+  int32_t lo = n > 0 ? groups[0] : 0, hi = lo;
+  for (size_t i = 1; i < n; ++i) {
+    runs += groups[i] != groups[i - 1] ? 1 : 0;
+    increasing &= groups[i] >= groups[i - 1] ? 1u : 0u;
+    lo = groups[i] < lo ? groups[i] : lo;
+    hi = groups[i] > hi ? groups[i] : hi;
+  }
+  if (increasing) {
+    RunStarts(x.begin, groups, n, runs);
+    x.groups = runs;
+    return false;
+  }
+  const size_t range = static_cast<size_t>(static_cast<int64_t>(hi) - static_cast<int64_t>(lo)) + 1;
+  if (range <= n) {
+    DenseGroups(x, rewards, groups, n, runs, lo, range);
+    return true;
+  }
+
+  const int threads = ThreadsFor(n);
+  const size_t T = static_cast<size_t>(threads);
+  auto chunk_begin = [n, T](size_t t) { return n * t / T; };
+  x.group_of.resize(n);
+  uint32_t* group_of = x.group_of.data();
+  // A batch whose ids change at most positions (shuffled groups) on several threads: every chunk
+  // of trajectories meets nearly every id, so the ids are split by partition instead (HashPartitions).
+  const bool partitioned = runs * 2 > n && T > 1;
+  const size_t G = partitioned ? HashPartitions(x, groups, n, T) : HashChunks(x, groups, n, T);
   x.groups = G;
   if (G == runs) {
-    // Every group is one run (adjacent, ids not sorted): dense ids are in run order.
+    // Every group is one run (adjacent, ids not sorted): the groups are read in place, in run
+    // order (group_of is not read then).
     RunStarts(x.begin, groups, n, runs);
     return true;
   }
@@ -396,11 +505,21 @@ bool BuildGroupIndex(GroupIndex& x, const float* rewards, const int32_t* groups,
   uint32_t* slot = x.slot.data();
   float* gathered = x.rewards.data();
   std::vector<uint32_t>* remaps = x.remap.data();
+  const uint32_t* offsets = x.part_offset.data();
+  const uint32_t parts = static_cast<uint32_t>(T);
 #pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
   for (size_t t = 0; t < T; ++t) {
     uint32_t* count = cursor + t * G;
     const size_t end = chunk_begin(t + 1);
-    if (t > 0 && TH > 1) {  // the hashing pass had these chunks (TH == T)
+    if (partitioned) {  // local id -> dense id: the partition's offset (part_offset[p]) plus the local id
+      for (size_t i = chunk_begin(t); i < end; ++i) {
+        const uint32_t g = offsets[PartitionOf(groups[i], parts)] + group_of[i];
+        group_of[i] = g;
+        ++count[g];
+      }
+      continue;
+    }
+    if (t > 0) {  // the hashing pass had these chunks
       const uint32_t* remap = remaps[t].data();
       for (size_t i = chunk_begin(t); i < end; ++i) group_of[i] = remap[group_of[i]];
     }
@@ -587,10 +706,152 @@ StatsSink OpenStatsSink(GroupStats& s, const GroupIndex& index) {
   return StatsSink{s.mean.data(), s.std.data(), s.lo.data(), s.hi.data()};
 }
 
-uint64_t DoubleBits(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits;
+constexpr uint32_t kFlat = UINT32_MAX;  // the key of a zero-variance group
+
+// key[g] = kFlat for a group whose rewards are all equal, else 0; returns 1 (one bucket).
+size_t FlatKeys(uint32_t* key, const GroupStats& s, size_t G) {
+  const float* lo = s.lo.data();
+  const float* hi = s.hi.data();
+  for (size_t g = 0; g < G; ++g) key[g] = hi[g] == lo[g] ? kFlat : 0u;
+  return 1;
+}
+
+// key[g] = kFlat for a zero-variance group, else the rank of its std among the
+// distinct stds of the groups that are not (0 for the largest); returns the
+// number of distinct values. A small hash set of the float64 bits finds the
+// distinct values, which alone are sorted. Ranking every group that is not
+// flat, rather than only those with survivors, gives the survivors the same
+// order: a value no survivor has only shifts the ranks after it.
+size_t RankKeys(uint32_t* key, const GroupStats& s, size_t G) {
+  const float* lo = s.lo.data();
+  const float* hi = s.hi.data();
+  const double* stdev = s.std.data();
+  auto bits_of = [stdev](size_t g) {
+    uint64_t bits;
+    std::memcpy(&bits, &stdev[g], sizeof bits);
+    return bits;
+  };
+  auto home = [](uint64_t bits, size_t capacity) { return (bits * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1); };
+  std::vector<uint64_t> distinct;
+  size_t capacity = 256;
+  std::vector<uint64_t> table(capacity, ~0ull);  // ~0 is a NaN pattern, never a std
+  std::vector<uint32_t> slot_of(capacity);        // the table slot of each distinct value, by first appearance
+  // First pass: key[g] = the value's index in `distinct` (order of first appearance).
+  for (size_t g = 0; g < G; ++g) {
+    if (hi[g] == lo[g]) {
+      key[g] = kFlat;
+      continue;
+    }
+    const uint64_t bits = bits_of(g);
+    size_t j = home(bits, capacity);
+    while (table[j] != ~0ull && table[j] != bits) j = (j + 1) & (capacity - 1);
+    if (table[j] == bits) {
+      key[g] = slot_of[j];
+      continue;
+    }
+    table[j] = bits;
+    slot_of[j] = static_cast<uint32_t>(distinct.size());
+    key[g] = static_cast<uint32_t>(distinct.size());
+    distinct.push_back(bits);
+    if (distinct.size() * 2 > capacity) {
+      capacity *= 2;
+      table.assign(capacity, ~0ull);
+      slot_of.assign(capacity, 0);
+      for (size_t d = 0; d < distinct.size(); ++d) {
+        size_t k = home(distinct[d], capacity);
+        while (table[k] != ~0ull) k = (k + 1) & (capacity - 1);
+        table[k] = distinct[d];
+        slot_of[k] = static_cast<uint32_t>(d);
+      }
+    }
+  }
+  // The rank of each distinct value (std >= 0: descending bits are descending values), then of each group.
+  std::vector<uint32_t> order(distinct.size());
+  for (size_t d = 0; d < order.size(); ++d) order[d] = static_cast<uint32_t>(d);
+  std::sort(order.begin(), order.end(), [&distinct](uint32_t a, uint32_t b) { return distinct[a] > distinct[b]; });
+  std::vector<uint32_t> rank(distinct.size());
+  for (size_t r = 0; r < order.size(); ++r) rank[order[r]] = static_cast<uint32_t>(r);
+  for (size_t g = 0; g < G; ++g) key[g] = key[g] == kFlat ? kFlat : rank[key[g]];
+  return distinct.size();
+}
+
+// What the trajectory filters of semantics.md section 3 read.
+struct FilterRule {
+  uint32_t keep_mask = 0;         // bit e: end reason e survives
+  uint32_t require_image = 0;     // 1: a trajectory without a tool image is dropped
+  const int32_t* lengths = nullptr;  // null: no length filter
+  int64_t max_length = -1;
+  const uint8_t* end_reasons = nullptr;
+  const int32_t* tool_images = nullptr;
+};
+
+// The group layout the filter walks: group_of set (gathered index) means trajectory order,
+// else group g is the span [begin[g], begin[g + 1]) of the input.
+struct FilterLayout {
+  const uint32_t* key;  // [G]
+  const uint32_t* group_of;
+  const uint32_t* begin;
+  size_t groups, n;
+};
+
+struct FilterCounts {
+  size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
+};
+
+// One chunk of the filter (chunk of `chunks`: of the trajectories in the
+// gathered layout, of the groups in the span layout). kWrite: the survivors'
+// indices and keys go to out_index and out_key, stopping at the counting
+// pass's `limit` (the branch-free store writes one slot past the last survivor
+// otherwise, which is the next chunk's first). Counters are locals, so that
+// they stay in registers.
+template <bool kWrite>
+FilterCounts FilterChunk(const FilterRule& rule, const FilterLayout& L, size_t chunk, size_t chunks,
+                         uint32_t* out_index, uint32_t* out_key, size_t limit) {
+  const uint32_t keep_mask = rule.keep_mask, require_image = rule.require_image;
+  const uint8_t* end_reasons = rule.end_reasons;
+  const int32_t* tool_images = rule.tool_images;
+  const int32_t* lengths = rule.lengths;
+  const int64_t max_length = rule.max_length;
+  size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
+  // Trajectory i of a group with key k (not flat); false when the chunk's survivors are all written.
+  auto visit = [&](size_t i, uint32_t k) {
+    if (kWrite && kept == limit) return false;
+    // Branch-free: the outcomes are data-dependent and unpredictable.
+    const uint32_t bad_reason = ((keep_mask >> (end_reasons[i] & 31u)) & 1u) ^ 1u;  // & 31: no UB shift, whatever the caller wrote since validation
+    const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
+    const uint32_t too_long = lengths != nullptr ? (lengths[i] > max_length ? 1u : 0u) : 0u;
+    const uint32_t bad_length = (bad_reason ^ 1u) & (bad_image ^ 1u) & too_long;
+    end_reason += bad_reason;
+    no_image += bad_image;
+    over_length += bad_length;
+    if (kWrite) {
+      out_index[kept] = static_cast<uint32_t>(i);
+      out_key[kept] = k;
+    }
+    kept += (bad_reason | bad_image | bad_length) ^ 1u;
+    return true;
+  };
+  if (L.group_of != nullptr) {
+    for (size_t i = L.n * chunk / chunks; i < L.n * (chunk + 1) / chunks; ++i) {
+      const uint32_t k = L.key[L.group_of[i]];
+      if (k == kFlat) {
+        ++zero_variance;
+        continue;
+      }
+      if (!visit(i, k)) break;
+    }
+  } else {
+    bool more = true;
+    for (size_t g = L.groups * chunk / chunks; more && g < L.groups * (chunk + 1) / chunks; ++g) {
+      const uint32_t k = L.key[g];
+      if (k == kFlat) {
+        zero_variance += L.begin[g + 1] - L.begin[g];
+        continue;
+      }
+      for (size_t i = L.begin[g]; more && i < L.begin[g + 1]; ++i) more = visit(i, k);
+    }
+  }
+  return FilterCounts{kept, zero_variance, end_reason, no_image, over_length};
 }
 
 class CpuScoringKernels final : public ScoringKernels {
@@ -692,181 +953,66 @@ class CpuScoringKernels final : public ScoringKernels {
     CheckFinite(rewards, n, "rewards");
     ComputeGroupStats(s, index, rewards, n);
     const size_t G = index.groups;
-    const uint32_t* begin = index.begin.data();
-    const uint32_t* group_of = index.group_of.data();
-    const bool gathered = index.gathered;
+
+    // Each group's key: kFlat for a zero-variance group (dropped whole), else its rank bucket
+    // (RankKeys; 0 for all when not ranking). The filter below reads the key of each
+    // trajectory's group once, and the ranking then reads only the survivors' keys, in order.
+    thread_local std::vector<uint32_t> key_buffer;  // reused across calls
+    key_buffer.resize(G);
+    uint32_t* key = key_buffer.data();
+    const size_t buckets = options.rank_by_std ? RankKeys(key, s, G) : FlatKeys(key, s, G);
 
     // Filters in the order of semantics.md section 3; each dropped trajectory
-    // is counted by the first filter that drops it. Survivors stay in index
-    // order, with their group's dense id.
-    SelectResult result;
-    thread_local std::vector<uint32_t> survivors_buffer, survivor_group_buffer;  // reused across calls
+    // is counted by the first filter that dropped it. Survivors stay in index
+    // order, with their group's key. Chunks of trajectories (of whole groups
+    // when they are spans of the input) are filtered in two parallel passes:
+    // count the survivors of each chunk, then write them at their offsets.
+    thread_local std::vector<uint32_t> survivors_buffer, survivor_key_buffer;  // reused across calls
     survivors_buffer.resize(n);
-    survivor_group_buffer.resize(n);
-    uint32_t* survivors_out = survivors_buffer.data();  // plain pointers for the parallel region
-    uint32_t* groups_out = survivor_group_buffer.data();
-    uint32_t keep_mask = 0;
-    for (int e = 0; e < kEndReasonCount; ++e) keep_mask |= options.keep_end_reason[e] ? 1u << e : 0u;
-    const uint32_t require_image = options.require_tool_image ? 1 : 0;
-    const bool check_length = options.max_length >= 0 && lengths != nullptr;
-    const int64_t max_length = options.max_length;
-    const float* lo = s.lo.data();
-    const float* hi = s.hi.data();
-    // Gathered layout: one byte per group says whether it has zero variance
-    // (G bytes stay in cache where the per-trajectory lookups of lo and hi
-    // would miss it).
-    thread_local std::vector<uint8_t> flat_buffer;
-    const uint8_t* flat = nullptr;
-    if (gathered) {
-      flat_buffer.resize(G);
-      uint8_t* out = flat_buffer.data();
-      for (size_t g = 0; g < G; ++g) out[g] = hi[g] == lo[g] ? 1 : 0;
-      flat = out;
-    }
-
-    // Chunks of trajectories (of whole groups when they are spans of the
-    // input), filtered in two parallel passes: count the survivors of each
-    // chunk, then write them at their offsets (index order is kept).
-    struct Counts {
-      size_t kept = 0, zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
-    };
-    // Trajectory i of group g, not in a zero-variance group.
-    auto visit = [&](Counts& c, size_t i, uint32_t g, uint32_t* out_index, uint32_t* out_group) {
-      // Branch-free: the outcomes are data-dependent and unpredictable.
-      const uint32_t bad_reason = ((keep_mask >> (end_reasons[i] & 31u)) & 1u) ^ 1u;  // & 31: no UB shift, whatever the caller wrote since validation
-      const uint32_t bad_image = (bad_reason ^ 1u) & require_image & (tool_images[i] == 0 ? 1u : 0u);
-      const uint32_t too_long = check_length ? (lengths[i] > max_length ? 1u : 0u) : 0u;
-      const uint32_t bad_length = (bad_reason ^ 1u) & (bad_image ^ 1u) & too_long;
-      const uint32_t keep = (bad_reason | bad_image | bad_length) ^ 1u;
-      c.end_reason += bad_reason;
-      c.no_image += bad_image;
-      c.over_length += bad_length;
-      if (out_index) {
-        out_index[c.kept] = static_cast<uint32_t>(i);
-        out_group[c.kept] = g;
-      }
-      c.kept += keep;
-    };
-    // The writing pass (out_index set) stops at the chunk's survivor count
-    // `limit` from the counting pass: the branch-free store of `visit` writes
-    // one slot past the last survivor otherwise, which is the next chunk's first.
-    auto filter = [&](size_t chunk, size_t chunks, uint32_t* out_index, uint32_t* out_group, size_t limit) {
-      Counts c;
-      if (gathered) {
-        for (size_t i = n * chunk / chunks; i < n * (chunk + 1) / chunks; ++i) {
-          if (out_index && c.kept == limit) return c;
-          const uint32_t g = group_of[i];
-          if (flat[g]) {
-            ++c.zero_variance;
-            continue;
-          }
-          visit(c, i, g, out_index, out_group);
-        }
-      } else {
-        for (size_t g = G * chunk / chunks; g < G * (chunk + 1) / chunks; ++g) {
-          if (hi[g] == lo[g]) {
-            c.zero_variance += begin[g + 1] - begin[g];
-            continue;
-          }
-          for (size_t i = begin[g]; i < begin[g + 1]; ++i) {
-            if (out_index && c.kept == limit) return c;
-            visit(c, i, static_cast<uint32_t>(g), out_index, out_group);
-          }
-        }
-      }
-      return c;
-    };
+    survivor_key_buffer.resize(n);
+    FilterRule rule;
+    for (int e = 0; e < kEndReasonCount; ++e) rule.keep_mask |= options.keep_end_reason[e] ? 1u << e : 0u;
+    rule.require_image = options.require_tool_image ? 1 : 0;
+    rule.lengths = options.max_length >= 0 ? lengths : nullptr;
+    rule.max_length = options.max_length;
+    rule.end_reasons = end_reasons;
+    rule.tool_images = tool_images;
+    const FilterLayout layout{key, index.gathered ? index.group_of.data() : nullptr, index.begin.data(), G, n};
     const int threads = ThreadsFor(n);
     const size_t chunks = static_cast<size_t>(threads) * 4;
-    std::vector<Counts> counts(chunks);
+    std::vector<FilterCounts> counts(chunks);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t c = 0; c < chunks; ++c) counts[c] = filter(c, chunks, nullptr, nullptr, 0);
+    for (size_t c = 0; c < chunks; ++c) counts[c] = FilterChunk<false>(rule, layout, c, chunks, nullptr, nullptr, 0);
     std::vector<size_t> offset(chunks + 1, 0);
     for (size_t c = 0; c < chunks; ++c) offset[c + 1] = offset[c] + counts[c].kept;
+    uint32_t* survivors_out = survivors_buffer.data();  // plain pointers for the parallel region
+    uint32_t* keys_out = survivor_key_buffer.data();
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t c = 0; c < chunks; ++c) filter(c, chunks, survivors_out + offset[c], groups_out + offset[c], counts[c].kept);
-    size_t zero_variance = 0, end_reason = 0, no_image = 0, over_length = 0;
-    for (const Counts& c : counts) {
-      zero_variance += c.zero_variance;
-      end_reason += c.end_reason;
-      no_image += c.no_image;
-      over_length += c.over_length;
+    for (size_t c = 0; c < chunks; ++c)
+      FilterChunk<true>(rule, layout, c, chunks, survivors_out + offset[c], keys_out + offset[c], counts[c].kept);
+    SelectResult result;
+    for (const FilterCounts& c : counts) {
+      result.dropped_zero_variance += c.zero_variance;
+      result.dropped_end_reason += c.end_reason;
+      result.dropped_no_tool_image += c.no_image;
+      result.dropped_over_length += c.over_length;
     }
     const size_t kept = offset[chunks];
-    const std::vector<uint32_t>& survivors = survivors_buffer;
-    const std::vector<uint32_t>& survivor_group = survivor_group_buffer;
-    survivors_buffer.resize(kept);  // keeps the capacity
-    survivor_group_buffer.resize(kept);
-    result.dropped_zero_variance = zero_variance;
-    result.dropped_end_reason = end_reason;
-    result.dropped_no_tool_image = no_image;
-    result.dropped_over_length = over_length;
-    const size_t keep = std::min(options.target, survivors.size());
-    if (!options.rank_by_std || survivors.empty()) {
-      result.indices.assign(survivors.begin(), survivors.begin() + keep);
+    const size_t keep = std::min(options.target, kept);
+    if (!options.rank_by_std || kept == 0) {
+      result.indices.assign(survivors_out, survivors_out + keep);
       return result;
     }
-
-    // Rank: give each distinct std among the surviving groups a bucket in
-    // descending order (a small hash set of the float64 bits, then a sort of
-    // the distinct values only), then counting-sort the survivors by bucket.
-    // The counting sort is stable, so equal std keeps ascending index.
-    thread_local std::vector<uint32_t> bucket_buffer;  // reused across calls
-    bucket_buffer.assign(G, UINT32_MAX);
-    uint32_t* bucket = bucket_buffer.data();  // [G] rank of the group's std; UINT32_MAX: not seen
-    std::vector<uint64_t> distinct;
-    size_t capacity = 256;
-    std::vector<uint64_t> table(capacity, ~0ull);  // ~0 is a NaN pattern, never a std
-    auto insert = [&](uint64_t bits) {
-      size_t j = (bits * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
-      while (table[j] != ~0ull && table[j] != bits) j = (j + 1) & (capacity - 1);
-      if (table[j] == ~0ull) {
-        table[j] = bits;
-        distinct.push_back(bits);
-        if (distinct.size() * 2 > capacity) {
-          capacity *= 2;
-          table.assign(capacity, ~0ull);
-          for (uint64_t b : distinct) {
-            size_t k = (b * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
-            while (table[k] != ~0ull) k = (k + 1) & (capacity - 1);
-            table[k] = b;
-          }
-        }
-      }
-    };
-    std::vector<uint32_t> alive_groups;  // groups with survivors, each once
-    uint32_t previous = UINT32_MAX;
-    for (uint32_t g : survivor_group) {
-      if (g == previous) continue;  // survivors of a group are mostly adjacent
-      previous = g;
-      if (bucket[g] == UINT32_MAX) {
-        bucket[g] = 0;
-        alive_groups.push_back(g);
-        insert(DoubleBits(s.std[g]));
-      }
-    }
-    std::sort(distinct.begin(), distinct.end(), std::greater<uint64_t>());  // std >= 0: bits are monotonic
-    // The rank of each distinct value, then of each surviving group.
-    std::vector<uint32_t> rank_of_slot(capacity);
-    for (size_t r = 0; r < distinct.size(); ++r) {
-      size_t j = (distinct[r] * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
-      while (table[j] != distinct[r]) j = (j + 1) & (capacity - 1);
-      rank_of_slot[j] = static_cast<uint32_t>(r);
-    }
-    for (uint32_t g : alive_groups) {
-      const uint64_t bits = DoubleBits(s.std[g]);
-      size_t j = (bits * 0x9E3779B97F4A7C15ull) >> 40 & (capacity - 1);
-      while (table[j] != bits) j = (j + 1) & (capacity - 1);
-      bucket[g] = rank_of_slot[j];
-    }
-    const size_t buckets = distinct.size();
+    // Rank: a counting sort of the survivors by bucket (descending std), stable, so equal std
+    // keeps ascending index; only the first `keep` places are written.
     std::vector<size_t> slot(buckets + 1, 0);
-    for (uint32_t g : survivor_group) ++slot[bucket[g] + 1];
+    for (size_t j = 0; j < kept; ++j) ++slot[keys_out[j] + 1];
     for (size_t b = 0; b < buckets; ++b) slot[b + 1] += slot[b];
     result.indices.resize(keep);
-    for (size_t j = 0; j < survivors.size(); ++j) {
-      const size_t at = slot[bucket[survivor_group[j]]]++;
-      if (at < keep) result.indices[at] = static_cast<int32_t>(survivors[j]);
+    int32_t* indices = result.indices.data();
+    for (size_t j = 0; j < kept; ++j) {
+      const size_t at = slot[keys_out[j]]++;
+      if (at < keep) indices[at] = static_cast<int32_t>(survivors_out[j]);
     }
     return result;
   }
