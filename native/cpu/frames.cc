@@ -246,7 +246,12 @@ void ScoreSegment(const FrameBatch& batch, const Segment& seg, bool normalize, d
   const float* q = batch.queries + seg.video * D;
   for (size_t j = 0; j < D; ++j) qd[j] = static_cast<double>(q[j]);
   const double q_norm = normalize ? std::sqrt(Dot(q, q, D)) : 0.0;
-  constexpr int F = kSquares ? 4 : 8;  // 8 rows in flight where registers allow
+  // Rows scored together (each row's sums run in the same order whatever F, so
+  // F changes no bit): the plain scores one row at a time, which reads the
+  // embeddings as one stream (faster than 8 rows side by side on the VM where
+  // it was measured, docs/frames.md); with the squares, 4 rows share each
+  // query load.
+  constexpr int F = kSquares ? 4 : 1;
   double dot[F] = {}, sq[F] = {};
   size_t i = seg.begin;
   auto emit = [&](size_t frame, double d, double s2) {
