@@ -360,12 +360,14 @@ size_t HashChunks(GroupIndex& x, const int32_t* groups, size_t n, size_t T) {
   return G;
 }
 
-// The partition of an id among P tables (HashPartitions): the high bits of a
-// 32-bit multiplicative hash, independent of the bits IdTable's buckets use,
-// scaled to [0, P): floor(h P / 2^32).
+// The hash that partitions the ids among P tables (HashPartitions): a 32-bit
+// multiplicative hash, independent of the bits IdTable's buckets use.
+constexpr uint32_t kPartitionMul = 0x85EBCA6Bu;
+inline uint32_t PartitionHash(int32_t key) { return static_cast<uint32_t>(key) * kPartitionMul; }
+
+// The partition of an id: its hash scaled to [0, P), floor(h P / 2^32).
 inline uint32_t PartitionOf(int32_t key, uint32_t parts) {
-  const uint32_t h = static_cast<uint32_t>(key) * 0x85EBCA6Bu;
-  return static_cast<uint32_t>((static_cast<uint64_t>(h) * parts) >> 32);
+  return static_cast<uint32_t>((static_cast<uint64_t>(PartitionHash(key)) * parts) >> 32);
 }
 
 // The trajectories i in [begin, end) whose id is in partition p of P, in
@@ -380,7 +382,7 @@ size_t PickPartition(uint32_t* out, const int32_t* groups, size_t begin, size_t 
   const uint32_t width = static_cast<uint32_t>(hi64 - lo64);  // < 2^32: parts > 1
   size_t m = 0, i = begin;
 #if defined(__AVX512F__)
-  const __m512i mul = _mm512_set1_epi32(static_cast<int>(0x85EBCA6Bu));
+  const __m512i mul = _mm512_set1_epi32(static_cast<int>(kPartitionMul));
   const __m512i lo_v = _mm512_set1_epi32(static_cast<int>(lo));
   const __m512i width_v = _mm512_set1_epi32(static_cast<int>(width));
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -395,7 +397,7 @@ size_t PickPartition(uint32_t* out, const int32_t* groups, size_t begin, size_t 
 #endif
   for (; i < end; ++i) {
     out[m] = static_cast<uint32_t>(i);
-    m += static_cast<uint32_t>(groups[i]) * 0x85EBCA6Bu - lo < width ? 1 : 0;
+    m += PartitionHash(groups[i]) - lo < width ? 1 : 0;
   }
   return m;
 }
@@ -403,8 +405,8 @@ size_t PickPartition(uint32_t* out, const int32_t* groups, size_t begin, size_t 
 // The hashing pass for ids that change at most positions (shuffled groups,
 // where every chunk of trajectories meets nearly every id), on P > 1 threads:
 // thread p owns the ids of partition p (PartitionOf), keeps them in its own
-// IdTable (1/P of the groups: a table that fits a core's cache where one table
-// of all would not) and numbers them in its own order of first appearance. It
+// IdTable (1/P of the groups, so the lookups are shared among the threads) and
+// numbers them in its own order of first appearance. It
 // reads every id, picks its own a block at a time without a branch, and looks
 // only those up (the bucket of the one kAhead later prefetched). Thread p scans
 // from trajectory p n / P and wraps around, so that the threads' stores to
@@ -735,7 +737,7 @@ size_t RankKeys(uint32_t* key, const GroupStats& s, size_t G) {
   std::vector<uint64_t> distinct;
   size_t capacity = 256;
   std::vector<uint64_t> table(capacity, ~0ull);  // ~0 is a NaN pattern, never a std
-  std::vector<uint32_t> slot_of(capacity);        // the table slot of each distinct value, by first appearance
+  std::vector<uint32_t> index_of(capacity);       // of each table slot: its value's index in `distinct`
   // First pass: key[g] = the value's index in `distinct` (order of first appearance).
   for (size_t g = 0; g < G; ++g) {
     if (hi[g] == lo[g]) {
@@ -746,22 +748,22 @@ size_t RankKeys(uint32_t* key, const GroupStats& s, size_t G) {
     size_t j = home(bits, capacity);
     while (table[j] != ~0ull && table[j] != bits) j = (j + 1) & (capacity - 1);
     if (table[j] == bits) {
-      key[g] = slot_of[j];
+      key[g] = index_of[j];
       continue;
     }
     table[j] = bits;
-    slot_of[j] = static_cast<uint32_t>(distinct.size());
+    index_of[j] = static_cast<uint32_t>(distinct.size());
     key[g] = static_cast<uint32_t>(distinct.size());
     distinct.push_back(bits);
     if (distinct.size() * 2 > capacity) {
       capacity *= 2;
       table.assign(capacity, ~0ull);
-      slot_of.assign(capacity, 0);
+      index_of.assign(capacity, 0);
       for (size_t d = 0; d < distinct.size(); ++d) {
         size_t k = home(distinct[d], capacity);
         while (table[k] != ~0ull) k = (k + 1) & (capacity - 1);
         table[k] = distinct[d];
-        slot_of[k] = static_cast<uint32_t>(d);
+        index_of[k] = static_cast<uint32_t>(d);
       }
     }
   }
