@@ -3,10 +3,11 @@
 //
 // Work plan of one call:
 //   1. the frames of all videos are cut into segments (a whole short video, or
-//      a piece of a long one) and scored in parallel, 4 frames at a time, with
-//      the canonical float64 dot product of core/frames.h;
+//      a piece of a long one) and scored in parallel (one frame at a time,
+//      four when the norms are needed too), with the canonical float64 dot
+//      product of core/frames.h, the stream prefetched about 16 KiB ahead;
 //   2. topk is fused into that pass: each segment keeps the keys of its best
-//      min(k, length) frames in a small heap, merged per video at the end;
+//      min(k, length) frames in a small buffer, merged per video at the end;
 //      the other modes keep the relevance of every frame and select per video
 //      (in parallel over videos).
 // No allocation happens inside a parallel region (every scratch buffer is
@@ -111,9 +112,9 @@ inline void DotRows(double* dot, double* sq, const float* const* rows, const flo
   for (; j + kLanes <= D; j += kLanes) {
     const __m512d q0 = Load8(q + j), q1 = Load8(q + j + 8);
     for (int f = 0; f < F; ++f) {
-      // The same column of the row scored one pass later (the caller's
-      // `ahead`): every line of the stream is requested one pass, F rows of
-      // D values, before it is read.
+      // The same column of a row further on (the caller's `ahead`, RowsAhead
+      // rows on): every line of the stream is requested that far before it
+      // is read.
       _mm_prefetch(reinterpret_cast<const char*>(ahead[f] + j), _MM_HINT_T0);
       const __m512d e0 = _mm512_cvtps_pd(_mm256_loadu_ps(rows[f] + j));
       const __m512d e1 = _mm512_cvtps_pd(_mm256_loadu_ps(rows[f] + j + 8));
@@ -169,6 +170,14 @@ inline double Dot(const float* a, const float* b, size_t D) {
 // line (nor the pair the adjacent-line prefetcher fetches together) holds
 // scratch of two threads, whatever the alignment of the buffer.
 inline size_t ScratchStride(size_t n) { return (n + 15) / 16 * 16 + 16; }
+
+// How many rows ahead of the one being scored the stream is requested: about
+// 16 KiB of embeddings whatever the dimension, and at least one pass of F rows
+// (docs/frames.md, "Prefetch distance", has the measurements behind it).
+constexpr size_t kPrefetchBytes = 16 * 1024;
+inline size_t RowsAhead(size_t D, int F) {
+  return std::max<size_t>(static_cast<size_t>(F), kPrefetchBytes / (D * sizeof(float)));
+}
 
 // A contiguous run of frames of one video: [begin, end) in global frame numbers.
 struct Segment {
@@ -272,19 +281,20 @@ void ScoreSegment(const FrameBatch& batch, const Segment& seg, bool normalize, d
     sink(frame, r);
   };
   const size_t last = batch.frames - 1;
+  const size_t distance = RowsAhead(D, F);
   for (; i + F <= seg.end; i += F) {
     const float* rows[F];
     const float* ahead[F];
     for (int f = 0; f < F; ++f) {
       rows[f] = batch.embeddings + (i + f) * D;
-      ahead[f] = batch.embeddings + std::min(i + F + f, last) * D;
+      ahead[f] = batch.embeddings + std::min(i + f + distance, last) * D;
     }
     DotRows<F, kSquares>(dot, sq, rows, ahead, qd, D);
     for (int f = 0; f < F; ++f) emit(i + f, dot[f], sq[f]);
   }
   for (; i < seg.end; ++i) {
     const float* rows[1] = {batch.embeddings + i * D};
-    const float* ahead[1] = {batch.embeddings + std::min(i + 1, last) * D};
+    const float* ahead[1] = {batch.embeddings + std::min(i + distance, last) * D};
     DotRows<1, kSquares>(dot, sq, rows, ahead, qd, D);
     emit(i, dot[0], sq[0]);
   }
@@ -620,19 +630,20 @@ class CpuFrameKernels final : public FrameKernels {
           double dot[F], unused[F];
           size_t i = seg.begin;
           const size_t last = batch.frames - 1;
+          const size_t distance = RowsAhead(D, F);
           for (; i + F <= seg.end; i += F) {
             const float* rows[F];
             const float* ahead[F];
             for (int f = 0; f < F; ++f) {
               rows[f] = batch.embeddings + (i + f) * D;
-              ahead[f] = batch.embeddings + std::min(i + F + f, last) * D;
+              ahead[f] = batch.embeddings + std::min(i + f + distance, last) * D;
             }
             DotRows<F, false>(dot, unused, rows, ahead, pick, D);
             for (int f = 0; f < F; ++f) maxcos[i + f] = FrameCosine(dot[f], norms[i + f], norms[j]);
           }
           for (; i < seg.end; ++i) {
             const float* rows[1] = {batch.embeddings + i * D};
-            const float* ahead[1] = {batch.embeddings + std::min(i + 1, last) * D};
+            const float* ahead[1] = {batch.embeddings + std::min(i + distance, last) * D};
             DotRows<1, false>(dot, unused, rows, ahead, pick, D);
             maxcos[i] = FrameCosine(dot[0], norms[i], norms[j]);
           }
