@@ -19,10 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-#include <immintrin.h>
-#include <omp.h>
 #include "core/device.h"
 #include "core/frames.h"
+#include "frames_harness.h"
 
 namespace pv {
 __attribute__((weak)) FrameKernels& CpuFramesV0();
@@ -34,24 +33,6 @@ FrameKernels& CpuFrames() { return CpuFramesV0(); }  // core/frames.cc's dispatc
 
 using Clock = std::chrono::steady_clock;
 static double Sec(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-__attribute__((noinline)) float PlainSum(const float* p, size_t n, int threads) {
-  float total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-  {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n / 64; ++i) {
-      const float* q = p + i * 64;
-      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(q));
-      a1 = _mm512_add_ps(a1, _mm512_loadu_ps(q + 16));
-      a2 = _mm512_add_ps(a2, _mm512_loadu_ps(q + 32));
-      a3 = _mm512_add_ps(a3, _mm512_loadu_ps(q + 48));
-    }
-    total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  }
-  return total;
-}
 
 int main(int argc, char** argv) {
   if (argc < 5) {
@@ -69,27 +50,9 @@ int main(int argc, char** argv) {
   if (pv::CpuFramesV3) builds.push_back(&pv::CpuFramesV3());
   const int NV = static_cast<int>(builds.size());
   const int threads = pv::CpuThreads();
-  std::vector<float> emb(N * D);
-  uint32_t x = 1;
-  for (float& v : emb) {
-    x = x * 1664525u + 1013904223u;
-    v = static_cast<float>(x / 4294967296.0 - 0.5);
-  }
-  const size_t B = (N + len - 1) / len;
-  std::vector<int32_t> off(B + 1);
-  for (size_t b = 0; b <= B; ++b) off[b] = static_cast<int32_t>(std::min(N, b * len));
-  std::vector<float> q(B * D);
-  for (float& v : q) {
-    x = x * 1664525u + 1013904223u;
-    v = static_cast<float>(x / 4294967296.0 - 0.5);
-  }
-  pv::FrameBatch batch;
-  batch.embeddings = emb.data();
-  batch.frame_offsets = off.data();
-  batch.queries = q.data();
-  batch.videos = B;
-  batch.frames = N;
-  batch.dim = D;
+  SyntheticFrames data(N, D, len);
+  const pv::FrameBatch& batch = data.batch;
+  const size_t B = batch.videos;
   pv::FrameOptions o;
   o.budget = K;
   o.mode = strcmp(mode, "mmr") == 0 ? pv::FrameMode::kMmr : pv::FrameMode::kTopk;
@@ -103,7 +66,7 @@ int main(int argc, char** argv) {
     for (int s = 0; s < NV; ++s) {
       const int v = (s + r) % NV;
       auto t0 = Clock::now();
-      sink += PlainSum(emb.data(), emb.size(), threads);
+      sink += PlainSum(data.embeddings.data(), data.embeddings.size(), threads);
       const double ts = Sec(t0);
       t0 = Clock::now();
       builds[v]->SelectFrames(idx.data(), sc.data(), batch, o, K);

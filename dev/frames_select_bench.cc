@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/frames.h"
+#include "frames_harness.h"
 
 int main(int argc, char** argv) {
   if (argc < 5) {
@@ -19,23 +20,10 @@ int main(int argc, char** argv) {
   const size_t N = std::strtoul(argv[1], nullptr, 10), D = std::strtoul(argv[2], nullptr, 10);
   const size_t len = std::strtoul(argv[3], nullptr, 10);
   const int repeats = std::atoi(argv[4]);
-  std::vector<float> embeddings(N * D);
-  uint32_t x = 1;
-  for (float& v : embeddings) {
-    x = x * 1664525u + 1013904223u;
-    v = static_cast<float>(x / 4294967296.0 - 0.5);
-  }
-  const size_t B = (N + len - 1) / len;
-  std::vector<int32_t> offsets(B + 1);
-  for (size_t b = 0; b <= B; ++b) offsets[b] = static_cast<int32_t>(std::min(N, b * len));
-  std::vector<float> queries(B * D, 0.01f);
-  pv::FrameBatch batch;
-  batch.embeddings = embeddings.data();
-  batch.frame_offsets = offsets.data();
-  batch.queries = queries.data();
-  batch.videos = B;
-  batch.frames = N;
-  batch.dim = D;
+  SyntheticFrames data(N, D, len);
+  std::fill(data.queries.begin(), data.queries.end(), 0.01f);  // one query for every video
+  const pv::FrameBatch& batch = data.batch;
+  const size_t B = batch.videos;
   pv::FrameOptions options;
   options.budget = 16;
   std::vector<int32_t> indices(B * 16);

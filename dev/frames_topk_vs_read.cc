@@ -10,42 +10,20 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-#include <immintrin.h>
-#include <omp.h>
 #include "core/frames.h"
 #include "core/device.h"
+#include "frames_harness.h"
 using Clock = std::chrono::steady_clock;
 static double Sec(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-__attribute__((noinline)) float PlainSum(const float* p, size_t n, int threads) {
-  float total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-  {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n / 64; ++i) {
-      const float* q = p + i * 64;
-      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(q)); a1 = _mm512_add_ps(a1, _mm512_loadu_ps(q + 16));
-      a2 = _mm512_add_ps(a2, _mm512_loadu_ps(q + 32)); a3 = _mm512_add_ps(a3, _mm512_loadu_ps(q + 48));
-    }
-    total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  }
-  return total;
-}
 int main(int argc, char** argv) {
   const size_t N = argc > 1 ? strtoul(argv[1], 0, 10) : 1000000, D = argc > 2 ? strtoul(argv[2], 0, 10) : 512;
   const size_t len = argc > 3 ? strtoul(argv[3], 0, 10) : N;
   const int R = argc > 4 ? atoi(argv[4]) : 5; const int K = argc > 5 ? atoi(argv[5]) : 16;
   const int threads = pv::CpuThreads();
-  std::vector<float> emb(N * D);
-  uint32_t x = 1;
-  for (float& v : emb) { x = x * 1664525u + 1013904223u; v = (float)(x / 4294967296.0 - 0.5); }
-  const size_t B = (N + len - 1) / len;
-  std::vector<int32_t> off(B + 1);
-  for (size_t b = 0; b <= B; ++b) off[b] = (int32_t)std::min(N, b * len);
-  std::vector<float> q(B * D);
-  for (float& v : q) { x = x * 1664525u + 1013904223u; v = (float)(x / 4294967296.0 - 0.5); }
-  pv::FrameBatch batch; batch.embeddings = emb.data(); batch.frame_offsets = off.data(); batch.queries = q.data();
-  batch.videos = B; batch.frames = N; batch.dim = D;
+  SyntheticFrames data(N, D, len);
+  const pv::FrameBatch& batch = data.batch;
+  const size_t B = batch.videos;
+  const std::vector<float>& emb = data.embeddings;
   pv::FrameOptions o; o.budget = K; o.mode = pv::FrameMode::kTopk;
   std::vector<int32_t> idx(B * 16); std::vector<float> sc(B * 16);
   double best_k = 1e9, best_s = 1e9; float sink = 0;
