@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   }
   const size_t N = strtoul(argv[1], 0, 10), D = strtoul(argv[2], 0, 10), len = strtoul(argv[3], 0, 10);
   const int R = atoi(argv[4]);
+  if (N == 0 || D == 0 || len == 0 || R < 1) {
+    fprintf(stderr, "N, D, video_length and rounds must be >= 1\n");
+    return 2;
+  }
   const char* mode = argc > 5 ? argv[5] : "topk";
   const int K = 16;
   std::vector<pv::FrameKernels*> builds;
@@ -73,13 +77,7 @@ int main(int argc, char** argv) {
       const double tk = Sec(t0);
       t[v].push_back(tk);
       ratio[v].push_back(ts / tk);
-      uint64_t h = 0;
-      for (size_t i = 0; i < idx.size(); ++i) {
-        uint32_t bits;
-        memcpy(&bits, &sc[i], 4);
-        h = h * 31 + static_cast<uint64_t>(idx[i]) * 7 + bits;
-      }
-      hash[v] = h;
+      hash[v] = OutputHash(idx, sc);
     }
   printf("N %zu D %zu len %zu %s, %d threads, %d rounds\n", N, D, len, mode, threads, R);
   for (int v = 0; v < NV; ++v) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 #include <immintrin.h>
 #include <omp.h>
@@ -55,4 +56,16 @@ __attribute__((noinline)) inline float PlainSum(const float* p, size_t n, int th
     total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
   }
   return total;
+}
+
+// A hash of a selection's output (indices and the bits of their scores): equal
+// across builds that return the same bits.
+inline uint64_t OutputHash(const std::vector<int32_t>& indices, const std::vector<float>& scores) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &scores[i], 4);
+    h = h * 31 + static_cast<uint64_t>(indices[i]) * 7 + bits;
+  }
+  return h;
 }

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now(); pv::CpuFrames().SelectFrames(idx.data(), sc.data(), batch, o, K); best_k = std::min(best_k, Sec(t0));
     t0 = Clock::now(); sink += PlainSum(emb.data(), emb.size(), threads); best_s = std::min(best_s, Sec(t0));
   }
-  uint64_t h = 0; for (size_t i = 0; i < idx.size(); ++i) { uint32_t b; memcpy(&b, &sc[i], 4); h = h * 31 + idx[i] * 7 + b; }
+  const uint64_t h = OutputHash(idx, sc);
   const double bytes = N * D * 4.0;
   printf("N %zu D %zu len %zu thr %d: topk %.2f ms %.1f GB/s %.2fM f/s | sum %.1f GB/s | fraction %.0f%%  hash %016llx %g\n", N, D, len, threads, best_k * 1e3,
          bytes / best_k / 1e9, N / best_k / 1e6, bytes / best_s / 1e9, 100 * best_s / best_k, (unsigned long long)h, sink);
