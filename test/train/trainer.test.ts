@@ -107,11 +107,24 @@ const out = join(root, 'build-train-resume-test');
 const CHILD = `
 import { train } from './lib/train/trainer.js';
 import { StubWorld, banditRollout, stubReplayExpert } from './test/train/stub.js';
-const [dir, resume] = process.argv.slice(2);
+const [dir, resume, killAt] = process.argv.slice(2);
 const settings = JSON.parse(process.env.TRAIN_SETTINGS);
+// killAt 'record:N': SIGKILL itself as step N's record reaches the sinks (after metrics.jsonl, before N's checkpoint);
+// 'rollout:N': in the middle of step N, as its rollouts start
+const [killWhere, killStep] = (killAt ?? '').split(':');
+const die = () => process.kill(process.pid, 'SIGKILL');
+let lastRecord = -1;
+const rollout = (req) => {
+  if (killWhere === 'rollout' && lastRecord === Number(killStep) - 1) die();
+  return banditRollout(req);
+};
 await train({ ...settings, outDir: dir, resume: resume === '1' }, {
-  world: new StubWorld(), rollout: banditRollout, replayExpert: stubReplayExpert,
-  sinks: [{ write(step) { process.stdout.write('step ' + step + '\\n'); }, close() {} }],
+  world: new StubWorld(), rollout, replayExpert: stubReplayExpert,
+  sinks: [{ write(step) {
+    lastRecord = step;
+    process.stdout.write('step ' + step + '\\n');
+    if (killWhere === 'record' && step === Number(killStep)) die();
+  }, close() {} }],
 });
 process.stdout.write('done\\n');
 `;
@@ -131,20 +144,18 @@ beforeAll(() => {
 }, 180000);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-/** Runs the child; with `killAfterStep`, SIGKILLs it `delayMs` after it reports that step. Resolves with its exit signal. */
-function runChild(dir: string, resume: boolean, settings: object, killAfterStep?: number, delayMs = 0): Promise<string | null> {
+/** Runs the child (which SIGKILLs itself at `killAt`, see CHILD); resolves with its exit signal and what it printed. */
+function runChild(dir: string, resume: boolean, settings: object, killAt?: string): Promise<{ signal: string | null; printed: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(out, 'child.js'), dir, resume ? '1' : '0'], {
+    const args = [join(out, 'child.js'), dir, resume ? '1' : '0', ...(killAt ? [killAt] : [])];
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, TRAIN_SETTINGS: JSON.stringify(settings) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      if (killAfterStep !== undefined && buffer.includes(`step ${killAfterStep}\n`)) setTimeout(() => child.kill('SIGKILL'), delayMs);
-    });
+    let printed = '';
+    child.stdout.on('data', (chunk: Buffer) => void (printed += chunk.toString()));
     child.on('error', reject);
-    child.on('exit', (_code, signal) => resolve(signal));
+    child.on('exit', (_code, signal) => resolve({ signal, printed }));
   });
 }
 
@@ -154,12 +165,17 @@ test('a run killed with SIGKILL and resumed writes the same metrics and ends wit
   expect(compiled).toBe(true);
   const settings = { ...SMALL, steps: 7, checkpointEvery: 2, keepCheckpoints: 2 };
   const whole = tempDir('whole');
-  expect(await runChild(whole, false, settings)).toBeNull();
+  expect(await runChild(whole, false, settings)).toMatchObject({ signal: null });
   const killed = tempDir('killed');
-  // killed twice: once just after step 3's record (before its checkpoint), once a moment after step 5's
-  expect(await runChild(killed, false, settings, 3, 0)).toBe('SIGKILL');
-  expect(await runChild(killed, true, settings, 5, 30)).toBe('SIGKILL');
-  expect(await runChild(killed, true, settings)).toBeNull();
+  // killed twice: once as step 4's record is written (before step 4's checkpoint: the resume starts after step 2
+  // and rewrites 3 and 4), once in the middle of step 6 (the resume starts after step 4's checkpoint)
+  const first = await runChild(killed, false, settings, 'record:4');
+  expect(first).toMatchObject({ signal: 'SIGKILL' });
+  expect(first.printed.trim().split('\n').pop()).toBe('step 4');
+  const second = await runChild(killed, true, settings, 'rollout:6');
+  expect(second).toMatchObject({ signal: 'SIGKILL' });
+  expect(second.printed.trim().split('\n')).toEqual(['step 3', 'step 4', 'step 5']);
+  expect(await runChild(killed, true, settings)).toMatchObject({ signal: null });
   const a = readLines(whole).map(untimed);
   const b = readLines(killed).map(untimed);
   expect(b.map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
