@@ -175,7 +175,9 @@ test('a run killed with SIGKILL and resumed writes the same metrics and ends wit
   const second = await runChild(killed, true, settings, 'rollout:6');
   expect(second).toMatchObject({ signal: 'SIGKILL' });
   expect(second.printed.trim().split('\n')).toEqual(['step 3', 'step 4', 'step 5']);
-  expect(await runChild(killed, true, settings)).toMatchObject({ signal: null });
+  const third = await runChild(killed, true, settings);
+  expect(third).toMatchObject({ signal: null });
+  expect(third.printed.trim().split('\n')).toEqual(['step 5', 'step 6', 'step 7', 'done']);
   const a = readLines(whole).map(untimed);
   const b = readLines(killed).map(untimed);
   expect(b.map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
